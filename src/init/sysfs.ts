@@ -1,0 +1,33 @@
+// Finds the modalias strings of the devices present in /sys. Devices come and go while we walk
+// (a driver that just loaded adds children), so a vanished entry is normal, not an error.
+import { readdirSync, readFileSync, type Dirent } from 'node:fs'
+
+const VANISHED = new Set(['ENOENT', 'ENOTDIR', 'ENODEV', 'EACCES', 'EIO'])
+
+function tolerate<T>(f: () => T, fallback: T): T {
+  try {
+    return f()
+  } catch (err) {
+    if (VANISHED.has((err as NodeJS.ErrnoException).code ?? '')) return fallback
+    throw err
+  }
+}
+
+/** Every modalias under `top` (default /sys/devices), with the device directory it came from. */
+export function scanModaliases(top: string): { device: string; modalias: string }[] {
+  const out: { device: string; modalias: string }[] = []
+  const stack = [top]
+  while (stack.length) {
+    const dir = stack.pop() as string
+    const entries = tolerate<Dirent[]>(() => readdirSync(dir, { withFileTypes: true }), [])
+    for (const e of entries) {
+      // symlinks (subsystem, driver, device links) would lead out of the tree or in circles
+      if (e.isDirectory()) stack.push(`${dir}/${e.name}`)
+      else if (e.name === 'modalias' && e.isFile()) {
+        const text = tolerate(() => readFileSync(`${dir}/modalias`, 'latin1'), '').trim()
+        if (text.length) out.push({ device: dir, modalias: text })
+      }
+    }
+  }
+  return out
+}

@@ -1,0 +1,110 @@
+// Loads modules with their dependencies through the syscall shim, in dependency order, one at
+// a time. A failure is recorded and the modules that need it are skipped with that reason;
+// everything else still loads. The only place that turns a module file into a syscall.
+import { readFileSync } from 'node:fs'
+import { gunzipSync } from 'node:zlib'
+import * as zlib from 'node:zlib'
+import { loadOrder, modulePath, type ModuleDb } from '../core/moddb.js'
+import { modNameFromPath } from '../core/names.js'
+import { MODULE_INIT_COMPRESSED_FILE, SysError, type Sys } from '../sys/syscalls.js'
+
+export type LoadStatus = 'loaded' | 'live' | 'failed' | 'skipped'
+
+export interface LoadResult {
+  name: string
+  status: LoadStatus
+  path?: string
+  ms?: number
+  /** for 'failed': the error; for 'skipped': why */
+  error?: SysError | Error
+  /** for 'skipped': the dependency that failed */
+  because?: string
+}
+
+export interface LoaderContext {
+  db: ModuleDb
+  sys: Pick<Sys, 'finitModule' | 'initModule'>
+  /** names of modules live in the kernel; the loader adds what it loads */
+  live: Set<string>
+  /** names that failed earlier in this run: not retried */
+  failed: Map<string, Error>
+  /** what /sys/module/compression says the kernel decompresses ('xz', 'zstd', 'gzip'), or null */
+  kernelCompression: string | null
+  now: () => number
+  onResult?: (r: LoadResult) => void
+  params?: (name: string) => string
+}
+
+const COMPRESSED: Record<string, string> = { '.ko.xz': 'xz', '.ko.zst': 'zstd', '.ko.gz': 'gzip' }
+
+function compressionOf(path: string): string | null {
+  for (const [ext, kind] of Object.entries(COMPRESSED)) if (path.endsWith(ext)) return kind
+  return null
+}
+
+/** Decompress in user space when the kernel cannot; xz needs the kernel (or a later library). */
+function decompress(path: string, kind: string): Uint8Array {
+  const bytes = readFileSync(path)
+  if (kind === 'gzip') return gunzipSync(bytes)
+  const z = zlib as unknown as { zstdDecompressSync?: (b: Uint8Array) => Buffer }
+  if (kind === 'zstd' && z.zstdDecompressSync) return z.zstdDecompressSync(bytes)
+  throw new Error(`${path}: ${kind}-compressed, and this kernel does not decompress ${kind} modules (no MODULE_DECOMPRESS); unpack the modules when building the image`)
+}
+
+function loadOne(ctx: LoaderContext, name: string, path: string): void {
+  const params = ctx.params?.(name) ?? ''
+  const kind = compressionOf(path)
+  if (kind === null) ctx.sys.finitModule(path, params, 0)
+  else if (kind === ctx.kernelCompression) ctx.sys.finitModule(path, params, MODULE_INIT_COMPRESSED_FILE)
+  else ctx.sys.initModule(decompress(path, kind), params, path)
+}
+
+/** Load `name` and whatever it depends on. Returns one result per module that was not already live. */
+export function loadWithDeps(ctx: LoaderContext, name: string): LoadResult[] {
+  const results: LoadResult[] = []
+  const report = (r: LoadResult): void => {
+    results.push(r)
+    ctx.onResult?.(r)
+  }
+  const { order, missing } = loadOrder(ctx.db, name)
+  if (missing.length) {
+    const err = new Error(`${ctx.db.dir}/modules.dep: ${name} needs ${missing.join(', ')}, which has no entry (run depmod)`)
+    ctx.failed.set(name, err)
+    report({ name, status: 'failed', error: err })
+    return results
+  }
+  const brokenDep = (deps: string[]): string | undefined => deps.map(modNameFromPath).find((d) => ctx.failed.has(d))
+  for (const entry of order) {
+    if (ctx.live.has(entry.name)) continue
+    const path = modulePath(ctx.db, entry)
+    const prior = ctx.failed.get(entry.name)
+    if (prior) {
+      if (entry.name === name) report({ name, status: 'failed', path, error: prior })
+      continue
+    }
+    const dep = brokenDep(entry.deps)
+    if (dep !== undefined) {
+      const err = new Error(`not loaded: its dependency ${dep} failed`)
+      ctx.failed.set(entry.name, err)
+      report({ name: entry.name, status: 'skipped', path, error: err, because: dep })
+      continue
+    }
+    const t0 = ctx.now()
+    try {
+      loadOne(ctx, entry.name, path)
+      ctx.live.add(entry.name)
+      report({ name: entry.name, status: 'loaded', path, ms: ctx.now() - t0 })
+    } catch (err) {
+      if (err instanceof SysError && err.code === 'EEXIST') {
+        // loaded meanwhile (by the kernel's own request_module, or another loader)
+        ctx.live.add(entry.name)
+        report({ name: entry.name, status: 'live', path, ms: ctx.now() - t0 })
+        continue
+      }
+      const e = err instanceof Error ? err : new Error(String(err))
+      ctx.failed.set(entry.name, e)
+      report({ name: entry.name, status: 'failed', path, ms: ctx.now() - t0, error: e })
+    }
+  }
+  return results
+}

@@ -1,0 +1,81 @@
+// The executable's entry point: pick the command, give it its arguments and I/O, turn its
+// result into an exit code. As PID 1 nothing may end the process: errors are logged and
+// init stays up.
+import { readFileSync } from 'node:fs'
+import { COMMANDS, dispatch, helpText } from './commands.js'
+import { VERSION } from './version.js'
+import { UsageError, type ToolIo } from './tools/io.js'
+import { loadSys } from './sys/native.js'
+import type { Sys } from './sys/syscalls.js'
+
+function write(fd: 1 | 2, text: string): void {
+  try {
+    ;(fd === 1 ? process.stdout : process.stderr).write(text)
+  } catch {
+    // a closed console must not take init down
+  }
+}
+
+async function main(): Promise<number> {
+  const isInit = process.pid === 1
+  if (isInit) {
+    // The kernel passes HOME=/ to init, but the runtime needs a writable tmpdir and a HOME.
+    process.env.HOME ??= '/'
+    process.env.TMPDIR ??= '/tmp'
+    const keepAlive = (what: string) => (err: unknown) => write(1, `modload: error: ${what}: ${(err as Error)?.stack ?? err}\n`)
+    process.on('uncaughtException', keepAlive('uncaught exception'))
+    process.on('unhandledRejection', keepAlive('unhandled rejection'))
+  }
+  const d = dispatch(process.argv0, process.argv.slice(2), process.pid)
+  switch (d.kind) {
+    case 'help':
+      write(1, helpText(VERSION))
+      return 0
+    case 'version':
+      write(1, `modload ${VERSION}\n`)
+      return 0
+    case 'unknown':
+      write(2, `modload: unknown command '${d.name}' (commands: ${COMMANDS.map((c) => c.name).join(', ')}; see modload --help)\n`)
+      return 2
+    case 'tool': {
+      let sys: Sys | undefined
+      const io: ToolIo = {
+        prog: d.prog,
+        out: (t) => write(1, t),
+        err: (t) => write(2, t),
+        sys: () => (sys ??= loadSys()),
+        stdin: async () => readFileSync(0, 'utf8'),
+      }
+      try {
+        return await d.tool.run(d.argv, io)
+      } catch (err) {
+        const e = err as Error & { code?: string }
+        if (e instanceof UsageError || e.code?.startsWith('ERR_PARSE_ARGS')) {
+          write(2, `${d.prog}: ${e.message}\n`)
+          return 2
+        }
+        write(2, `${d.prog}: ${e.message}\n`)
+        if (process.env.MODLOAD_DEBUG) write(2, `${e.stack}\n`)
+        return 1
+      }
+    }
+  }
+}
+
+// As PID 1 an ended main() would let the process exit and panic the kernel: stay up instead.
+function stayUp(why: string): void {
+  write(1, `modload: ${why}; staying up (PID 1 must not exit)\n`)
+  setInterval(() => write(1, `modload: ${why}; waiting\n`), 60_000)
+}
+
+main().then(
+  (code) => {
+    if (process.pid === 1) stayUp(`init returned ${code}`)
+    else process.exitCode = code
+  },
+  (err) => {
+    write(2, `modload: ${(err as Error)?.stack ?? err}\n`)
+    if (process.pid === 1) stayUp('init failed')
+    else process.exitCode = 1
+  },
+)

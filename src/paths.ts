@@ -1,0 +1,12 @@
+// Every absolute path the program knows, in one place. Functions take a root so tests and
+// the -d option can point them at a fake tree.
+export function modulesDir(root: string, kver: string): string {
+  return `${root === '/' ? '' : root.replace(/\/+$/, '')}/lib/modules/${kver}`
+}
+
+export const PROC_MODULES = '/proc/modules'
+export const PROC_CMDLINE = '/proc/cmdline'
+export const PROC_UPTIME = '/proc/uptime'
+export const SYS_DEVICES = '/sys/devices'
+export const SYS_MODULE = '/sys/module'
+export const SYS_MODULE_COMPRESSION = '/sys/module/compression'
