@@ -25,12 +25,10 @@ t.test('the build succeeds', async (t) => {
 })
 
 t.test('a second build reuses every cached step', async (t) => {
-  const t0 = performance.now()
   const r = build()
   t.equal(r.status, 0, r.output)
   t.match(r.stdout, /shim\.node: up to date/)
   t.match(r.stdout, /executable: up to date/)
-  t.ok(performance.now() - t0 < 20_000, 'warm build is quick')
 })
 
 t.test('dist/modload is an x86-64 ELF executable', async (t) => {

@@ -1,7 +1,7 @@
 // modload as PID 1: mount the kernel filesystems, coldplug the drivers for the hardware that
 // is present, report, and then halt (modload.halt) or wait. PID 1 must never exit, since that
 // panics the kernel: every failure is logged and the program stays up.
-import { readFileSync } from 'node:fs'
+import { readFileSync, readdirSync } from 'node:fs'
 import { release } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { parseCmdline, flag, type Cmdline } from '../format/cmdline.js'
@@ -13,7 +13,7 @@ import { explain } from '../load/explain.js'
 import type { LoadResult } from '../load/loader.js'
 import type { Log } from './log.js'
 import { MS_NODEV, MS_NOEXEC, MS_NOSUID, REBOOT, SysError, type Sys } from '../sys/syscalls.js'
-import { PROC_CMDLINE, PROC_MODULES, PROC_UPTIME, SYS_DEVICES, SYS_MODULE_COMPRESSION } from '../paths.js'
+import { PROC_CMDLINE, PROC_MODULES, PROC_UPTIME, SYS_CLASS_BLOCK, SYS_CLASS_NET, SYS_DEVICES, SYS_MODULE_COMPRESSION } from '../paths.js'
 
 const MOUNTS: [string, string, string, number, string | null][] = [
   ['proc', '/proc', 'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC, null],
@@ -35,6 +35,14 @@ function readOr(path: string, fallback: string): string {
     return readFileSync(path, 'latin1')
   } catch {
     return fallback
+  }
+}
+
+function list(dir: string): string[] {
+  try {
+    return readdirSync(dir).sort()
+  } catch {
+    return []
   }
 }
 
@@ -65,7 +73,7 @@ export function describe(r: LoadResult): string {
     case 'failed': {
       const e = r.error
       if (e instanceof SysError) {
-        const x = explain(e.code)
+        const x = explain(e.code, r.path ?? e.path)
         return `failed ${r.name}: ${e.code} (${x.text}): ${x.hint} [${r.path ?? e.path ?? ''}]`
       }
       return `failed ${r.name}: ${e?.message ?? 'unknown error'}`
@@ -114,6 +122,9 @@ export function runInit(sys: Sys, log: Log): void {
     log(`error: coldplug stopped: ${(err as Error).message}`)
   }
   if (flag(cmdline, 'modload.halt')) {
+    // what the drivers made of the hardware: network interfaces and block devices
+    for (const n of list(SYS_CLASS_NET)) log(`net ${n}`)
+    for (const b of list(SYS_CLASS_BLOCK)) log(`block ${b}`)
     for (const name of liveModules()) log(`live ${name}`)
     log(`halt uptime=${uptime()}`)
     try {

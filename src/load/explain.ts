@@ -23,6 +23,10 @@ const TABLE: Record<string, Explanation> = {
   ETIMEDOUT: { text: 'Timed out', hint: 'the module init took too long' },
 }
 
-export function explain(code: string): Explanation {
-  return TABLE[code] ?? { text: code, hint: 'see dmesg for the kernel\'s reason' }
+/** `path` refines the hint: the kernel reports a compressed file it cannot unpack as EINVAL. */
+export function explain(code: string, path = ''): Explanation {
+  if (code === 'EINVAL' && /\.ko\.(xz|zst|gz)$/.test(path)) {
+    return { text: 'Invalid argument', hint: 'the kernel could not decompress the file (corrupt?) or an option is unknown; see dmesg' }
+  }
+  return TABLE[code] ?? { text: code, hint: "see dmesg for the kernel's reason" }
 }

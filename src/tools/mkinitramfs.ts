@@ -5,13 +5,13 @@ import { COMPRESSIONS, mkinitramfs, type Compression } from '../initramfs/mkinit
 import { UsageError, type Tool } from './io.js'
 
 const USAGE = `usage: modload mkinitramfs -o OUT [--kernel-root ROOT] [-k KVER]
-       [--modules all|NAME,...] [--compress gzip|zstd|lz4|none] [--init FILE] [--add SRC:DEST]...
+       [--modules all|NAME,...] [--compress KIND[:LEVEL]] [--init FILE] [--add SRC:DEST]...
 
   -o, --output FILE     the image to write
   --kernel-root ROOT    directory holding lib/modules/KVER (default /)
   -k, --kver KVER       kernel release (default: the running kernel's)
   --modules LIST        'all', or module names/aliases; dependencies are added (default all)
-  --compress KIND       gzip (default), zstd, lz4 or none
+  --compress KIND[:N]   gzip (default, level 6), zstd (level 9), lz4 (level 1) or none
   --init FILE           program to install as /init (default: this executable)
   --add SRC:DEST        add a file to the image (replaces an entry at DEST)
 Entries are sorted and stamped with SOURCE_DATE_EPOCH (else 0): same inputs, same bytes.`
@@ -39,8 +39,13 @@ export const mkinitramfsTool: Tool = {
       return 0
     }
     if (!values.output) throw new UsageError(`-o OUT is required\n${USAGE}`)
-    const compress = (values.compress ?? 'gzip') as Compression
-    if (!COMPRESSIONS.includes(compress)) throw new UsageError(`--compress ${compress}: choose one of ${COMPRESSIONS.join(', ')}`)
+    const [kind, levelText] = (values.compress ?? 'gzip').split(':')
+    const compress = kind as Compression
+    if (!COMPRESSIONS.includes(compress)) throw new UsageError(`--compress ${kind}: choose one of ${COMPRESSIONS.join(', ')}`)
+    const level = levelText === undefined ? undefined : Number(levelText)
+    if (level !== undefined && !(Number.isInteger(level) && level >= 1 && level <= 22)) {
+      throw new UsageError(`--compress ${values.compress}: the level must be a whole number (gzip 1-9, zstd 1-22, lz4 1-12)`)
+    }
     const add = (values.add ?? []).map((a) => {
       const i = a.lastIndexOf(':')
       if (i <= 0 || !a.slice(i + 1).startsWith('/')) throw new UsageError(`--add ${a}: expected SRC:/ABSOLUTE/DEST`)
@@ -56,6 +61,7 @@ export const mkinitramfsTool: Tool = {
       kver: values.kver ?? release(),
       modules,
       compress,
+      level,
       add,
       mtime,
     })

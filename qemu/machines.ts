@@ -1,0 +1,81 @@
+// The named QEMU machines (device sets) the integration tests boot, as data. A test says
+// "boot on q35" and asserts on what a loader made of exactly these devices, so each machine
+// lists every device it has: QEMU runs with -nodefaults, nothing is added behind our back.
+// To add a machine, add an entry; boot.ts turns it into a command line.
+
+/** A disk: boot.ts creates a sparse raw file of sizeMiB (unless the caller supplies one) and
+ * attaches it as `-drive if=none,id=<id>` + `-device <device>,drive=<id>`. */
+export interface DiskSpec {
+  id: string;
+  sizeMiB: number;
+  /** The -device value without `drive=`, e.g. 'virtio-blk-pci' or 'ide-hd,bus=ahci0.0'. */
+  device: string;
+}
+
+export interface Machine {
+  name: string;
+  description: string;
+  /** QEMU -machine type. */
+  type: 'pc' | 'q35';
+  /** -device, -netdev, ... arguments, in order; disks are appended after them. */
+  args: readonly string[];
+  disks: readonly DiskSpec[];
+  /** Guest RAM; default 1024. */
+  memMiB?: number;
+}
+
+// `restrict=on`: the guest gets a NIC with a link but cannot reach the host's network.
+const userNet = (id: string) => ['-netdev', `user,id=${id},restrict=on`];
+
+export const machines: Readonly<Record<string, Machine>> = {
+  virtio: {
+    name: 'virtio',
+    description: 'pc with paravirtual devices: virtio-net, virtio-blk, virtio-rng',
+    type: 'pc',
+    args: [...userNet('n0'), '-device', 'virtio-net-pci,netdev=n0', '-device', 'virtio-rng-pci'],
+    disks: [{ id: 'vd0', sizeMiB: 16, device: 'virtio-blk-pci' }],
+  },
+  'legacy-pc': {
+    name: 'legacy-pc',
+    description: 'pc with emulated hardware: e1000, rtl8139, AHCI disk, USB keyboard+tablet on xHCI, HDA audio, std VGA',
+    type: 'pc',
+    args: [
+      '-device', 'VGA',
+      ...userNet('n0'), '-device', 'e1000,netdev=n0',
+      ...userNet('n1'), '-device', 'rtl8139,netdev=n1',
+      '-device', 'ahci,id=ahci0',
+      '-device', 'qemu-xhci,id=xhci0',
+      '-device', 'usb-kbd,bus=xhci0.0',
+      '-device', 'usb-tablet,bus=xhci0.0',
+      '-audiodev', 'none,id=snd0',
+      '-device', 'intel-hda,id=hda0',
+      '-device', 'hda-duplex,bus=hda0.0,audiodev=snd0',
+    ],
+    disks: [{ id: 'sda', sizeMiB: 16, device: 'ide-hd,bus=ahci0.0' }],
+  },
+  q35: {
+    name: 'q35',
+    description: 'q35 (ICH9, PCIe) with NVMe, e1000e, virtio-gpu, USB mass storage on xHCI, i6300esb watchdog',
+    type: 'q35',
+    args: [
+      ...userNet('n0'), '-device', 'e1000e,netdev=n0',
+      '-device', 'virtio-gpu-pci',
+      '-device', 'qemu-xhci,id=xhci0',
+      // Never armed unless something opens /dev/watchdog; if it fires, -no-reboot ends the run.
+      '-device', 'i6300esb',
+    ],
+    disks: [
+      { id: 'nvme0', sizeMiB: 16, device: 'nvme,serial=modload-nvme0' },
+      { id: 'usb0', sizeMiB: 16, device: 'usb-storage,bus=xhci0.0' },
+    ],
+  },
+};
+
+export const machineNames: readonly string[] = Object.keys(machines);
+
+/** The machine called `name`, or an error that lists the known ones. */
+export function getMachine(name: string): Machine {
+  const m = Object.hasOwn(machines, name) ? machines[name] : undefined;
+  if (!m) throw new Error(`unknown QEMU machine "${name}"; known: ${machineNames.join(', ')}`);
+  return m;
+}

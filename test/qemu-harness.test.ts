@@ -1,0 +1,137 @@
+// Self-test of the QEMU harness (qemu/*.ts): the pure parts (markers, command lines, apt output,
+// bzImage parsing), then real boots of a tiny busybox initramfs on Debian's kernels, and a boot
+// that never ends to prove the deadline kills QEMU. Asserts on console markers and outcomes,
+// never on wall-clock speed.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { accelArgs, boot, kernelImage, markers, qemuArgs, resolveDisks } from '../qemu/boot.js';
+import { hasPvhNote, parseBzImage } from '../qemu/bzimage.js';
+import { ensureDebianPackages, ensureHostTools } from '../qemu/deps.js';
+import { buildCpio, writeTree } from '../qemu/initramfs-tools.js';
+import { ensureKernel, kernelFlavors, parseImageDependency } from '../qemu/kernels.js';
+import { getMachine, machineNames } from '../qemu/machines.js';
+import { tmpDir } from '../qemu/paths.js';
+
+const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'qemu');
+const fixture = (name: string) => fs.readFile(path.join(fixtures, name), 'utf8');
+
+t.test('markers finds the prefix anywhere in a line', async (t) => {
+  const lines = [
+    '[    2.1] virtio_net virtio0: something',
+    'modload: start',
+    '[    2.3] random: crng init donemodload: loaded 3 modules  ',
+    'no marker here',
+  ];
+  t.same(markers(lines), ['modload: start', 'modload: loaded 3 modules']);
+  t.same(markers(['x other: a', 'other: b'], 'other:'), ['other: a', 'other: b']);
+});
+
+t.test('command line for a machine', async (t) => {
+  const machine = getMachine('virtio');
+  const kernel = { vmlinuz: '/k/vmlinuz', vmlinux: '/k/vmlinux' };
+  const disks = resolveDisks(machine).map((d) => ({ ...d, file: `/tmp/${d.id},x.raw` }));
+  const args = qemuArgs({ kernel, initrd: '/i.cpio', machine: 'virtio', append: 'foo=1' }, machine, disks, {});
+  const after = (flag: string) => args[args.indexOf(flag) + 1];
+  t.equal(after('-machine'), 'pc');
+  t.equal(after('-accel'), 'tcg', 'TCG unless MODLOAD_KVM=1');
+  t.equal(after('-kernel'), '/k/vmlinux', 'prefers the uncompressed kernel');
+  t.equal(after('-append'), 'console=ttyS0 quiet panic=-1 foo=1');
+  t.ok(args.includes('-nodefaults') && args.includes('-no-reboot'));
+  t.ok(args.includes('if=none,id=vd0,format=raw,file=/tmp/vd0,,x.raw'), 'commas in paths are escaped');
+  t.ok(args.includes('virtio-blk-pci,drive=vd0'));
+  t.same(accelArgs({ MODLOAD_KVM: '1' }), ['-accel', 'kvm', '-cpu', 'host']);
+  t.equal(kernelImage({ kernel, image: 'bzImage' }), '/k/vmlinuz');
+  t.equal(kernelImage({ kernel }, { MODLOAD_QEMU_BZIMAGE: '1' }), '/k/vmlinuz');
+  t.equal(kernelImage({ kernel: { vmlinuz: '/k/vmlinuz' } }), '/k/vmlinuz', 'falls back to the bzImage');
+  t.throws(() => getMachine('nope'), /unknown QEMU machine "nope"; known: virtio/);
+  t.throws(() => resolveDisks(machine, [{ id: 'extra' }]), /give its device/);
+  t.same(resolveDisks(machine, [{ id: 'vd0', sizeMiB: 1 }, { id: 'x', device: 'nvme,serial=x' }]).map((d) => [d.id, d.sizeMiB]), [['vd0', 1], ['x', 16]]);
+  for (const name of machineNames) t.equal(getMachine(name).name, name, `${name} is named after its key`);
+});
+
+t.test('kernel package resolution from apt-cache output', async (t) => {
+  t.equal(parseImageDependency(await fixture('apt-cache-depends-linux-image-amd64.txt'), '6.1'), 'linux-image-6.1.0-56-amd64');
+  t.equal(parseImageDependency(await fixture('apt-cache-depends-linux-image-6.12-amd64.txt'), '6.12'), 'linux-image-6.12.117+deb12-amd64');
+  t.equal(parseImageDependency(await fixture('apt-cache-depends-linux-image-6.12-amd64.txt'), '6.1'), undefined, '6.1 does not match a 6.12 package');
+  t.equal(parseImageDependency('', '6.1'), undefined);
+});
+
+t.test('bzImage parsing', async (t) => {
+  t.throws(() => parseBzImage(Buffer.alloc(4096)), /not a bzImage/);
+  t.notOk(hasPvhNote(Buffer.from('not an elf')));
+});
+
+// The boots below need the host tools, busybox and the kernels (downloaded once, cached).
+const work = await (async () => {
+  await ensureHostTools();
+  await ensureDebianPackages(['busybox-static']);
+  await fs.mkdir(tmpDir, { recursive: true });
+  return fs.mkdtemp(path.join(tmpDir, 'harness-test-'));
+})();
+t.teardown(() => fs.rm(work, { recursive: true, force: true }));
+
+/** A gzip'd initramfs: static busybox, a few applet links, and `init` as /init. */
+async function busyboxInitramfs(name: string, init: string): Promise<string> {
+  const tree = path.join(work, `${name}-tree`);
+  await writeTree(tree, [
+    { path: 'bin/busybox', copyFrom: '/bin/busybox', mode: 0o755 },
+    ...['sh', 'mount', 'poweroff', 'sleep', 'cat'].map((a) => ({ path: `bin/${a}`, symlink: 'busybox' })),
+    { path: 'init', content: init, mode: 0o755 },
+    { path: 'proc/.keep', content: '' },
+  ]);
+  return buildCpio(tree, path.join(work, `${name}.cpio.gz`), { gzip: true });
+}
+
+const okImage = await busyboxInitramfs('ok', await fixture('harness-ok.init'));
+const hangImage = await busyboxInitramfs('hang', await fixture('never-halts.init'));
+
+for (const flavor of kernelFlavors) {
+  t.test(`busybox boots to /init and powers off on ${flavor}`, async (t) => {
+    const kernel = await ensureKernel(flavor);
+    t.match(kernel.version, new RegExp(`^${flavor.replace('.', '\\.')}[.-]`));
+    const cached = await ensureKernel(flavor);
+    t.same(cached, kernel, 'a second call returns the cached kernel');
+    t.ok(hasPvhNote(await fs.readFile(kernel.vmlinux ?? '')), 'uncompressed kernel has a PVH entry');
+    t.ok(parseBzImage(await fs.readFile(kernel.vmlinuz)).length > 1_000_000);
+    await fs.access(path.join(kernel.modulesDir, 'modules.dep'));
+
+    const streamed: string[] = [];
+    const r = await boot({ kernel, initrd: okImage, machine: 'virtio', timeoutMs: 300_000, onLine: (l) => streamed.push(l) });
+    t.comment(`${flavor}: boot took ${r.durationMs} ms; ${markers(r.lines).join(' | ')}`);
+    t.equal(r.timedOut, false, 'did not time out');
+    t.equal(r.exitCode, 0, 'QEMU exited by itself');
+    t.equal(r.panicked, false);
+    t.equal(r.stderr, '', 'QEMU printed no warnings');
+    t.notOk(r.console.includes('\r'), '\\r stripped');
+    const m = markers(r.lines);
+    t.equal(m.length, 2, 'two markers');
+    t.match(m[0], /^modload: harness-ok uptime=\d+\.\d+$/);
+    t.equal(m[1], 'modload: halt');
+    t.same(markers(streamed), m, 'onLine saw the same lines');
+  });
+}
+
+t.test('a guest that never powers off is killed at the deadline', async (t) => {
+  const kernel = await ensureKernel('6.1');
+  const timeoutMs = 20_000;
+  const r = await boot({ kernel, initrd: hangImage, machine: 'virtio', timeoutMs });
+  t.comment(`killed after ${r.durationMs} ms; markers: ${markers(r.lines).join(' | ') || 'none yet'}`);
+  t.equal(r.timedOut, true);
+  t.equal(r.exitCode, null, 'killed, not exited');
+  t.ok(r.durationMs >= timeoutMs, 'ran until the deadline');
+});
+
+t.test('an aborted boot stops without counting as a timeout', async (t) => {
+  const kernel = await ensureKernel('6.1');
+  const ac = new AbortController();
+  const onLine = (line: string) => {
+    if (line.includes('modload: sleeping')) ac.abort();
+  };
+  const r = await boot({ kernel, initrd: hangImage, machine: 'virtio', timeoutMs: 300_000, signal: ac.signal, onLine });
+  t.ok(ac.signal.aborted, 'the guest reached /init');
+  t.equal(r.timedOut, false);
+  t.equal(r.exitCode, null, 'stopped by the harness');
+  t.same(markers(r.lines), ['modload: sleeping'], 'console up to the abort is kept');
+});
