@@ -50,8 +50,8 @@ export function liveModules(): string[] {
   return parseProcModules(readOr(PROC_MODULES, '')).map((m) => m.name)
 }
 
-function mountAll(sys: Sys, log: Log): void {
-  for (const [src, target, type, flags, data] of MOUNTS) {
+function mountAll(sys: Sys, log: Log, mounts: typeof MOUNTS): void {
+  for (const [src, target, type, flags, data] of mounts) {
     try {
       sys.mount(src, target, type, flags, data)
     } catch (err) {
@@ -113,8 +113,12 @@ function idle(log: Log, why: string): void {
 }
 
 export function runInit(sys: Sys, log: Log): void {
-  mountAll(sys, log)
+  // /proc first and quietly: the start line needs /proc/uptime and must be the first line
+  const warnings: string[] = []
+  mountAll(sys, (l) => warnings.push(l), MOUNTS.slice(0, 1))
   log(`start uptime=${uptime()}`)
+  for (const w of warnings) log(w)
+  mountAll(sys, log, MOUNTS.slice(1))
   const cmdline = parseCmdline(readOr(PROC_CMDLINE, ''))
   try {
     coldplugOnce(sys, log, cmdline)
