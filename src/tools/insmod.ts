@@ -1,0 +1,173 @@
+// `insmod FILE [PARAMS...]`: kmod's insmod. Loads one module file, no dependencies, through the
+// syscall shim, with kmod's messages and exit codes (tools/insmod.c), each failure followed by
+// a line saying what usually fixes it.
+//
+// How the file reaches the kernel:
+//  - uncompressed: finit_module(fd) (with the IGNORE_* flags for -f);
+//  - compressed, and /sys/module/compression names the same kind: finit_module with
+//    MODULE_INIT_COMPRESSED_FILE, the kernel decompresses;
+//  - otherwise: decompressed here and given to init_module (for -f, after stripping __versions
+//    and vermagic from the image, as kmod does).
+// finit_module answering ENOSYS (a kernel without it) falls back to init_module, as kmod does.
+import { readFileSync, statSync } from 'node:fs'
+import { detectCompression, decompress } from '../compress/compress.js'
+import { stripForForce } from '../elf/strip.js'
+import { errnoOf } from '../depmod/run.js'
+import { SYS_MODULE_COMPRESSION } from '../paths.js'
+import {
+  MODULE_INIT_COMPRESSED_FILE,
+  MODULE_INIT_IGNORE_MODVERSIONS,
+  MODULE_INIT_IGNORE_VERMAGIC,
+  SysError,
+  errnoCode,
+  strerror,
+  type Sys,
+} from '../sys/syscalls.js'
+import { getopt, GetoptError, type OptSpec } from './kmod-getopt.js'
+import type { Tool, ToolIo } from './io.js'
+import { VERSION } from '../version.js'
+
+const SPECS: OptSpec[] = [
+  { short: 'p' },
+  { short: 's' },
+  { short: 'f' },
+  { short: 'V', long: 'version' },
+  { short: 'h', long: 'help' },
+]
+
+const HELP = (prog: string): string => `Usage:
+\t${prog} [options] filename [args]
+Options:
+\t-V, --version     show version
+\t-h, --help        show this help
+`
+
+/** kmod's insmod wording for the errnos a load returns. */
+export function modStrerror(errno: number): string {
+  switch (errnoCode(errno)) {
+    case 'ENOEXEC':
+      return 'Invalid module format'
+    case 'ENOENT':
+      return 'Unknown symbol in module'
+    case 'ESRCH':
+      return 'Module has wrong symbol version'
+    case 'EINVAL':
+      return 'Invalid parameters'
+    default:
+      return strerror(errno)
+  }
+}
+
+/** What usually fixes a failed insmod, or undefined when there is nothing useful to add. */
+export function insmodHint(errno: number): string | undefined {
+  switch (errnoCode(errno)) {
+    case 'ENOENT':
+      return 'insmod loads no dependencies: load the modules it needs first (or use modprobe); dmesg names the symbol or parameter'
+    case 'ENOEXEC':
+      return 'the file is not a module for this kernel (compare "modinfo -F vermagic FILE" with uname -r)'
+    case 'ESRCH':
+      return 'the module was built against other symbol versions: use the modules of the running kernel'
+    case 'EINVAL':
+      return 'a parameter is unknown or malformed: "modinfo -p FILE" lists them; dmesg says which'
+    case 'EEXIST':
+      return 'the module is already loaded (lsmod shows it)'
+    case 'EKEYREJECTED':
+    case 'ENOKEY':
+    case 'EBADMSG':
+      return 'the kernel enforces module signatures and this one is unsigned or not trusted: use a module signed by the kernel build key'
+    case 'EPERM':
+      return 'loading modules needs root (CAP_SYS_MODULE) and may be disabled (kernel.modules_disabled, lockdown)'
+    default:
+      return undefined
+  }
+}
+
+export interface InsmodEnv {
+  /** what /sys/module/compression says, or null (read at the time of the call) */
+  kernelCompression: () => string | null
+}
+
+function readKernelCompression(): string | null {
+  try {
+    return readFileSync(SYS_MODULE_COMPRESSION, 'latin1').trim() || null
+  } catch {
+    return null
+  }
+}
+
+/** Load a module file into the kernel the way kmod 30's insmod does, plus in-kernel decompression. */
+export async function insertModuleFile(sys: Sys, path: string, params: string, force: boolean, env: InsmodEnv): Promise<void> {
+  const bytes = readFileSync(path)
+  const kind = detectCompression(bytes)
+  const ignore = force ? MODULE_INIT_IGNORE_MODVERSIONS | MODULE_INIT_IGNORE_VERMAGIC : 0
+  if (kind === null || kind === env.kernelCompression()) {
+    try {
+      sys.finitModule(path, params, ignore | (kind === null ? 0 : MODULE_INIT_COMPRESSED_FILE))
+      return
+    } catch (err) {
+      if (!(err instanceof SysError && err.code === 'ENOSYS')) throw err
+    }
+  }
+  let image: Uint8Array = kind === null ? bytes : await decompress(bytes, kind, path)
+  if (force) image = stripForForce(image, path, { modversions: true, vermagic: true }).image
+  sys.initModule(image, params, path)
+}
+
+async function run(argv: string[], io: ToolIo, env: InsmodEnv): Promise<number> {
+  let parsed
+  try {
+    parsed = getopt(argv, SPECS, io.prog)
+  } catch (err) {
+    if (err instanceof GetoptError) {
+      io.err(`${err.message}\n`)
+      return 1
+    }
+    throw err
+  }
+  let force = false
+  for (const { key } of parsed.opts) {
+    if (key === 'f') force = true
+    else if (key === 'help') {
+      io.out(HELP(io.prog))
+      return 0
+    } else if (key === 'version') {
+      io.out(`modload version ${VERSION} (kmod-compatible insmod)\n`)
+      return 0
+    }
+  }
+  const [filename, ...rest] = parsed.operands
+  if (filename === undefined) {
+    io.err(`${io.prog}: ERROR: missing filename.\n`)
+    return 1
+  }
+  if (filename === '-') {
+    io.err(`${io.prog}: ERROR: this tool does not support loading from stdin!\n`)
+    return 1
+  }
+  try {
+    statSync(filename)
+  } catch (err) {
+    io.err(`${io.prog}: ERROR: could not load module ${filename}: ${strerror(errnoOf(err))}\n`)
+    return 1
+  }
+  try {
+    await insertModuleFile(io.sys(), filename, rest.join(' '), force, env)
+    return 0
+  } catch (err) {
+    const errno = errnoOf(err)
+    io.err(`${io.prog}: ERROR: could not insert module ${filename}: ${modStrerror(errno)}\n`)
+    const hint = err instanceof SysError ? insmodHint(errno) : (err as Error).message
+    if (hint) io.err(`${io.prog}: hint: ${hint}\n`)
+    return 1
+  }
+}
+
+export function makeInsmodTool(env: InsmodEnv = { kernelCompression: readKernelCompression }): Tool {
+  return {
+    name: 'insmod',
+    summary: 'load one kernel module file, no dependencies (kmod-compatible)',
+    run: (argv, io) => run(argv, io, env),
+  }
+}
+
+export const insmodTool: Tool = makeInsmodTool()
