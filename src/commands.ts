@@ -4,9 +4,16 @@ import { basename } from 'node:path'
 import { initTool } from './tools/init.js'
 import { mkinitramfsTool } from './tools/mkinitramfs.js'
 import { resolveTool } from './tools/resolve.js'
+import { modprobeTool } from './tools/modprobe.js'
+import { modinfoTool } from './tools/modinfo.js'
+import { depmodTool } from './tools/depmod.js'
+import { lsmodTool } from './tools/lsmod.js'
+import { insmodTool } from './tools/insmod.js'
+import { rmmodTool } from './tools/rmmod.js'
 import type { Tool } from './tools/io.js'
 
-export const COMMANDS: readonly Tool[] = [initTool, mkinitramfsTool, resolveTool]
+export const COMMANDS: readonly Tool[] = [initTool, mkinitramfsTool, resolveTool, modprobeTool,
+  modinfoTool, depmodTool, lsmodTool, insmodTool, rmmodTool]
 
 export type Dispatch =
   | { kind: 'tool'; tool: Tool; argv: string[]; prog: string }

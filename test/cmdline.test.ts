@@ -13,3 +13,7 @@ t.test('words, quotes, module params', async (t) => {
   t.same(c.initArgs, ['single'])
   t.notOk(flag(parseCmdline('modload.halt=0'), 'modload.halt'))
 })
+
+t.test('blacklists from the command line', async (t) => {
+  t.same(parseCmdline('modprobe.blacklist=a-b,c module_blacklist=d,,e').blacklist, ['a_b', 'c', 'd', 'e'])
+})

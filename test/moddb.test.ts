@@ -16,13 +16,15 @@ const db = buildModuleDb('/lib/modules/6.1.0-1-amd64', {
   dep,
   alias: 'alias virtio:d00000001v* virtio_net\nalias fs-ext4 ext4\n',
   builtin: 'kernel/drivers/virtio/virtio_pci.ko\n',
-  builtinAlias: 'alias pci:v00001AF4d*sv*sd*bc*sc*i* virtio_pci\n',
+  builtinModinfo: 'virtio_pci.license=GPL\0virtio_pci.alias=pci:v00001AF4d*sv*sd*bc*sc*i*\0',
 })
 
 t.test('parse', async (t) => {
   const m = parseModulesDep(dep)
   t.equal(m.size, 9)
-  t.same(m.get('virtio_blk'), { name: 'virtio_blk', path: 'kernel/drivers/block/virtio_blk.ko.xz', deps: [] })
+  const vb = m.get('virtio_blk')!
+  t.same({ name: vb.name, path: vb.path, deps: vb.deps }, { name: 'virtio_blk', path: 'kernel/drivers/block/virtio_blk.ko.xz', deps: [] })
+  t.same(m.get('virtio_net')!.deps, ['kernel/drivers/net/net_failover.ko', 'kernel/net/core/failover.ko'])
   t.ok(m.has('snd_dummy'), 'names are normalised')
   t.throws(() => parseModulesDep('ok.ko:\nbroken line\n', 'modules.dep'), /modules\.dep:2/)
 })
@@ -49,4 +51,18 @@ t.test('load order puts dependencies first', async (t) => {
 t.test('a dependency without its own entry is reported', async (t) => {
   const broken = buildModuleDb('/m', { dep: 'a.ko: b.ko\n' })
   t.same(loadOrder(broken, 'a').missing, ['b'])
+})
+
+t.test('lazy modules.dep finds entries in the text, as the eager parse does', async (t) => {
+  const { lazyModulesDep } = await import('../src/format/modules-dep.js')
+  const text = 'kernel/a/snd-hda-intel.ko: kernel/b/snd-hda-codec.ko\nkernel/b/snd-hda-codec.ko:\nkernel/c/virtio_net.ko.xz: kernel/d/failover.ko\nkernel/d/failover.ko:\nroot.ko:\n'
+  const lazy = lazyModulesDep(text)
+  const eager = parseModulesDep(text)
+  for (const n of ['snd_hda_intel', 'snd_hda_codec', 'virtio_net', 'failover', 'root', 'missing']) {
+    t.equal(lazy.get(n)?.path, eager.get(n)?.path, n)
+    t.same(lazy.get(n)?.deps, eager.get(n)?.deps, `${n} deps`)
+  }
+  t.equal(lazy.size, 5)
+  t.same([...lazy.keys()].sort(), [...eager.keys()].sort())
+  t.throws(() => lazyModulesDep('a.ko:\nbroken\n', '/m/modules.dep'), /\/m\/modules\.dep:2/)
 })

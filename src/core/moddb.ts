@@ -1,16 +1,23 @@
 // The module database: what depmod wrote for one kernel, joined into the questions a loader
 // asks. Pure: it is built from file texts, so tests feed it strings; reading the files from
-// disk happens in moddb-fs.ts.
-import { parseModulesDep, type DepEntry } from '../format/modules-dep.js'
+// disk happens in moddb-fs.ts. The parts only a few lookups need (modules.symbols) are
+// parsed on first use.
+import { lazyModulesDep, type DepEntry } from '../format/modules-dep.js'
 import { parseModulesAlias } from '../format/modules-alias.js'
 import { parseModuleList } from '../format/modules-builtin.js'
-import { buildAliasIndex, type AliasIndex } from './alias-index.js'
+import { builtinAliases, parseBuiltinModinfo } from '../format/modules-builtin-modinfo.js'
+import { aliasIndexFromText, buildAliasIndex, type AliasIndex } from './alias-index.js'
 import { modNameFromPath, normalizeName } from './names.js'
 
 export interface IndexTexts {
   dep: string
   alias?: string
+  /** modules.symbols, or a function reading it (called on the first "symbol:" lookup) */
+  symbols?: string | (() => string | undefined)
   builtin?: string
+  /** modules.builtin.modinfo: the source of the built-in aliases, as for depmod */
+  builtinModinfo?: string
+  /** a text modules.builtin.alias, used only when there is no modules.builtin.modinfo */
   builtinAlias?: string
 }
 
@@ -21,17 +28,31 @@ export interface ModuleDb {
   builtin: ReadonlySet<string>
   aliases: AliasIndex
   builtinAliases: AliasIndex
+  /** modules.symbols ("symbol:NAME" patterns), parsed on first use */
+  readonly symbols: AliasIndex
 }
 
 export function buildModuleDb(dir: string, texts: IndexTexts): ModuleDb {
+  let symbols: AliasIndex | undefined
+  const builtinAliasEntries =
+    texts.builtinModinfo !== undefined
+      ? builtinAliases(parseBuiltinModinfo(texts.builtinModinfo, `${dir}/modules.builtin.modinfo`))
+      : texts.builtinAlias
+        ? parseModulesAlias(texts.builtinAlias, `${dir}/modules.builtin.alias`)
+        : []
   return {
     dir,
-    modules: parseModulesDep(texts.dep, `${dir}/modules.dep`),
+    modules: lazyModulesDep(texts.dep, `${dir}/modules.dep`),
     builtin: new Set(texts.builtin ? parseModuleList(texts.builtin) : []),
-    aliases: buildAliasIndex(texts.alias ? parseModulesAlias(texts.alias, `${dir}/modules.alias`) : []),
-    builtinAliases: buildAliasIndex(
-      texts.builtinAlias ? parseModulesAlias(texts.builtinAlias, `${dir}/modules.builtin.alias`) : [],
-    ),
+    aliases: texts.alias ? aliasIndexFromText(texts.alias, `${dir}/modules.alias`) : buildAliasIndex([]),
+    builtinAliases: buildAliasIndex(builtinAliasEntries, { priority: 'none' }),
+    get symbols(): AliasIndex {
+      if (symbols === undefined) {
+        const text = typeof texts.symbols === 'function' ? texts.symbols() : texts.symbols
+        symbols = text ? aliasIndexFromText(text, `${dir}/modules.symbols`) : buildAliasIndex([])
+      }
+      return symbols
+    },
   }
 }
 
@@ -41,12 +62,18 @@ export type Resolution =
   | { kind: 'none' }
 
 /**
- * Resolve a module name or alias, kmod's order for the index files: a module name first, then
- * modules.alias, then modules.builtin, then modules.builtin.alias. First strategy with a hit wins.
+ * Resolve a module name or alias from the indexes alone (no modprobe.d), in kmod's order:
+ * a module name (modules.dep), "symbol:NAME" (modules.symbols), modules.alias, a built-in
+ * module's name, a built-in alias. The first strategy with a hit wins; names are
+ * deduplicated. For configuration-aware lookups see lookup.ts.
  */
 export function resolve(db: ModuleDb, nameOrAlias: string): Resolution {
   const name = normalizeName(nameOrAlias)
-  if (db.modules.has(name)) return { kind: 'module', names: [name] }
+  if (!name.includes(':') && db.modules.has(name)) return { kind: 'module', names: [name] }
+  if (nameOrAlias.startsWith('symbol:')) {
+    const s = db.symbols.lookup(nameOrAlias)
+    if (s.length > 0) return { kind: 'module', names: s }
+  }
   const hits = db.aliases.lookup(nameOrAlias)
   if (hits.length > 0) return { kind: 'module', names: hits }
   if (db.builtin.has(name)) return { kind: 'builtin', names: [name] }
@@ -55,35 +82,31 @@ export function resolve(db: ModuleDb, nameOrAlias: string): Resolution {
   return { kind: 'none' }
 }
 
-/** Absolute path of a module file. */
-export function modulePath(db: ModuleDb, entry: DepEntry): string {
-  return entry.path.startsWith('/') ? entry.path : `${db.dir}/${entry.path}`
+/** Absolute path of a module file (or of a dependency path from modules.dep). */
+export function modulePath(db: ModuleDb, entry: DepEntry | string): string {
+  const p = typeof entry === 'string' ? entry : entry.path
+  return p.startsWith('/') ? p : `${db.dir}/${p}`
 }
 
 /**
- * The dependency closure of a module, in load order (dependencies first, the module last).
- * modules.dep already lists the whole closure; walking it depth-first makes the order valid
- * even when depmod's own order is not topological. Unknown dependencies are reported, not
- * skipped silently.
+ * The dependency closure of a module in kmod's load order: modules.dep's list from its end
+ * (depmod writes a module's own dependencies after it), then the module itself. Dependencies
+ * without their own modules.dep entry are reported in `missing`, not skipped silently.
  */
 export function loadOrder(db: ModuleDb, name: string): { order: DepEntry[]; missing: string[] } {
   const order: DepEntry[] = []
   const missing: string[] = []
-  const state = new Map<string, 'visiting' | 'done'>()
-  const visit = (n: string): void => {
-    if (state.has(n)) return
-    const entry = db.modules.get(n)
-    if (!entry) {
-      missing.push(n)
-      state.set(n, 'done')
-      return
+  const entry = db.modules.get(normalizeName(name))
+  if (!entry) return { order, missing: [normalizeName(name)] }
+  const seen = new Set<string>()
+  for (let i = entry.deps.length - 1; i >= 0; i--) {
+    const dep = db.modules.get(modNameFromPath(entry.deps[i]))
+    if (!dep) missing.push(modNameFromPath(entry.deps[i]))
+    else if (!seen.has(dep.name)) {
+      seen.add(dep.name)
+      order.push(dep)
     }
-    state.set(n, 'visiting')
-    // depmod writes the deepest dependency last; visiting from the end keeps its order
-    for (let i = entry.deps.length - 1; i >= 0; i--) visit(modNameFromPath(entry.deps[i]))
-    state.set(n, 'done')
-    order.push(entry)
   }
-  visit(normalizeName(name))
+  order.push(entry)
   return { order, missing }
 }

@@ -3,7 +3,9 @@
 // Words are separated by spaces; double quotes group a value with spaces ("a=\"b c\"" is one
 // word, quotes removed), as the kernel's own next_arg() does. A word is a flag ("quiet"),
 // KEY=VALUE, or a module parameter MODULE.PARAM=VALUE (the module name normalised, '-' as '_').
-// Everything after a lone "--" belongs to init and is kept apart.
+// Everything after a lone "--" belongs to init and is kept apart. modprobe.blacklist= and
+// module_blacklist= (comma-separated) name modules not to load. (What kmod itself takes from
+// the command line, with its own quirks, is src/config/kcmdline.ts.)
 import { normalizeName } from '../core/names.js'
 
 export interface Cmdline {
@@ -13,6 +15,9 @@ export interface Cmdline {
   moduleParams: Map<string, string[]>
   /** words after "--", for init */
   initArgs: string[]
+  /** modules not to load: modprobe.blacklist= (what kmod honours) and module_blacklist= (what
+   * the kernel itself refuses to load), comma-separated, names normalised */
+  blacklist: string[]
 }
 
 export function splitCmdline(text: string): string[] {
@@ -58,7 +63,12 @@ export function parseCmdline(text: string): Cmdline {
       else moduleParams.set(mod, [text])
     }
   }
-  return { params, moduleParams, initArgs }
+  const blacklist: string[] = []
+  for (const key of ['modprobe.blacklist', 'module_blacklist']) {
+    const v = params.get(key)
+    if (typeof v === 'string') for (const n of v.split(',')) if (n.length > 0) blacklist.push(normalizeName(n))
+  }
+  return { params, moduleParams, initArgs, blacklist }
 }
 
 /** A flag is on when present without a value, or with a value other than 0/no/off/false. */

@@ -1,33 +1,17 @@
-// Parser for depmod's modules.alias (and modules.builtin.alias, same format).
+// Parser for depmod's modules.alias (and modules.symbols, same format).
 //
-// Format: "alias PATTERN MODULE" per line; PATTERN is an fnmatch(3) glob matched against
-// modalias strings and names, MODULE a module name. '#' starts a comment line. Any other
-// line is corrupt and throws with file and line.
-import { IndexError } from './errors.js'
-import { normalizeName } from '../core/names.js'
+// Format: "alias PATTERN MODULE" per line, fields separated by blanks (depmod writes single
+// spaces); PATTERN is an fnmatch(3) glob matched against modalias strings and names (in
+// modules.symbols it is "symbol:NAME"), MODULE a module name ('-' read as '_'). Lines
+// starting with '#' and blank lines are ignored. Any other line is corrupt and throws with
+// file and line. Entries come back in file order, which is depmod's module order (kmod's
+// match priority). The index (core/alias-index.ts) reads depmod's canonical form straight
+// from the text; this parser is the general, entry-by-entry reading.
+import { parseAliasText, type AliasEntry } from '../core/alias-index.js'
 
-export interface AliasEntry {
-  pattern: string
-  module: string
-}
+export type { AliasEntry }
 
 export function parseModulesAlias(text: string, file = 'modules.alias'): AliasEntry[] {
-  const out: AliasEntry[] = []
-  let lineNo = 0
-  let start = 0
-  while (start < text.length) {
-    let end = text.indexOf('\n', start)
-    if (end < 0) end = text.length
-    lineNo++
-    const line = text.slice(start, end)
-    start = end + 1
-    if (line.length === 0 || line[0] === '#') continue
-    const parts = line.trim().split(/\s+/)
-    if (parts.length === 0 || (parts.length === 1 && parts[0] === '')) continue
-    if (parts.length !== 3 || parts[0] !== 'alias') {
-      throw new IndexError(file, lineNo, `expected "alias PATTERN MODULE", got ${JSON.stringify(line.slice(0, 80))}`)
-    }
-    out.push({ pattern: parts[1], module: normalizeName(parts[2]) })
-  }
-  return out
+  const { patterns, modules } = parseAliasText(text, file)
+  return patterns.map((pattern, i) => ({ pattern, module: modules[i] }))
 }
