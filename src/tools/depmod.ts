@@ -5,7 +5,7 @@ import { release } from 'node:os'
 import { isAbsolute } from 'node:path'
 import { computeDepmod, DepmodError, DEFAULT_CONFIG_PATHS, upToDate, writeOutputs } from '../depmod/run.js'
 import type { Diagnostic } from '../depmod/depmod.js'
-import { getopt, GetoptError, type OptSpec } from './kmod-getopt.js'
+import { getoptOrReport, type OptSpec } from './kmod-getopt.js'
 import { kmodDirname, latin1ToText, absoluteFromCwd } from './kmod-paths.js'
 import type { Tool, ToolIo } from './io.js'
 import { VERSION } from '../version.js'
@@ -73,16 +73,8 @@ function printDiags(io: ToolIo, diags: readonly Diagnostic[]): void {
 }
 
 async function run(argv: string[], io: ToolIo, env: DepmodEnv): Promise<number> {
-  let parsed
-  try {
-    parsed = getopt(argv, SPECS, io.prog)
-  } catch (err) {
-    if (err instanceof GetoptError) {
-      io.err(`${err.message}\n`)
-      return 1
-    }
-    throw err
-  }
+  const parsed = getoptOrReport(argv, SPECS, io)
+  if (parsed === null) return 1
   let root: string | undefined
   const configPaths: string[] = []
   let symvers: string | undefined

@@ -23,7 +23,7 @@ import {
   strerror,
   type Sys,
 } from '../sys/syscalls.js'
-import { getopt, GetoptError, type OptSpec } from './kmod-getopt.js'
+import { getoptOrReport, type OptSpec } from './kmod-getopt.js'
 import type { Tool, ToolIo } from './io.js'
 import { VERSION } from '../version.js'
 
@@ -114,16 +114,8 @@ export async function insertModuleFile(sys: Sys, path: string, params: string, f
 }
 
 async function run(argv: string[], io: ToolIo, env: InsmodEnv): Promise<number> {
-  let parsed
-  try {
-    parsed = getopt(argv, SPECS, io.prog)
-  } catch (err) {
-    if (err instanceof GetoptError) {
-      io.err(`${err.message}\n`)
-      return 1
-    }
-    throw err
-  }
+  const parsed = getoptOrReport(argv, SPECS, io)
+  if (parsed === null) return 1
   let force = false
   for (const { key } of parsed.opts) {
     if (key === 'f') force = true

@@ -82,3 +82,21 @@ export function getopt(argv: readonly string[], specs: readonly OptSpec[], prog:
   }
   return { opts, operands }
 }
+
+/**
+ * getopt() for a tool's run(): a usage error is printed as glibc words it and gives null, so
+ * the caller returns kmod's exit code 1; any other error propagates.
+ */
+export function getoptOrReport(
+  argv: readonly string[],
+  specs: readonly OptSpec[],
+  io: { prog: string; err: (text: string) => void },
+): ParsedOpts | null {
+  try {
+    return getopt(argv, specs, io.prog)
+  } catch (err) {
+    if (!(err instanceof GetoptError)) throw err
+    io.err(`${err.message}\n`)
+    return null
+  }
+}

@@ -12,7 +12,7 @@ import { buildIndexes, lookupAlias, lookupName, type Hit, type Indexes } from '.
 import { isModuleFileName, pathToModname } from '../depmod/select.js'
 import { errnoOf } from '../depmod/run.js'
 import { strerror } from '../sys/syscalls.js'
-import { getopt, GetoptError, type OptSpec } from './kmod-getopt.js'
+import { getoptOrReport, type OptSpec } from './kmod-getopt.js'
 import { absoluteFromCwd, kmodDirname, latin1ToText } from './kmod-paths.js'
 import type { Tool, ToolIo } from './io.js'
 import { VERSION } from '../version.js'
@@ -195,16 +195,8 @@ function isModuleFile(path: string, cwd: string): boolean {
 }
 
 async function run(argv: string[], io: ToolIo, env: ModinfoEnv): Promise<number> {
-  let parsed
-  try {
-    parsed = getopt(argv, SPECS, io.prog)
-  } catch (err) {
-    if (err instanceof GetoptError) {
-      io.err(`${err.message}\n`)
-      return 1
-    }
-    throw err
-  }
+  const parsed = getoptOrReport(argv, SPECS, io)
+  if (parsed === null) return 1
   let field: string | null = null
   let sep = '\n'
   let byName = false

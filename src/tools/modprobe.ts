@@ -13,7 +13,7 @@ import { loadModprobeConfig } from '../config/config-fs.js'
 import { END_OF_CONFIG, formatConfig, formatIndexDump } from '../config/show.js'
 import { VERSION } from '../version.js'
 import { UsageError, type Tool, type ToolIo } from './io.js'
-import { getopt, GetoptError, type OptSpec } from './kmod-getopt.js'
+import { getoptOrReport, type OptSpec } from './kmod-getopt.js'
 
 const USAGE = `Usage:
 	modprobe [options] [-i] [-b] modulename [module parameters...]
@@ -156,16 +156,8 @@ export const modprobeTool: Tool = {
   async run(argv, io: ToolIo) {
     const env = process.env.MODPROBE_OPTIONS
     const args = env ? [...splitEnvOptions(env), ...argv] : argv
-    let parsed
-    try {
-      parsed = getopt(args, OPTIONS, io.prog)
-    } catch (err) {
-      if (err instanceof GetoptError) {
-        io.err(`${err.message}\n`)
-        return 1
-      }
-      throw err
-    }
+    const parsed = getoptOrReport(args, OPTIONS, io)
+    if (parsed === null) return 1
     const f = flags(parsed.opts)
     const positionals = parsed.operands
     if (f.has('help')) {

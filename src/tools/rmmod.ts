@@ -8,7 +8,7 @@ import { SYS_MODULE } from '../paths.js'
 import { O_NONBLOCK, O_TRUNC, strerror } from '../sys/syscalls.js'
 import { errnoOf } from '../depmod/run.js'
 import { modnameNormalize, pathToModname } from '../depmod/select.js'
-import { getopt, GetoptError, type OptSpec } from './kmod-getopt.js'
+import { getoptOrReport, type OptSpec } from './kmod-getopt.js'
 import { kmodDirname } from './kmod-paths.js'
 import type { Tool, ToolIo } from './io.js'
 import { VERSION } from '../version.js'
@@ -98,16 +98,8 @@ export function checkInUse(env: RmmodEnv, name: string): { messages: string[]; o
 }
 
 async function run(argv: string[], io: ToolIo, env: RmmodEnv): Promise<number> {
-  let parsed
-  try {
-    parsed = getopt(argv, SPECS, io.prog)
-  } catch (err) {
-    if (err instanceof GetoptError) {
-      io.err(`${err.message}\n`)
-      return 1
-    }
-    throw err
-  }
+  const parsed = getoptOrReport(argv, SPECS, io)
+  if (parsed === null) return 1
   let force = false
   for (const { key } of parsed.opts) {
     if (key === 'force') force = true
