@@ -52,7 +52,7 @@ function ctx(sys: LoaderContext['sys'], extra: Partial<LoaderContext> = {}): Loa
 t.test('loads dependencies first and skips live modules', async (t) => {
   const { sys, calls } = fakeSys()
   const c = ctx(sys, { live: new Set(['virtio']) })
-  const r = loadWithDeps(c, 'virtio_net')
+  const r = await loadWithDeps(c, 'virtio_net')
   t.same(r.map((x) => [x.name, x.status]), [['virtio_ring', 'loaded'], ['failover', 'loaded'], ['net_failover', 'loaded'], ['virtio_net', 'loaded']])
   t.equal(calls.at(-1)!.flags, MODULE_INIT_COMPRESSED_FILE, '.ko.xz goes through the compressed-file flag when the kernel decompresses xz')
   t.equal(calls.at(-1)!.path, `${dir}/kernel/virtio_net.ko.xz`)
@@ -62,22 +62,22 @@ t.test('loads dependencies first and skips live modules', async (t) => {
 t.test('a failure is reported with its errno and dependents are skipped; others still load', async (t) => {
   const { sys } = fakeSys({ broken: 'ENOEXEC' })
   const c = ctx(sys)
-  const r1 = loadWithDeps(c, 'needs_broken')
+  const r1 = await loadWithDeps(c, 'needs_broken')
   t.same(r1.map((x) => [x.name, x.status]), [['broken', 'failed'], ['needs_broken', 'skipped']])
   t.match(describe(r1[0]), /^failed broken: ENOEXEC \(Invalid module format\): .*\[\/lib\/modules\/k\/kernel\/broken.ko\]$/)
   t.match(describe(r1[1]), /skipped needs_broken: dependency broken failed/)
-  t.same(loadWithDeps(c, 'virtio_blk').map((x) => x.status), ['loaded', 'loaded', 'loaded'])
+  t.same((await loadWithDeps(c, 'virtio_blk')).map((x) => x.status), ['loaded', 'loaded', 'loaded'])
 })
 
 t.test('EEXIST means somebody else loaded it', async (t) => {
   const { sys } = fakeSys({ virtio: 'EEXIST' })
-  const r = loadWithDeps(ctx(sys), 'virtio')
+  const r = await loadWithDeps(ctx(sys), 'virtio')
   t.equal(r[0].status, 'live')
 })
 
 t.test('module parameters are passed', async (t) => {
   const { sys, calls } = fakeSys()
-  loadWithDeps(ctx(sys, { params: (n) => (n === 'failover' ? 'a=1 b=2' : '') }), 'failover')
+  await loadWithDeps(ctx(sys, { params: (n) => (n === 'failover' ? 'a=1 b=2' : '') }), 'failover')
   t.equal(calls[0].params, 'a=1 b=2')
 })
 
@@ -91,11 +91,29 @@ t.test('coldplug rescans until nothing new loads', async (t) => {
     'platform:broken',
     ...(c.live.has('virtio_pci') ? ['virtio:d00000001v00001AF4', 'virtio:d00000002v00001AF4'] : []),
   ]
-  const report = coldplug({ ...c, scan })
+  const report = await coldplug({ ...c, scan })
   t.same(report.results.filter((r) => r.status === 'loaded').map((r) => r.name).sort(), [
     'failover', 'net_failover', 'virtio', 'virtio_blk', 'virtio_net', 'virtio_pci', 'virtio_ring',
   ])
   t.same(report.results.filter((r) => r.status === 'failed').map((r) => r.name), ['broken'])
   t.same(report.unmatched, ['serio:ty01pr00id00ex00'])
   t.equal(report.passes, 3)
+})
+
+t.test('a compressed module the kernel cannot decompress is unpacked here and given to init_module', async (t) => {
+  const { gzipSync } = await import('node:zlib')
+  const dir = t.testdir({ 'm.ko.gz': gzipSync(Buffer.from('\x7fELF fake module image')) })
+  const gzDb = buildModuleDb(dir, { dep: 'm.ko.gz:\n' })
+  const images: string[] = []
+  const sys = {
+    finitModule() {
+      throw new Error('finit_module must not be used')
+    },
+    initModule(image: Uint8Array, _params = '', path = '') {
+      images.push(`${path}: ${Buffer.from(image).toString()}`)
+    },
+  }
+  const r = await loadWithDeps({ db: gzDb, sys, live: new Set(), failed: new Map(), kernelCompression: 'xz', now: () => 0 }, 'm')
+  t.equal(r[0].status, 'loaded')
+  t.same(images, [`${dir}/m.ko.gz: \x7fELF fake module image`])
 })

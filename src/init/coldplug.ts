@@ -21,7 +21,7 @@ export interface ColdplugReport {
   matched: Map<string, string[]>
 }
 
-export function coldplug(ctx: ColdplugContext): ColdplugReport {
+export async function coldplug(ctx: ColdplugContext): Promise<ColdplugReport> {
   const matched = new Map<string, string[]>()
   const unmatched = new Set<string>()
   const results: LoadResult[] = []
@@ -44,7 +44,7 @@ export function coldplug(ctx: ColdplugContext): ColdplugReport {
     for (const name of wanted) {
       if (attempted.has(name) || ctx.live.has(name)) continue
       attempted.add(name)
-      for (const r of loadWithDeps(ctx, name)) {
+      for (const r of await loadWithDeps(ctx, name)) {
         results.push(r)
         if (r.status === 'loaded') loaded++
       }

@@ -81,13 +81,13 @@ export function describe(r: LoadResult): string {
   }
 }
 
-function coldplugOnce(sys: Sys, log: Log, cmdline: Cmdline): void {
+async function coldplugOnce(sys: Sys, log: Log, cmdline: Cmdline): Promise<void> {
   const kver = release()
   const t0 = performance.now()
   const db = openModuleDb('/', kver)
   log(`index kver=${kver} modules=${db.modules.size} aliases=${db.aliases.size} ms=${(performance.now() - t0).toFixed(1)}`)
   const compression = readOr(SYS_MODULE_COMPRESSION, '').trim() || null
-  const report = coldplug({
+  const report = await coldplug({
     db,
     sys,
     live: new Set(liveModules()),
@@ -112,7 +112,7 @@ function idle(log: Log, why: string): void {
   setInterval(() => log(why), 60_000)
 }
 
-export function runInit(sys: Sys, log: Log): void {
+export async function runInit(sys: Sys, log: Log): Promise<void> {
   // /proc first and quietly: the start line needs /proc/uptime and must be the first line
   const warnings: string[] = []
   mountAll(sys, (l) => warnings.push(l), MOUNTS.slice(0, 1))
@@ -121,7 +121,7 @@ export function runInit(sys: Sys, log: Log): void {
   mountAll(sys, log, MOUNTS.slice(1))
   const cmdline = parseCmdline(readOr(PROC_CMDLINE, ''))
   try {
-    coldplugOnce(sys, log, cmdline)
+    await coldplugOnce(sys, log, cmdline)
   } catch (err) {
     log(`error: coldplug stopped: ${(err as Error).message}`)
   }

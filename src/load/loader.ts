@@ -2,10 +2,9 @@
 // a time. A failure is recorded and the modules that need it are skipped with that reason;
 // everything else still loads. The only place that turns a module file into a syscall.
 import { readFileSync } from 'node:fs'
-import { gunzipSync } from 'node:zlib'
-import * as zlib from 'node:zlib'
 import { loadOrder, modulePath, type ModuleDb } from '../core/moddb.js'
 import { modNameFromPath } from '../core/names.js'
+import { compressionOfName, decompress } from '../compress/compress.js'
 import { MODULE_INIT_COMPRESSED_FILE, SysError, type Sys } from '../sys/syscalls.js'
 
 export type LoadStatus = 'loaded' | 'live' | 'failed' | 'skipped'
@@ -35,32 +34,17 @@ export interface LoaderContext {
   params?: (name: string) => string
 }
 
-const COMPRESSED: Record<string, string> = { '.ko.xz': 'xz', '.ko.zst': 'zstd', '.ko.gz': 'gzip' }
-
-function compressionOf(path: string): string | null {
-  for (const [ext, kind] of Object.entries(COMPRESSED)) if (path.endsWith(ext)) return kind
-  return null
-}
-
-/** Decompress in user space when the kernel cannot; xz needs the kernel (or a later library). */
-function decompress(path: string, kind: string): Uint8Array {
-  const bytes = readFileSync(path)
-  if (kind === 'gzip') return gunzipSync(bytes)
-  const z = zlib as unknown as { zstdDecompressSync?: (b: Uint8Array) => Buffer }
-  if (kind === 'zstd' && z.zstdDecompressSync) return z.zstdDecompressSync(bytes)
-  throw new Error(`${path}: ${kind}-compressed, and this kernel does not decompress ${kind} modules (no MODULE_DECOMPRESS); unpack the modules when building the image`)
-}
-
-function loadOne(ctx: LoaderContext, name: string, path: string): void {
+async function loadOne(ctx: LoaderContext, name: string, path: string): Promise<void> {
   const params = ctx.params?.(name) ?? ''
-  const kind = compressionOf(path)
+  const kind = compressionOfName(path)
   if (kind === null) ctx.sys.finitModule(path, params, 0)
   else if (kind === ctx.kernelCompression) ctx.sys.finitModule(path, params, MODULE_INIT_COMPRESSED_FILE)
-  else ctx.sys.initModule(decompress(path, kind), params, path)
+  // the kernel cannot decompress this kind itself: hand it the ELF image
+  else ctx.sys.initModule(await decompress(readFileSync(path), kind, path), params, path)
 }
 
 /** Load `name` and whatever it depends on. Returns one result per module that was not already live. */
-export function loadWithDeps(ctx: LoaderContext, name: string): LoadResult[] {
+export async function loadWithDeps(ctx: LoaderContext, name: string): Promise<LoadResult[]> {
   const results: LoadResult[] = []
   const report = (r: LoadResult): void => {
     results.push(r)
@@ -91,7 +75,7 @@ export function loadWithDeps(ctx: LoaderContext, name: string): LoadResult[] {
     }
     const t0 = ctx.now()
     try {
-      loadOne(ctx, entry.name, path)
+      await loadOne(ctx, entry.name, path)
       ctx.live.add(entry.name)
       report({ name: entry.name, status: 'loaded', path, ms: ctx.now() - t0 })
     } catch (err) {

@@ -15,7 +15,7 @@ export const initTool: Tool = {
       log(`error: ${(err as Error).message}`)
       throw err
     }
-    runInit(sys, log)
+    await runInit(sys, log)
     // runInit leaves a timer running: PID 1 stays up; as a normal process the caller waits too
     return new Promise<number>(() => {})
   },
