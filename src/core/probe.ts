@@ -18,6 +18,9 @@ export type ProbeAction =
   | { kind: 'insmod'; name: string; path: string; options: string }
   | { kind: 'install'; name: string; command: string; options: string }
   | { kind: 'builtin'; name: string }
+  /** neither a file nor built in (an alias or command naming a module the tree lacks): kmod
+   * prints nothing for it and fails when it comes to load it */
+  | { kind: 'missing'; name: string }
 
 export interface ProbeOptions {
   /** -i: ignore install commands (and the requested module's softdeps) */
@@ -164,6 +167,7 @@ export class Prober {
       if (m.path === undefined) this.loadDeps(m)
       if (m.path) actions.push({ kind: 'insmod', name: m.name, path: m.path, options })
       else if (this.isBuiltin(m)) actions.push({ kind: 'builtin', name: m.name })
+      else actions.push({ kind: 'missing', name: m.name })
     }
     return { blacklisted: false, actions }
   }
@@ -186,5 +190,7 @@ export function formatAction(a: ProbeAction): string {
       return `install ${a.command} ${a.options}\n`
     case 'builtin':
       return `builtin ${a.name}\n`
+    case 'missing':
+      return ''
   }
 }

@@ -2,27 +2,11 @@
 // syscall shim, with kmod's messages and exit codes (tools/insmod.c), each failure followed by
 // a line saying what usually fixes it.
 //
-// How the file reaches the kernel:
-//  - uncompressed: finit_module(fd) (with the IGNORE_* flags for -f);
-//  - compressed, and /sys/module/compression names the same kind: finit_module with
-//    MODULE_INIT_COMPRESSED_FILE, the kernel decompresses;
-//  - otherwise: decompressed here and given to init_module (for -f, after stripping __versions
-//    and vermagic from the image, as kmod does).
-// finit_module answering ENOSYS (a kernel without it) falls back to init_module, as kmod does.
-import { readFileSync, statSync } from 'node:fs'
-import { detectCompression, decompress } from '../compress/compress.js'
-import { stripForForce } from '../elf/strip.js'
+// How the file reaches the kernel is src/load/insert.ts's business (shared with modprobe).
+import { statSync } from 'node:fs'
 import { errnoOf } from '../depmod/run.js'
-import { SYS_MODULE_COMPRESSION } from '../paths.js'
-import {
-  MODULE_INIT_COMPRESSED_FILE,
-  MODULE_INIT_IGNORE_MODVERSIONS,
-  MODULE_INIT_IGNORE_VERMAGIC,
-  SysError,
-  errnoCode,
-  strerror,
-  type Sys,
-} from '../sys/syscalls.js'
+import { defaultInsertEnv, insertModuleFile, type InsertEnv } from '../load/insert.js'
+import { SysError, errnoCode, strerror } from '../sys/syscalls.js'
 import { getoptOrReport, type OptSpec } from './kmod-getopt.js'
 import type { Tool, ToolIo } from './io.js'
 import { VERSION } from '../version.js'
@@ -82,36 +66,8 @@ export function insmodHint(errno: number): string | undefined {
   }
 }
 
-export interface InsmodEnv {
-  /** what /sys/module/compression says, or null (read at the time of the call) */
-  kernelCompression: () => string | null
-}
-
-function readKernelCompression(): string | null {
-  try {
-    return readFileSync(SYS_MODULE_COMPRESSION, 'latin1').trim() || null
-  } catch {
-    return null
-  }
-}
-
-/** Load a module file into the kernel the way kmod 30's insmod does, plus in-kernel decompression. */
-export async function insertModuleFile(sys: Sys, path: string, params: string, force: boolean, env: InsmodEnv): Promise<void> {
-  const bytes = readFileSync(path)
-  const kind = detectCompression(bytes)
-  const ignore = force ? MODULE_INIT_IGNORE_MODVERSIONS | MODULE_INIT_IGNORE_VERMAGIC : 0
-  if (kind === null || kind === env.kernelCompression()) {
-    try {
-      sys.finitModule(path, params, ignore | (kind === null ? 0 : MODULE_INIT_COMPRESSED_FILE))
-      return
-    } catch (err) {
-      if (!(err instanceof SysError && err.code === 'ENOSYS')) throw err
-    }
-  }
-  let image: Uint8Array = kind === null ? bytes : await decompress(bytes, kind, path)
-  if (force) image = stripForForce(image, path, { modversions: true, vermagic: true }).image
-  sys.initModule(image, params, path)
-}
+/** What insmod needs from the machine besides syscalls (kept under its old name). */
+export type InsmodEnv = InsertEnv
 
 async function run(argv: string[], io: ToolIo, env: InsmodEnv): Promise<number> {
   const parsed = getoptOrReport(argv, SPECS, io)
@@ -154,7 +110,7 @@ async function run(argv: string[], io: ToolIo, env: InsmodEnv): Promise<number> 
   }
 }
 
-export function makeInsmodTool(env: InsmodEnv = { kernelCompression: readKernelCompression }): Tool {
+export function makeInsmodTool(env: InsmodEnv = defaultInsertEnv): Tool {
   return {
     name: 'insmod',
     summary: 'load one kernel module file, no dependencies (kmod-compatible)',

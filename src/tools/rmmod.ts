@@ -2,10 +2,11 @@
 // kmod checks, in /sys/module/NAME: built in (modules.builtin), not loaded (no directory), used
 // by other modules (holders/), or by something else (refcnt); -f skips the checks and forces
 // (delete_module with O_TRUNC, needs CONFIG_MODULE_FORCE_UNLOAD). Messages and exit code as kmod's.
-import { opendirSync, readFileSync, statSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import { release } from 'node:os'
 import { SYS_MODULE } from '../paths.js'
-import { O_NONBLOCK, O_TRUNC, strerror } from '../sys/syscalls.js'
+import { strerror } from '../sys/syscalls.js'
+import { checkInUse as checkInUseIn, deleteModule } from '../load/remove.js'
 import { errnoOf } from '../depmod/run.js'
 import { modnameNormalize, pathToModname } from '../depmod/select.js'
 import { getoptOrReport, type OptSpec } from './kmod-getopt.js'
@@ -48,53 +49,10 @@ function defaultBuiltinList(): string | undefined {
   }
 }
 
-function holdersOf(dir: string): string[] | undefined {
-  let d
-  try {
-    d = opendirSync(`${dir}/holders`)
-  } catch {
-    return undefined
-  }
-  const out: string[] = []
-  try {
-    for (let e = d.readSync(); e !== null; e = d.readSync()) out.push(e.name)
-  } finally {
-    d.closeSync()
-  }
-  return out
-}
-
-/**
- * kmod's check_module_inuse: the error lines to print (libkmod's own included, as rmmod shows
- * them) and whether removal may proceed.
- */
+/** kmod's check_module_inuse for rmmod (src/load/remove.ts), with this tool's builtin list. */
 export function checkInUse(env: RmmodEnv, name: string): { messages: string[]; ok: boolean } {
   const builtin = (env.builtinList() ?? '').split('\n').some((l) => l.length > 0 && pathToModname(l) === name)
-  if (builtin) return { messages: [`Module ${name} is builtin.`], ok: false }
-  const messages: string[] = []
-  const dir = `${env.sysModule}/${name}`
-  let state: string
-  try {
-    state = readFileSync(`${dir}/initstate`, 'latin1')
-  } catch {
-    // a module directory without initstate is a module still coming up
-    if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return { messages: [`Module ${name} is not currently loaded`], ok: false }
-    state = 'coming\n'
-  }
-  if (!['live\n', 'coming\n', 'going\n'].includes(state)) {
-    return { messages: [`unknown ${dir}/initstate: '${state}'`, `Module ${name} is not currently loaded`], ok: false }
-  }
-  const holders = holdersOf(dir)
-  if (holders === undefined) messages.push(`could not open '${dir}/holders': No such file or directory`)
-  else if (holders.length > 0) return { messages: [`Module ${name} is in use by: ${holders.join(' ')}`], ok: false }
-  let refcnt: number
-  try {
-    refcnt = Number.parseInt(readFileSync(`${dir}/refcnt`, 'latin1'), 10)
-  } catch {
-    return { messages: [...messages, 'Module unloading is not supported'], ok: false }
-  }
-  if (refcnt > 0) return { messages: [...messages, `Module ${name} is in use`], ok: false }
-  return { messages, ok: true }
+  return checkInUseIn(env.sysModule, builtin, name)
 }
 
 async function run(argv: string[], io: ToolIo, env: RmmodEnv): Promise<number> {
@@ -131,7 +89,7 @@ async function run(argv: string[], io: ToolIo, env: RmmodEnv): Promise<number> {
       }
     }
     try {
-      io.sys().deleteModule(name, O_NONBLOCK | (force ? O_TRUNC : 0))
+      deleteModule(io.sys(), name, force)
     } catch (err) {
       const why = strerror(errnoOf(err))
       io.err(`${io.prog}: ERROR: could not remove '${name}': ${why}\n`)
