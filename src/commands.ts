@@ -10,10 +10,11 @@ import { depmodTool } from './tools/depmod.js'
 import { lsmodTool } from './tools/lsmod.js'
 import { insmodTool } from './tools/insmod.js'
 import { rmmodTool } from './tools/rmmod.js'
+import { coldplugTool } from './tools/coldplug.js'
 import type { Tool } from './tools/io.js'
 
 export const COMMANDS: readonly Tool[] = [initTool, mkinitramfsTool, resolveTool, modprobeTool,
-  modinfoTool, depmodTool, lsmodTool, insmodTool, rmmodTool]
+  modinfoTool, depmodTool, lsmodTool, insmodTool, rmmodTool, coldplugTool]
 
 export type Dispatch =
   | { kind: 'tool'; tool: Tool; argv: string[]; prog: string }
@@ -47,7 +48,12 @@ export function helpText(version: string): string {
     '',
     'As PID 1 (the initramfs /init) it runs "init". Kernel command line options:',
     '  modload.halt    power off after coldplug, listing live modules',
-    '  modload.debug   also list devices that matched no driver',
+    '  modload.debug   also list devices that matched no driver, and more detail',
+    '  modload.timeout=S   stop waiting for coldplug after S seconds (default 60)',
+    '  modload.quiet_ms=N  settled after N ms without a uevent (default 500)',
+    '  modload.jobs=N  module loads in flight at once (default 4)',
+    '  modload.load=A,B    also load these modules (and /etc/modules-load.d/*.conf)',
+    '  modprobe.blacklist=A,B  do not load these for devices',
     '  MOD.PARAM=VAL   module parameters',
     '',
   ].join('\n')

@@ -16,12 +16,17 @@ function write(fd: 1 | 2, text: string): void {
   }
 }
 
+// finit_module runs on libuv's thread pool (coldplug loads modules in parallel) and a module
+// whose init hangs keeps its thread: more threads than parallel loads, so file I/O and the
+// other loads go on. libuv reads this when the pool first starts, which is after this line.
+process.env.UV_THREADPOOL_SIZE ??= '16'
+
 async function main(): Promise<number> {
   const isInit = process.pid === 1
   if (isInit) {
-    // The kernel passes HOME=/ to init, but the runtime needs a writable tmpdir and a HOME.
+    // The kernel passes HOME=/ to init; os.tmpdir() falls back to /tmp by itself, so TMPDIR is
+    // left alone: whatever we add here would leak into the real init's environment.
     process.env.HOME ??= '/'
-    process.env.TMPDIR ??= '/tmp'
     const keepAlive = (what: string) => (err: unknown) => write(1, `modload: error: ${what}: ${(err as Error)?.stack ?? err}\n`)
     process.on('uncaughtException', keepAlive('uncaught exception'))
     process.on('unhandledRejection', keepAlive('unhandled rejection'))

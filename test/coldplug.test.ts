@@ -1,9 +1,15 @@
+// The coldplug engine (src/init/coldplug.ts) on a fake machine: a module database, a fake
+// kernel that adds devices (uevents) when their bus driver loads, a fake clock. Covers devices
+// that appear late, settle, policy (blacklist, options, softdeps, forced modules, built-in and
+// live modules), a hanging load under the timeout, usb-storage's delayed scan, and the
+// fallback without a uevent socket.
 import t from 'tap'
 import { buildModuleDb } from '../src/core/moddb.js'
-import { coldplug } from '../src/init/coldplug.js'
-import { loadWithDeps, type LoaderContext } from '../src/load/loader.js'
-import { describe } from '../src/init/init.js'
-import { SysError, MODULE_INIT_COMPRESSED_FILE } from '../src/sys/syscalls.js'
+import { buildConfig } from '../src/config/config.js'
+import { coldplug, parseDelayUse, usbStorageHold, type ColdplugOptions } from '../src/init/coldplug.js'
+import type { Uevent, UeventSource } from '../src/init/uevent.js'
+import { SysError } from '../src/sys/syscalls.js'
+import { succeeded } from '../src/init/report.js'
 
 const dir = '/lib/modules/k'
 const db = buildModuleDb(dir, {
@@ -11,109 +17,230 @@ const db = buildModuleDb(dir, {
     'kernel/virtio_pci.ko: kernel/virtio_ring.ko kernel/virtio.ko',
     'kernel/virtio_ring.ko:',
     'kernel/virtio.ko:',
-    'kernel/virtio_net.ko.xz: kernel/net_failover.ko kernel/failover.ko kernel/virtio_ring.ko kernel/virtio.ko',
-    'kernel/net_failover.ko: kernel/failover.ko',
-    'kernel/failover.ko:',
+    'kernel/virtio_net.ko: kernel/virtio_ring.ko kernel/virtio.ko',
     'kernel/virtio_blk.ko: kernel/virtio_ring.ko kernel/virtio.ko',
-    'kernel/broken.ko:',
-    'kernel/needs_broken.ko: kernel/broken.ko',
+    'kernel/xhci_pci.ko:',
+    'kernel/usb_storage.ko:',
+    'kernel/sd_mod.ko:',
+    'kernel/crc_pre.ko:',
+    'kernel/snd_pcsp.ko:',
+    'kernel/hangs.ko:',
+    'kernel/needs_hang.ko: kernel/hangs.ko',
+    'kernel/dummy.ko:',
     '',
   ].join('\n'),
   alias: [
     'alias pci:v00001AF4d*sv*sd*bc*sc*i* virtio_pci',
     'alias virtio:d00000001v* virtio_net',
     'alias virtio:d00000002v* virtio_blk',
-    'alias platform:broken broken',
-    'alias platform:needs needs_broken',
+    'alias pci:v00001B36d0000000Dsv*sd*bc*sc*i* xhci_pci',
+    'alias usb:v46F4p0001d*dc*dsc*dp*ic08isc06ip50in* usb_storage',
+    'alias scsi:t-0x00* sd_mod',
+    'alias platform:pcspkr snd_pcsp',
+    'alias platform:hang hangs',
+    'alias platform:hang2 needs_hang',
     '',
   ].join('\n'),
   builtin: 'kernel/i8042.ko\n',
 })
 
-function fakeSys(fail: Record<string, string> = {}) {
-  const calls: { path: string; flags: number; params: string }[] = []
-  const sys = {
-    finitModule(path: string, params = '', flags = 0) {
-      calls.push({ path, flags, params })
-      const name = path.split('/').at(-1)!.split('.')[0]
-      if (fail[name]) throw new SysError('finit_module', fail[name] === 'ENOEXEC' ? 8 : 17, path)
-    },
-    initModule(_image: Uint8Array, _params = '', path = '') {
-      calls.push({ path, flags: -1, params: _params })
-    },
-  }
-  return { sys, calls }
+const VIRTIO_PCI = 'pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00'
+const XHCI = 'pci:v00001B36d0000000Dsv00001AF4sd00001100bc0Csc03i30'
+
+function ev(action: string, devpath: string, env: Record<string, string> = {}): Uevent {
+  return { action, devpath, env: new Map(Object.entries({ ACTION: action, DEVPATH: devpath, ...env })) }
 }
 
-function ctx(sys: LoaderContext['sys'], extra: Partial<LoaderContext> = {}): LoaderContext {
-  return { db, sys, live: new Set(), failed: new Map(), kernelCompression: 'xz', now: () => 0, ...extra }
-}
-
-t.test('loads dependencies first and skips live modules', async (t) => {
-  const { sys, calls } = fakeSys()
-  const c = ctx(sys, { live: new Set(['virtio']) })
-  const r = await loadWithDeps(c, 'virtio_net')
-  t.same(r.map((x) => [x.name, x.status]), [['virtio_ring', 'loaded'], ['failover', 'loaded'], ['net_failover', 'loaded'], ['virtio_net', 'loaded']])
-  t.equal(calls.at(-1)!.flags, MODULE_INIT_COMPRESSED_FILE, '.ko.xz goes through the compressed-file flag when the kernel decompresses xz')
-  t.equal(calls.at(-1)!.path, `${dir}/kernel/virtio_net.ko.xz`)
-  t.ok(c.live.has('virtio_net'))
-})
-
-t.test('a failure is reported with its errno and dependents are skipped; others still load', async (t) => {
-  const { sys } = fakeSys({ broken: 'ENOEXEC' })
-  const c = ctx(sys)
-  const r1 = await loadWithDeps(c, 'needs_broken')
-  t.same(r1.map((x) => [x.name, x.status]), [['broken', 'failed'], ['needs_broken', 'skipped']])
-  t.match(describe(r1[0]), /^failed broken: ENOEXEC \(Invalid module format\): .*\[\/lib\/modules\/k\/kernel\/broken.ko\]$/)
-  t.match(describe(r1[1]), /skipped needs_broken: dependency broken failed/)
-  t.same((await loadWithDeps(c, 'virtio_blk')).map((x) => x.status), ['loaded', 'loaded', 'loaded'])
-})
-
-t.test('EEXIST means somebody else loaded it', async (t) => {
-  const { sys } = fakeSys({ virtio: 'EEXIST' })
-  const r = await loadWithDeps(ctx(sys), 'virtio')
-  t.equal(r[0].status, 'live')
-})
-
-t.test('module parameters are passed', async (t) => {
-  const { sys, calls } = fakeSys()
-  await loadWithDeps(ctx(sys, { params: (n) => (n === 'failover' ? 'a=1 b=2' : '') }), 'failover')
-  t.equal(calls[0].params, 'a=1 b=2')
-})
-
-t.test('coldplug rescans until nothing new loads', async (t) => {
-  const { sys } = fakeSys({ broken: 'ENOEXEC' })
-  // devices appear as their bus driver loads, as virtio devices appear behind virtio_pci
-  const c = ctx(sys)
-  const scan = () => [
-    'pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00',
-    'serio:ty01pr00id00ex00',
-    'platform:broken',
-    ...(c.live.has('virtio_pci') ? ['virtio:d00000001v00001AF4', 'virtio:d00000002v00001AF4'] : []),
-  ]
-  const report = await coldplug({ ...c, scan })
-  t.same(report.results.filter((r) => r.status === 'loaded').map((r) => r.name).sort(), [
-    'failover', 'net_failover', 'virtio', 'virtio_blk', 'virtio_net', 'virtio_pci', 'virtio_ring',
-  ])
-  t.same(report.results.filter((r) => r.status === 'failed').map((r) => r.name), ['broken'])
-  t.same(report.unmatched, ['serio:ty01pr00id00ex00'])
-  t.equal(report.passes, 3)
-})
-
-t.test('a compressed module the kernel cannot decompress is unpacked here and given to init_module', async (t) => {
-  const { gzipSync } = await import('node:zlib')
-  const dir = t.testdir({ 'm.ko.gz': gzipSync(Buffer.from('\x7fELF fake module image')) })
-  const gzDb = buildModuleDb(dir, { dep: 'm.ko.gz:\n' })
-  const images: string[] = []
+/** A fake kernel and clock: loads take `loadMs` of virtual time; `onLoad` returns the uevents
+ * the load causes, with their delay after the load returns. */
+function machine(opts: {
+  devices: string[]
+  onLoad?: (name: string) => [number, Uevent][]
+  hang?: string[]
+  fail?: Record<string, number>
+  loadMs?: number
+}) {
+  let now = 0
+  const timers: { at: number; fire: () => void }[] = []
+  const queue: Uevent[] = []
+  const calls: { name: string; params: string; at: number }[] = []
+  const present = [...opts.devices]
+  const later = (ms: number, fire: () => void) => timers.push({ at: now + ms, fire })
   const sys = {
     finitModule() {
-      throw new Error('finit_module must not be used')
+      throw new Error('the engine uses finitModuleAsync')
     },
-    initModule(image: Uint8Array, _params = '', path = '') {
-      images.push(`${path}: ${Buffer.from(image).toString()}`)
+    initModule() {
+      throw new Error('not compressed')
+    },
+    finitModuleAsync(path: string, params = '') {
+      const name = path.split('/').at(-1)!.split('.')[0]
+      calls.push({ name, params, at: now })
+      if (opts.hang?.includes(name)) return new Promise<void>(() => {})
+      return new Promise<void>((resolve, reject) =>
+        later(opts.loadMs ?? 20, () => {
+          const errno = opts.fail?.[name]
+          if (errno) return reject(new SysError('finit_module', errno, path))
+          for (const [delay, e] of opts.onLoad?.(name) ?? []) {
+            later(delay, () => {
+              queue.push(e)
+              const m = e.env.get('MODALIAS')
+              if (m) present.push(m)
+            })
+          }
+          resolve()
+        }),
+      )
     },
   }
-  const r = await loadWithDeps({ db: gzDb, sys, live: new Set(), failed: new Map(), kernelCompression: 'xz', now: () => 0 }, 'm')
-  t.equal(r[0].status, 'loaded')
-  t.same(images, [`${dir}/m.ko.gz: \x7fELF fake module image`])
+  const events: UeventSource = { drain: () => queue.splice(0), overflowed: () => false, close: () => undefined }
+  const sleep = async (ms: number) => {
+    now += ms
+    for (const tm of timers.filter((x) => x.at <= now).sort((a, b) => a.at - b.at)) {
+      timers.splice(timers.indexOf(tm), 1)
+      tm.fire()
+    }
+    await new Promise((r) => setImmediate(r))
+  }
+  const base = (cmdline = '', conf = ''): ColdplugOptions => ({
+    db,
+    config: buildConfig([{ path: 'test.conf', text: conf }], cmdline).config,
+    sys,
+    kernelCompression: null,
+    live: new Set(),
+    scan: () => [...present],
+    events,
+    quietMs: 300,
+    timeoutMs: 10_000,
+    concurrency: 4,
+    now: () => now,
+    sleep,
+  })
+  return { sys, calls, base, present, queue, now: () => now }
+}
+
+t.test('devices behind a bus driver arrive by uevent and get their driver; /sys is read once', async (t) => {
+  const m = machine({
+    devices: [VIRTIO_PCI, 'serio:ty01pr00id00ex00'],
+    onLoad: (n) => (n === 'virtio_pci' ? [[150, ev('add', '/devices/pci0000:00/0000:00:03.0/virtio0', { MODALIAS: 'virtio:d00000001v00001AF4' })], [250, ev('add', '/devices/pci0000:00/0000:00:04.0/virtio1', { MODALIAS: 'virtio:d00000002v00001AF4' })]] : []),
+  })
+  const r = await coldplug(m.base())
+  t.same(r.results.map((x) => [x.name, x.status]), [['virtio', 'loaded'], ['virtio_ring', 'loaded'], ['virtio_pci', 'loaded'], ['virtio_net', 'loaded'], ['virtio_blk', 'loaded']])
+  t.equal(r.scans, 1)
+  t.equal(r.events, 2)
+  t.same(r.unmatched, ['serio:ty01pr00id00ex00'])
+  t.notOk(r.timedOut)
+  t.ok(r.ms >= 250 + 300, 'waited out the quiet period after the last uevent')
+  t.ok(succeeded(r))
+})
+
+t.test('independent modules load at the same time; a module waits for its dependencies', async (t) => {
+  const m = machine({ devices: [VIRTIO_PCI, XHCI, 'platform:pcspkr'] })
+  await coldplug(m.base())
+  const at = new Map(m.calls.map((c) => [c.name, c.at]))
+  t.equal(at.get('virtio'), 0)
+  t.equal(at.get('virtio_ring'), 0)
+  t.equal(at.get('xhci_pci'), 0)
+  t.equal(at.get('snd_pcsp'), 0, 'four in flight at once')
+  t.ok(at.get('virtio_pci')! > at.get('virtio')!, 'after its dependencies')
+})
+
+t.test('policy: blacklist, options from modprobe.d and the command line, softdeps, forced, built-in, live', async (t) => {
+  const m = machine({ devices: [VIRTIO_PCI, 'platform:pcspkr'] })
+  const o = m.base('modprobe.blacklist=snd_pcsp virtio_pci.force_legacy=1', 'options virtio_pci disable=0\nsoftdep virtio_pci pre: crc_pre\nalias platform:ghost no_such_module\n')
+  m.present.push('platform:ghost')
+  o.live = new Set(['virtio'])
+  o.force = ['dummy', 'nonexistent', 'i8042']
+  const r = await coldplug(o)
+  const names = m.calls.map((c) => c.name)
+  t.notOk(names.includes('snd_pcsp'), 'blacklisted for its device')
+  t.same(r.blacklisted, [{ alias: 'platform:pcspkr', module: 'snd_pcsp' }])
+  t.notOk(names.includes('virtio'), 'live already')
+  t.equal(m.calls.find((c) => c.name === 'virtio_pci')?.params, 'disable=0 force_legacy=1')
+  t.ok(names.indexOf('crc_pre') < names.indexOf('virtio_pci') && names.includes('crc_pre'), 'softdep pre first')
+  t.ok(names.includes('dummy'), 'forced module loaded')
+  t.notOk(r.results.some((x) => x.name === 'i8042'), 'built-in: nothing to load, no failure')
+  const missing = r.results.find((x) => x.name === 'nonexistent')
+  t.equal(missing?.status, 'failed')
+  t.match(r.results.find((x) => x.name === 'no_such_module')?.error?.message, /no_such_module \(for platform:ghost\) not found/, 'a modprobe.d alias to a module the tree lacks')
+  t.notOk(succeeded(r))
+})
+
+t.test('a hanging load does not hold up the others; the timeout ends the wait and names it', async (t) => {
+  const m = machine({ devices: ['platform:hang', 'platform:hang2', VIRTIO_PCI], hang: ['hangs'] })
+  const o = m.base()
+  o.timeoutMs = 8000
+  o.concurrency = 1
+  o.slowMs = 3000
+  const r = await coldplug(o)
+  t.ok(r.timedOut)
+  t.ok(r.ms >= 8000)
+  t.same(r.hung.map((h) => h.name), ['hangs'])
+  t.same(r.blocked, [{ name: 'needs_hang', on: ['hangs'] }])
+  t.ok(r.results.some((x) => x.name === 'virtio_pci' && x.status === 'loaded'), 'the rest loaded, even with one slot')
+  t.notOk(succeeded(r))
+})
+
+t.test('a failed dependency: reported with its errno, dependents skipped', async (t) => {
+  const m = machine({ devices: [VIRTIO_PCI], fail: { virtio_ring: 8 } })
+  const r = await coldplug(m.base())
+  t.same(r.results.map((x) => [x.name, x.status]), [['virtio', 'loaded'], ['virtio_ring', 'failed'], ['virtio_pci', 'skipped']])
+  t.equal((r.results[1].error as SysError).code, 'ENOEXEC')
+})
+
+t.test("usb-storage's delayed scan: the SCSI disk arrives after a silence longer than the quiet period", async (t) => {
+  const host = '/devices/pci0000:00/0000:00:03.0/usb2/2-1/2-1:1.0/host6'
+  const m = machine({
+    devices: [XHCI],
+    onLoad: (n) =>
+      n === 'xhci_pci'
+        ? [[200, ev('add', '/devices/pci0000:00/0000:00:03.0/usb2/2-1/2-1:1.0', { MODALIAS: 'usb:v46F4p0001d0000dc00dsc00dp00ic08isc06ip50in00' })]]
+        : n === 'usb_storage'
+          ? [[5, ev('add', `${host}/scsi_host/host6`, { SUBSYSTEM: 'scsi_host' })], [1000, ev('add', `${host}/target6:0:0/6:0:0:0`, { SUBSYSTEM: 'scsi', MODALIAS: 'scsi:t-0x00' })]]
+          : [],
+  })
+  const o = m.base()
+  o.holdFor = (e) => usbStorageHold(e, () => 1000)
+  const r = await coldplug(o)
+  t.same(r.results.map((x) => x.name), ['xhci_pci', 'usb_storage', 'sd_mod'])
+  const without = machine({ devices: [XHCI], onLoad: (n) => (n === 'xhci_pci' ? [[200, ev('add', '/x/usb2/2-1/2-1:1.0', { MODALIAS: 'usb:v46F4p0001d0000dc00dsc00dp00ic08isc06ip50in00' })]] : n === 'usb_storage' ? [[5, ev('add', `${host}/scsi_host/host6`, { SUBSYSTEM: 'scsi_host' })], [1000, ev('add', `${host}/t`, { MODALIAS: 'scsi:t-0x00' })]] : []) })
+  const r2 = await coldplug(without.base())
+  t.same(r2.results.map((x) => x.name), ['xhci_pci', 'usb_storage'], 'without the hold the quiet period ends first')
+})
+
+t.test('the usb-storage hold and its parameter', async (t) => {
+  t.equal(usbStorageHold(ev('add', '/devices/pci0/usb1/1-1/1-1:1.0/host0/scsi_host/host0', { SUBSYSTEM: 'scsi_host' }), () => 1000), 1500)
+  t.equal(usbStorageHold(ev('add', '/devices/pci0/ata1/host0/scsi_host/host0', { SUBSYSTEM: 'scsi_host' }), () => 1000), 0, 'not behind USB')
+  t.equal(usbStorageHold(ev('remove', '/devices/usb1/host0/scsi_host/host0', { SUBSYSTEM: 'scsi_host' }), () => 1000), 0)
+  t.equal(parseDelayUse('1\n'), 1000)
+  t.equal(parseDelayUse('250ms\n'), 250)
+  t.equal(parseDelayUse(null), 1000, 'default when unreadable')
+})
+
+t.test('without a uevent socket /sys is rescanned when the loads run dry', async (t) => {
+  const m = machine({
+    devices: [VIRTIO_PCI],
+    onLoad: (n) => (n === 'virtio_pci' ? [[0, ev('add', '/v/virtio0', { MODALIAS: 'virtio:d00000001v00001AF4' })]] : []),
+  })
+  const o = m.base()
+  o.events = null
+  const r = await coldplug(o)
+  t.ok(r.results.some((x) => x.name === 'virtio_net'))
+  t.ok(r.scans >= 2)
+  t.equal(r.events, 0)
+})
+
+t.test('an overflowed uevent queue makes one rescan of /sys', async (t) => {
+  const m = machine({ devices: [] })
+  const o = m.base()
+  let lost = 0
+  // the kernel drops events once, on the first drain
+  o.events = {
+    drain: () => (lost++ === 0 && m.present.push('virtio:d00000002v00001AF4'), []),
+    overflowed: () => lost === 1,
+    close: () => undefined,
+  }
+  const r = await coldplug(o)
+  t.equal(r.scans, 2)
+  t.ok(r.results.some((x) => x.name === 'virtio_blk'))
 })

@@ -97,6 +97,33 @@ t.test('finitModule on a real file uses a real fd; a missing file is an open err
   t.equal(calls.length, 1, 'the shim is not called when open fails')
 })
 
+t.test('finitModuleAsync: same arguments, the fd stays open until the kernel answers', async (t) => {
+  const { fs, log } = fakeFs()
+  let answer: (rc: number) => void = () => undefined
+  const calls: unknown[][] = []
+  const shim = new Proxy({} as RawShim, {
+    get: (_, name: string) => (...args: unknown[]) => {
+      calls.push([name, ...args])
+      return name === 'finitModuleAsync' ? new Promise<number>((r) => (answer = r)) : 0
+    },
+  })
+  const p = makeSys(shim, fs).finitModuleAsync(KO, 'x=1', MODULE_INIT_COMPRESSED_FILE)
+  t.same(calls, [['finitModuleAsync', 42, 'x=1', MODULE_INIT_COMPRESSED_FILE]])
+  await new Promise((r) => setImmediate(r))
+  t.same(log, [`open ${KO} r`], 'not closed while the load runs')
+  answer(-17)
+  const err = (await p.then(() => null, (e: unknown) => e)) as SysError
+  t.match(err, { code: 'EEXIST', syscall: 'finit_module', path: KO })
+  t.same(log, [`open ${KO} r`, 'close 42'])
+})
+
+t.test('finitModuleAsync: a missing file is an open error, without a syscall', async (t) => {
+  const { shim, calls } = fakeShim()
+  const missing = join(t.testdir(), 'missing.ko')
+  await t.rejects(makeSys(shim).finitModuleAsync(missing), { code: 'ENOENT', syscall: 'open', path: missing })
+  t.equal(calls.length, 0)
+})
+
 t.test('a rejected signature reads as EKEYREJECTED', async (t) => {
   const dir = t.testdir()
   writeFileSync(join(dir, 'a.ko'), '')
@@ -215,4 +242,15 @@ t.test('constants have the kernel values', async (t) => {
   t.same([O_NONBLOCK, O_TRUNC], [2048, 512])
   t.same([MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_MOVE, MS_REC], [1, 2, 4, 8, 4096, 8192, 16384])
   t.same(REBOOT, { POWER_OFF: 0x4321fedc, RESTART: 0x01234567, HALT: 0xcdef0123 })
+})
+
+t.test('exitNow goes to the shim', async (t) => {
+  const calls: number[] = []
+  const shim = { exitNow: (code: number) => calls.push(code) as never } as unknown as RawShim
+  // the fake returns, as _exit never does; makeSys then falls back to process.exit, stubbed here
+  const exit = process.exit
+  t.teardown(() => void (process.exit = exit))
+  process.exit = ((c: number) => calls.push(100 + c)) as never
+  makeSys(shim).exitNow(3)
+  t.same(calls, [3, 103])
 })

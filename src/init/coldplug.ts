@@ -1,55 +1,242 @@
-// The coldplug loop: resolve the modalias of every present device, load what matches, and
-// rescan, because a loaded bus driver (virtio_pci, xhci, ahci) makes new devices appear.
-// Stops when a pass loads nothing new. I/O comes in through the context, so tests drive it
-// with a fake /sys and a fake shim.
-import { resolve, type ModuleDb } from '../core/moddb.js'
-import { loadWithDeps, type LoadResult, type LoaderContext } from '../load/loader.js'
+// The coldplug engine: find the driver of every device, present or appearing while we work,
+// and load it, until the machine is settled.
+//
+// The caller opens the kernel's uevent socket first and only then lets us read the modalias of
+// the devices already in /sys, so no device falls between the two. Every modalias (from /sys,
+// or from the MODALIAS= of a later uevent: virtio devices behind virtio_pci, USB devices behind
+// xhci, SCSI disks behind usb-storage) goes through kmod's lookup and load plan (modprobe.d
+// aliases, options, softdeps, blacklist); the modules of the plan go to the scheduler, which
+// loads them in parallel as their dependencies become live. Settled means: no load in flight
+// or waiting, no uevent for `quietMs`, and no known delayed scan pending (holdFor). The total
+// time is bounded by `timeoutMs`; loads still in flight then are reported as hung.
+//
+// No uevent socket (a container, a kernel without CONFIG_NET): /sys is rescanned whenever the
+// loads run dry and something new was loaded, as the first /init did.
+//
+// All I/O comes in through the options, so tests drive it with a fake /sys, fake events, a
+// fake clock and a fake shim.
+import { lookup } from '../core/lookup.js'
+import { Prober } from '../core/probe.js'
+import { fnmatch } from '../core/fnmatch.js'
+import { modNameFromPath } from '../core/names.js'
+import type { ModuleDb } from '../core/moddb.js'
+import type { ModprobeConfig } from '../config/modprobe-conf.js'
+import { loadModuleFile, type LoaderSys, type LoadResult } from '../load/loader.js'
+import { Scheduler, type Job } from './scheduler.js'
+import type { Uevent, UeventSource } from './uevent.js'
 
-export interface ColdplugContext extends LoaderContext {
+export interface ColdplugOptions {
   db: ModuleDb
-  /** current modalias strings of the present devices */
+  config: ModprobeConfig
+  sys: LoaderSys
+  /** what /sys/module/compression says the kernel decompresses, or null */
+  kernelCompression: string | null
+  /** modules in /proc/modules when we start; built-in ones are known from the db */
+  live: ReadonlySet<string>
+  /** modalias strings of the devices present now */
   scan: () => string[]
-  maxPasses?: number
+  /** the uevent socket, opened before the first scan; null: rescan /sys instead */
+  events: UeventSource | null
+  /** modules to load whatever the hardware (modload.load=, modules-load.d) */
+  force?: readonly string[]
+  quietMs: number
+  timeoutMs: number
+  concurrency: number
+  /** a load in flight this long frees its slot for others (it may be hung); default 5000 */
+  slowMs?: number
+  now: () => number
+  sleep: (ms: number) => Promise<void>
+  /** how long after this event the kernel will still add devices by itself (usbStorageHold) */
+  holdFor?: (ev: Uevent) => number
+  /** polling period for the uevent socket; default 10 ms */
+  tickMs?: number
+  onResult?: (r: LoadResult) => void
+  /** detail for modload.debug */
+  debug?: (line: string) => void
 }
 
 export interface ColdplugReport {
-  passes: number
+  /** every load outcome, in the order they finished */
   results: LoadResult[]
+  /** loads still in the kernel when we stopped waiting */
+  hung: { name: string; ms: number }[]
+  /** modules never started: still waiting for a hung dependency */
+  blocked: { name: string; on: string[] }[]
   /** modalias strings that matched no module and nothing built in */
   unmatched: string[]
-  /** modalias -> modules it resolved to */
+  /** modules a device wanted that the blacklist kept out */
+  blacklisted: { alias: string; module: string }[]
+  /** modules with an install command in modprobe.d: not run by this loader */
+  commands: { module: string; command: string }[]
+  /** alias -> modules it resolved to */
   matched: Map<string, string[]>
+  /** uevents received */
+  events: number
+  /** scans of /sys (1 with a uevent socket, unless the kernel dropped events) */
+  scans: number
+  timedOut: boolean
+  ms: number
 }
 
-export async function coldplug(ctx: ColdplugContext): Promise<ColdplugReport> {
+/**
+ * usb-storage scans a new host's LUNs `delay_use` after the host appears (1 s by default;
+ * module parameter), so a USB disk's SCSI device arrives after a silence longer than any sane
+ * quiet period. Returns the hold for a uevent: that delay plus a margin for an scsi_host added
+ * under a USB device, else 0.
+ */
+export function usbStorageHold(ev: Uevent, delayUseMs: () => number, marginMs = 500): number {
+  if (ev.action !== 'add' || ev.env.get('SUBSYSTEM') !== 'scsi_host' || !ev.devpath.includes('/usb')) return 0
+  return delayUseMs() + marginMs
+}
+
+/** usb-storage's delay_use parameter text ("1" seconds, or "500ms" on newer kernels) in ms. */
+export function parseDelayUse(text: string | null): number {
+  const m = /^\s*(\d+)\s*(ms)?\s*$/.exec(text ?? '')
+  if (!m) return 1000
+  return m[2] ? Number(m[1]) : Number(m[1]) * 1000
+}
+
+export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
+  const t0 = o.now()
+  const tick = o.tickMs ?? 10
+  const debug = o.debug ?? (() => undefined)
+  const prober = new Prober(o.db, o.config)
+  const seen = new Set<string>()
   const matched = new Map<string, string[]>()
   const unmatched = new Set<string>()
-  const results: LoadResult[] = []
-  const attempted = new Set<string>()
-  const maxPasses = ctx.maxPasses ?? 50
-  let passes = 0
-  while (passes < maxPasses) {
-    passes++
-    const wanted: string[] = []
-    for (const alias of ctx.scan()) {
-      if (matched.has(alias) || unmatched.has(alias)) continue
-      const r = resolve(ctx.db, alias)
-      if (r.kind === 'none') unmatched.add(alias)
-      else {
-        matched.set(alias, r.names)
-        if (r.kind === 'module') wanted.push(...r.names)
-      }
-    }
-    let loaded = 0
-    for (const name of wanted) {
-      if (attempted.has(name) || ctx.live.has(name)) continue
-      attempted.add(name)
-      for (const r of await loadWithDeps(ctx, name)) {
-        results.push(r)
-        if (r.status === 'loaded') loaded++
-      }
-    }
-    if (loaded === 0) break
+  const blacklisted: ColdplugReport['blacklisted'] = []
+  const commands: ColdplugReport['commands'] = []
+  const extra: LoadResult[] = []
+  /** post-softdep module -> modules it must follow */
+  const postOf = new Map<string, string[]>()
+  let lastActivity = t0
+  let holdUntil = t0
+
+  const isLive = (name: string): boolean => o.live.has(name) || o.db.builtin.has(name)
+  const scheduler = new Scheduler({
+    concurrency: o.concurrency,
+    now: o.now,
+    isLive,
+    load: (job) => loadModuleFile(o.sys, o.kernelCompression, job.path, job.options),
+    onResult: o.onResult,
+    onChange: () => (lastActivity = o.now()),
+    slowMs: o.slowMs ?? 5000,
+  })
+
+  const softdepNames = (list: readonly string[]): string[] =>
+    list.flatMap((n) => (lookup(o.db, o.config, n) ?? []).map((r) => r.name))
+
+  const addJob = (name: string, path: string, options: string): void => {
+    if (scheduler.has(name) || isLive(name)) return
+    const entry = o.db.modules.get(name)
+    const deps = entry ? entry.deps.map(modNameFromPath) : []
+    const s = o.config.softdeps.find((d) => fnmatch(d.module, name))
+    const after = [...(s ? softdepNames(s.pre) : []), ...(postOf.get(name) ?? [])]
+    for (const p of s ? softdepNames(s.post) : []) postOf.set(p, [...(postOf.get(p) ?? []), name])
+    const job: Job = { name, path, options: options.trim(), deps, after: after.filter((a) => a !== name) }
+    if (scheduler.add(job)) debug(`queue ${name}${job.options ? ` options="${job.options}"` : ''}${deps.length ? ` deps=${deps.join(',')}` : ''}`)
   }
-  return { passes, results, unmatched: [...unmatched].sort(), matched }
+
+  const notFound = (name: string, message: string): void => {
+    if (extra.some((r) => r.name === name)) return
+    const r: LoadResult = { name, status: 'failed', error: new Error(message) }
+    extra.push(r)
+    o.onResult?.(r)
+  }
+
+  /** Resolve a modalias (or, forced, a module name) and queue what its plan loads. */
+  const want = (key: string, forced: boolean): void => {
+    if (seen.has(key)) return
+    seen.add(key)
+    const refs = lookup(o.db, o.config, key)
+    if (refs === null || refs.length === 0) {
+      if (!forced) unmatched.add(key)
+      else notFound(key, `module ${key} not found in ${o.db.dir}`)
+      return
+    }
+    matched.set(key, [...new Set(refs.map((r) => r.name))])
+    for (const ref of refs) {
+      // systemd-modules-load applies the blacklist to named modules too; modalias lookups
+      // always do (kmod: only modules found through an alias)
+      const plan = prober.plan(ref, { useBlacklist: forced })
+      if (plan.blacklisted) {
+        blacklisted.push({ alias: key, module: ref.name })
+        debug(`blacklisted ${ref.name} (for ${key})`)
+        continue
+      }
+      for (const a of plan.actions) {
+        if (a.kind === 'insmod') addJob(a.name, a.path, a.options)
+        else if (a.kind === 'missing') notFound(a.name, `module ${a.name} (for ${key}) not found in ${o.db.dir}`)
+        else if (a.kind === 'install') {
+          if (!commands.some((c) => c.module === a.name)) commands.push({ module: a.name, command: a.command })
+          debug(`install command for ${a.name} not run: ${a.command}`)
+        }
+      }
+    }
+  }
+
+  let scans = 0
+  const rescan = (): void => {
+    scans++
+    for (const alias of o.scan()) want(alias, false)
+  }
+
+  rescan()
+  for (const name of o.force ?? []) want(name, true)
+
+  let events = 0
+  let loadedAtScan = 0
+  const loadedCount = (): number => scheduler.outcomes().filter((r) => r.status === 'loaded').length
+  let timedOut = false
+  for (;;) {
+    const now = o.now()
+    for (const name of scheduler.release()) debug(`${name}: still loading after ${o.slowMs ?? 5000} ms; its slot goes to the next module`)
+    for (const ev of o.events?.drain() ?? []) {
+      events++
+      // how close the quiet period came to cutting this off: the number to tune quietMs by
+      if (scheduler.idle() && now - lastActivity >= 100) debug(`uevent after ${(now - lastActivity).toFixed(0)} ms of quiet: ${ev.action} ${ev.devpath}`)
+      lastActivity = now
+      const alias = ev.env.get('MODALIAS')
+      if (alias && (ev.action === 'add' || ev.action === 'change' || ev.action === 'bind')) want(alias, false)
+      const hold = o.holdFor?.(ev) ?? 0
+      if (hold > 0) {
+        holdUntil = Math.max(holdUntil, now + hold)
+        debug(`hold ${hold} ms for ${ev.action} ${ev.devpath}`)
+      }
+    }
+    if (o.events?.overflowed()) {
+      debug('uevent queue overflowed; rescanning /sys')
+      rescan()
+    }
+    if (o.events === null && scheduler.idle() && loadedCount() > loadedAtScan) {
+      loadedAtScan = loadedCount()
+      rescan()
+      lastActivity = o.now()
+    }
+    if (scheduler.idle() && now - lastActivity >= o.quietMs && now >= holdUntil) {
+      if (o.events !== null) break
+      // no uevents: only a last look at /sys can tell whether devices came late
+      rescan()
+      if (scheduler.idle()) break
+    }
+    if (now - t0 >= o.timeoutMs) {
+      timedOut = true
+      break
+    }
+    await o.sleep(tick)
+  }
+  const end = o.now()
+  return {
+    results: [...extra, ...scheduler.outcomes()],
+    hung: scheduler.inFlight().map((f) => ({ name: f.name, ms: end - f.since })),
+    blocked: scheduler.waiting(),
+    unmatched: [...unmatched].sort(),
+    blacklisted,
+    commands,
+    matched,
+    events,
+    scans,
+    timedOut,
+    ms: end - t0,
+  }
 }

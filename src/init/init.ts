@@ -1,19 +1,18 @@
-// modload as PID 1: mount the kernel filesystems, coldplug the drivers for the hardware that
-// is present, report, and then halt (modload.halt) or wait. PID 1 must never exit, since that
+// modload as PID 1, in steps: mount the kernel filesystems; coldplug the drivers for the
+// hardware, present and appearing (system.ts, coldplug.ts); hand over to the real root; or,
+// with modload.halt, list what was found and power off. PID 1 must never exit, since that
 // panics the kernel: every failure is logged and the program stays up.
-import { readFileSync, readdirSync } from 'node:fs'
-import { release } from 'node:os'
-import { performance } from 'node:perf_hooks'
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { parseCmdline, flag, type Cmdline } from '../format/cmdline.js'
-import { parseProcModules } from '../format/proc-modules.js'
-import { openModuleDb } from '../core/moddb-fs.js'
-import { coldplug } from './coldplug.js'
-import { scanModaliases } from './sysfs.js'
-import { explain } from '../load/explain.js'
-import type { LoadResult } from '../load/loader.js'
-import type { Log } from './log.js'
+import { coldplugSystem, liveModules, settingsFromCmdline } from './system.js'
+import { consoleLoglevel, makeLog, openKmsg, type Log } from './log.js'
+import { registerModprobeHelper } from '../load/helper.js'
+import { rootRequested, runHandOver } from './root/run.js'
 import { MS_NODEV, MS_NOEXEC, MS_NOSUID, REBOOT, SysError, type Sys } from '../sys/syscalls.js'
-import { PROC_CMDLINE, PROC_MODULES, PROC_UPTIME, SYS_CLASS_BLOCK, SYS_CLASS_NET, SYS_DEVICES, SYS_MODULE_COMPRESSION } from '../paths.js'
+import { PROC_CMDLINE, PROC_UPTIME, SYS_CLASS_BLOCK, SYS_CLASS_NET } from '../paths.js'
+
+export { describe } from './report.js'
+export { liveModules }
 
 const MOUNTS: [string, string, string, number, string | null][] = [
   ['proc', '/proc', 'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC, null],
@@ -46,64 +45,15 @@ function list(dir: string): string[] {
   }
 }
 
-export function liveModules(): string[] {
-  return parseProcModules(readOr(PROC_MODULES, '')).map((m) => m.name)
-}
-
 function mountAll(sys: Sys, log: Log, mounts: typeof MOUNTS): void {
   for (const [src, target, type, flags, data] of mounts) {
     try {
       sys.mount(src, target, type, flags, data)
     } catch (err) {
       // EBUSY: already mounted (we run as a hook, or the kernel mounted devtmpfs itself)
-      if (!(err instanceof SysError && err.code === 'EBUSY')) log(`warning: mount ${type} on ${target}: ${(err as Error).message}`)
+      if (!(err instanceof SysError && err.code === 'EBUSY')) log(`warning: mount ${type} on ${target}: ${(err as Error).message}`, 'warn')
     }
   }
-}
-
-export function describe(r: LoadResult): string {
-  const ms = r.ms === undefined ? '' : ` ms=${r.ms.toFixed(1)}`
-  switch (r.status) {
-    case 'loaded':
-      return `loaded ${r.name}${ms}`
-    case 'live':
-      return `live-already ${r.name}${ms}`
-    case 'skipped':
-      return `skipped ${r.name}: dependency ${r.because} failed`
-    case 'failed': {
-      const e = r.error
-      if (e instanceof SysError) {
-        const x = explain(e.code, r.path ?? e.path)
-        return `failed ${r.name}: ${e.code} (${x.text}): ${x.hint} [${r.path ?? e.path ?? ''}]`
-      }
-      return `failed ${r.name}: ${e?.message ?? 'unknown error'}`
-    }
-  }
-}
-
-async function coldplugOnce(sys: Sys, log: Log, cmdline: Cmdline): Promise<void> {
-  const kver = release()
-  const t0 = performance.now()
-  const db = openModuleDb('/', kver)
-  log(`index kver=${kver} modules=${db.modules.size} aliases=${db.aliases.size} ms=${(performance.now() - t0).toFixed(1)}`)
-  const compression = readOr(SYS_MODULE_COMPRESSION, '').trim() || null
-  const report = await coldplug({
-    db,
-    sys,
-    live: new Set(liveModules()),
-    failed: new Map(),
-    kernelCompression: compression,
-    now: () => performance.now(),
-    scan: () => scanModaliases(SYS_DEVICES).map((d) => d.modalias),
-    onResult: (r) => log(describe(r)),
-    params: (name) => (cmdline.moduleParams.get(name) ?? []).join(' '),
-  })
-  const count = (s: string): number => report.results.filter((r) => r.status === s).length
-  if (flag(cmdline, 'modload.debug')) for (const a of report.unmatched) log(`no driver for ${a}`)
-  log(
-    `coldplug done passes=${report.passes} loaded=${count('loaded')} failed=${count('failed') + count('skipped')} ` +
-      `unmatched=${report.unmatched.length} ms=${(performance.now() - t0).toFixed(1)}`,
-  )
 }
 
 /** Keep PID 1 alive forever, repeating why every minute. */
@@ -112,33 +62,65 @@ function idle(log: Log, why: string): void {
   setInterval(() => log(why), 60_000)
 }
 
-export async function runInit(sys: Sys, log: Log): Promise<void> {
+/** The kernel rate-limits /dev/kmsg writers to 10 lines per 5 s unless told otherwise; systemd
+ * as PID 1 turns that off too, and our report is longer than 10 lines. */
+function unlimitKmsg(): void {
+  try {
+    writeFileSync('/proc/sys/kernel/printk_devkmsg', 'on\n')
+  } catch {
+    // a kernel without the knob does not limit
+  }
+}
+
+async function coldplugStep(sys: Sys, log: Log, cmdline: Cmdline, cmdlineText: string): Promise<void> {
+  try {
+    await coldplugSystem(sys, log, settingsFromCmdline(cmdline), cmdlineText)
+  } catch (err) {
+    log(`error: coldplug stopped: ${(err as Error).message}`, 'error')
+  }
+  log(`settled uptime=${uptime()}`)
+}
+
+/** Power off after coldplug (modload.halt), listing what the drivers made of the hardware. */
+function halt(sys: Sys, log: Log): void {
+  for (const n of list(SYS_CLASS_NET)) log(`net ${n}`)
+  for (const b of list(SYS_CLASS_BLOCK)) log(`block ${b}`)
+  for (const name of liveModules()) log(`live ${name}`)
+  log(`halt uptime=${uptime()}`)
+  try {
+    sys.sync()
+    sys.reboot(REBOOT.POWER_OFF)
+  } catch (err) {
+    log(`error: power off failed: ${(err as Error).message}`, 'error')
+  }
+  idle(log, 'halted: power off failed, waiting')
+}
+
+export async function runInit(sys: Sys, consoleOnly: Log): Promise<void> {
   // /proc first and quietly: the start line needs /proc/uptime and must be the first line
   const warnings: string[] = []
   mountAll(sys, (l) => warnings.push(l), MOUNTS.slice(0, 1))
-  log(`start uptime=${uptime()}`)
-  for (const w of warnings) log(w)
-  mountAll(sys, log, MOUNTS.slice(1))
-  const cmdline = parseCmdline(readOr(PROC_CMDLINE, ''))
+  consoleOnly(`start uptime=${uptime()}`)
+  for (const w of warnings) consoleOnly(w)
+  mountAll(sys, consoleOnly, MOUNTS.slice(1))
+  const cmdlineText = readOr(PROC_CMDLINE, '')
+  const cmdline = parseCmdline(cmdlineText)
+  unlimitKmsg()
+  // our console is the kernel's: what it prints from kmsg (errors, with "quiet") we do not repeat
+  const log = makeLog({ console: 1, kmsg: openKmsg(), debug: flag(cmdline, 'modload.debug'), kernelConsoleLevel: consoleLoglevel() })
+
+  await coldplugStep(sys, log, cmdline, cmdlineText)
+  // only now: a Node program the kernel starts while initcalls still run can oops it
   try {
-    await coldplugOnce(sys, log, cmdline)
+    registerModprobeHelper()
   } catch (err) {
-    log(`error: coldplug stopped: ${(err as Error).message}`)
+    log(`warning: cannot register the kernel's module helper: ${(err as Error).message}`, 'warn')
   }
-  if (flag(cmdline, 'modload.halt')) {
-    // what the drivers made of the hardware: network interfaces and block devices
-    for (const n of list(SYS_CLASS_NET)) log(`net ${n}`)
-    for (const b of list(SYS_CLASS_BLOCK)) log(`block ${b}`)
-    for (const name of liveModules()) log(`live ${name}`)
-    log(`halt uptime=${uptime()}`)
-    try {
-      sys.sync()
-      sys.reboot(REBOOT.POWER_OFF)
-    } catch (err) {
-      log(`error: power off failed: ${(err as Error).message}`)
-    }
-    idle(log, 'halted: power off failed, waiting')
-    return
-  }
-  idle(log, 'coldplug finished; no root hand-over is configured in this build (boot with modload.halt to power off)')
+
+  if (flag(cmdline, 'modload.halt')) return halt(sys, log)
+
+  // Root hand-over (src/init/root/) goes here: mount root= and exec its init, or say what is
+  // missing and act on modload.onfail.
+  if (rootRequested(cmdlineText)) return void (await runHandOver(sys, log, cmdlineText))
+  idle(log, 'coldplug finished; no root= on the kernel command line, nothing to hand over to (boot with modload.halt to power off)')
 }

@@ -1,11 +1,14 @@
 // Loads modules with their dependencies through the syscall shim, in dependency order, one at
-// a time. A failure is recorded and the modules that need it are skipped with that reason;
-// everything else still loads. The only place that turns a module file into a syscall.
+// a time; coldplug's scheduler (src/init/scheduler.ts) runs loadModuleFile in parallel instead.
+// A failure is recorded and the modules that need it are skipped with that reason; everything
+// else still loads. The only place that turns a module file into a syscall.
 import { readFileSync } from 'node:fs'
 import { loadOrder, modulePath, type ModuleDb } from '../core/moddb.js'
 import { modNameFromPath } from '../core/names.js'
 import { compressionOfName, decompress } from '../compress/compress.js'
 import { MODULE_INIT_COMPRESSED_FILE, SysError, type Sys } from '../sys/syscalls.js'
+
+export type LoaderSys = Pick<Sys, 'finitModule' | 'initModule'> & Partial<Pick<Sys, 'finitModuleAsync'>>
 
 export type LoadStatus = 'loaded' | 'live' | 'failed' | 'skipped'
 
@@ -22,7 +25,8 @@ export interface LoadResult {
 
 export interface LoaderContext {
   db: ModuleDb
-  sys: Pick<Sys, 'finitModule' | 'initModule'>
+  /** finitModuleAsync is used when present, so a slow module init does not block the event loop */
+  sys: LoaderSys
   /** names of modules live in the kernel; the loader adds what it loads */
   live: Set<string>
   /** names that failed earlier in this run: not retried */
@@ -34,13 +38,27 @@ export interface LoaderContext {
   params?: (name: string) => string
 }
 
-async function loadOne(ctx: LoaderContext, name: string, path: string): Promise<void> {
-  const params = ctx.params?.(name) ?? ''
+/**
+ * Load one module file, nothing else: finit_module, with the compressed-file flag when the
+ * kernel decompresses this kind itself, else decompressed here and given to init_module.
+ */
+export async function loadModuleFile(
+  sys: LoaderSys,
+  kernelCompression: string | null,
+  path: string,
+  params: string,
+): Promise<void> {
   const kind = compressionOfName(path)
-  if (kind === null) ctx.sys.finitModule(path, params, 0)
-  else if (kind === ctx.kernelCompression) ctx.sys.finitModule(path, params, MODULE_INIT_COMPRESSED_FILE)
+  const finit = (flags: number): Promise<void> | void =>
+    sys.finitModuleAsync ? sys.finitModuleAsync(path, params, flags) : sys.finitModule(path, params, flags)
+  if (kind === null) await finit(0)
+  else if (kind === kernelCompression) await finit(MODULE_INIT_COMPRESSED_FILE)
   // the kernel cannot decompress this kind itself: hand it the ELF image
-  else ctx.sys.initModule(await decompress(readFileSync(path), kind, path), params, path)
+  else sys.initModule(await decompress(readFileSync(path), kind, path), params, path)
+}
+
+async function loadOne(ctx: LoaderContext, name: string, path: string): Promise<void> {
+  await loadModuleFile(ctx.sys, ctx.kernelCompression, path, ctx.params?.(name) ?? '')
 }
 
 /** Load `name` and whatever it depends on. Returns one result per module that was not already live. */

@@ -120,6 +120,66 @@ static napi_value finit_module(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* finitModuleAsync(fd, params, flags): the same syscall on libuv's thread pool,
+ * returning a Promise of the result (>= 0 or -errno). finit_module blocks for as long as
+ * the module's init runs (seconds for some drivers, forever for a broken one); off the main
+ * thread, uevents keep flowing and other modules keep loading meanwhile. */
+struct finit_work {
+  napi_async_work work;
+  napi_deferred deferred;
+  int fd;
+  int flags;
+  char *params;
+  long rc;
+};
+
+static void finit_execute(napi_env env, void *data) {
+  (void)env;
+  struct finit_work *w = data;
+  long rc = syscall(SYS_finit_module, w->fd, w->params, w->flags);
+  w->rc = rc < 0 ? -(long)errno : rc;
+}
+
+static void finit_complete(napi_env env, napi_status status, void *data) {
+  struct finit_work *w = data;
+  napi_value v;
+  napi_create_int64(env, status == napi_ok ? (int64_t)w->rc : -(int64_t)ECANCELED, &v);
+  napi_resolve_deferred(env, w->deferred, v);
+  napi_delete_async_work(env, w->work);
+  free(w->params);
+  free(w);
+}
+
+static napi_value finit_module_async(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS], promise, name;
+  int64_t fd, flags;
+  struct finit_work *w;
+  if (!get_args(env, info, 3, argv) || !get_i64(env, argv[0], &fd) || !get_i64(env, argv[2], &flags))
+    return NULL;
+  w = calloc(1, sizeof *w);
+  if (w == NULL) {
+    napi_throw_error(env, "ENOMEM", "shim: out of memory");
+    return NULL;
+  }
+  if (!get_str(env, argv[1], 0, &w->params)) {
+    free(w);
+    return NULL;
+  }
+  w->fd = (int)fd;
+  w->flags = (int)flags;
+  napi_create_promise(env, &w->deferred, &promise);
+  napi_create_string_utf8(env, "finit_module", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_async_work(env, NULL, name, finit_execute, finit_complete, w, &w->work) != napi_ok ||
+      napi_queue_async_work(env, w->work) != napi_ok) {
+    napi_value v;
+    napi_create_int64(env, -(int64_t)ENOMEM, &v);
+    napi_resolve_deferred(env, w->deferred, v);
+    free(w->params);
+    free(w);
+  }
+  return promise;
+}
+
 /* initModule(bytes, params) */
 static napi_value init_module(napi_env env, napi_callback_info info) {
   napi_value argv[MAX_ARGS];
@@ -273,17 +333,29 @@ static napi_value do_poll(napi_env env, napi_callback_info info) {
   return result(env, rc);
 }
 
+/* exitNow(code): _exit(2), skipping atexit handlers and destructors. libuv's destructor joins
+ * its thread-pool threads, and a thread inside a finit_module that never returns cannot be
+ * joined: process.exit() would hang. Output written with write(2) is already out. */
+static napi_value exit_now(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  int64_t code;
+  if (!get_args(env, info, 1, argv) || !get_i64(env, argv[0], &code)) return NULL;
+  _exit((int)code);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   static const struct {
     const char *name;
     napi_callback fn;
   } table[] = {
-      {"finitModule", finit_module}, {"initModule", init_module},
+      {"finitModule", finit_module}, {"finitModuleAsync", finit_module_async},
+      {"initModule", init_module},
       {"deleteModule", delete_module}, {"mount", do_mount},
       {"umount2", do_umount2},       {"reboot", do_reboot},
       {"sync", do_sync},             {"pivotRoot", pivot_root},
       {"chroot", do_chroot},         {"ueventSocket", uevent_socket},
       {"recv", do_recv},             {"poll", do_poll},
+      {"exitNow", exit_now},
   };
   for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
     napi_value fn;

@@ -56,6 +56,8 @@ export type RebootCmd = (typeof REBOOT)[keyof typeof REBOOT]
 /** What the native addon exports: every call returns >= 0 or -errno. */
 export interface RawShim {
   finitModule(fd: number, params: string, flags: number): number
+  /** finit_module on libuv's thread pool; resolves to >= 0 or -errno, never rejects */
+  finitModuleAsync(fd: number, params: string, flags: number): Promise<number>
   initModule(image: Uint8Array, params: string): number
   deleteModule(name: string, flags: number): number
   mount(
@@ -73,12 +75,18 @@ export interface RawShim {
   ueventSocket(): number
   recv(fd: number, buffer: Uint8Array): number
   poll(fd: number, timeoutMs: number): number
+  /** optional so fakes written before it still type-check */
+  exitNow?(code: number): never
 }
 
 /** The syscalls modload uses; each throws SysError on failure. */
 export interface Sys {
   /** Opens `path` read-only and loads it with finit_module(2). */
   finitModule(path: string, params?: string, flags?: number): void
+  /** finitModule off the main thread (the tools keep the synchronous one): a module whose
+   * init blocks holds one thread-pool thread, not the program. The fd stays open until the
+   * kernel answers. */
+  finitModuleAsync(path: string, params?: string, flags?: number): Promise<void>
   /** init_module(2) on bytes already in memory; `path` only names them in errors. */
   initModule(image: Uint8Array, params?: string, path?: string): void
   deleteModule(name: string, flags?: number): void
@@ -101,6 +109,9 @@ export interface Sys {
   recv(fd: number, buffer: Uint8Array): number | null
   /** Waits up to timeoutMs (-1: forever) for fd to be readable; false on timeout or signal. */
   poll(fd: number, timeoutMs: number): boolean
+  /** _exit(2): ends the process even with a finit_module hung in a thread-pool thread, where
+   * process.exit() would wait for that thread forever. */
+  exitNow(code: number): never
 }
 
 /** The two fs calls finitModule needs; injectable so tests need no real file. */
@@ -245,6 +256,19 @@ export function makeSys(addon: RawShim, fs: FileOpener = nodeFs): Sys {
         fs.closeSync(fd)
       }
     },
+    async finitModuleAsync(path, params = '', flags = 0) {
+      let fd: number
+      try {
+        fd = fs.openSync(path, 'r')
+      } catch (err) {
+        throw fromNodeError(err, 'open', path)
+      }
+      try {
+        check(await addon.finitModuleAsync(fd, params, flags), 'finit_module', path)
+      } finally {
+        fs.closeSync(fd)
+      }
+    },
     initModule(image, params = '', path) {
       check(addon.initModule(image, params), 'init_module', path)
     },
@@ -276,6 +300,10 @@ export function makeSys(addon: RawShim, fs: FileOpener = nodeFs): Sys {
     recv(fd, buffer) {
       const rc = addon.recv(fd, buffer)
       return rc === -EAGAIN ? null : check(rc, 'recv')
+    },
+    exitNow(code) {
+      if (addon.exitNow) addon.exitNow(code)
+      process.exit(code)
     },
     poll(fd, timeoutMs) {
       const rc = addon.poll(fd, timeoutMs)

@@ -2,6 +2,7 @@
 // indexes and modprobe.d for the filesystem module (its softdeps included: ext4 wants
 // crypto-crc32c first), /proc/filesystems, node:fs for the new root, process.execve.
 // init.ts calls runHandOver() once coldplug has settled, when root= is on the command line.
+import { KERNEL_DEFAULT_MODPROBE, registerModprobeHelper } from '../../load/helper.js'
 import { mkdirSync, readFileSync } from 'node:fs'
 import { release } from 'node:os'
 import { performance } from 'node:perf_hooks'
@@ -177,6 +178,12 @@ export function realEnv(sys: Sys, log: Log, cmdlineText: string): HandOverEnv {
       typeof execve === 'function'
         ? (file, args, env) => {
             defaultSignals()
+            // the kernel-wide helper setting outlives the initramfs, whose tools are gone now
+            try {
+              registerModprobeHelper(KERNEL_DEFAULT_MODPROBE)
+            } catch (err) {
+              log(`root: warning: cannot reset the kernel's module helper: ${(err as Error).message}`, 'warn')
+            }
             return execve.call(process, file, args, env)
           }
         : undefined,

@@ -1,0 +1,192 @@
+// The coldplug load scheduler: runs module loads with bounded parallelism, each starting as
+// soon as what it needs is live. Pure: the load itself is a function it is given (the real one
+// calls finit_module on libuv's thread pool), so tests drive it with fake loads they resolve
+// by hand.
+//
+// Rules:
+// - a job's hard dependencies (modules.dep) must be loaded or live before it starts; when one
+//   fails (or is skipped), the job is skipped with that reason and never tried;
+// - soft ordering (softdep pre/post) only waits for the other job to finish, whatever its
+//   outcome, as kmod goes on after a failed softdep;
+// - at most `concurrency` loads are in flight; runnable jobs start in the order they were added;
+// - a load that never returns must not hold up the others: after `slowMs` in flight it gives
+//   its slot back (release(), called by the caller's clock) while it stays in flight in its
+//   thread; `inFlight()` names it so the caller can report it as hung when it stops waiting.
+import { SysError } from '../sys/syscalls.js'
+import type { LoadResult } from '../load/loader.js'
+
+export interface Job {
+  name: string
+  path: string
+  /** parameters given to the module */
+  options: string
+  /** modules that must be live first; a failed one skips this job */
+  deps: readonly string[]
+  /** modules to wait for (finished in any state) before starting: softdeps */
+  after: readonly string[]
+}
+
+export interface SchedulerOptions {
+  concurrency: number
+  load: (job: Job) => Promise<void>
+  now: () => number
+  /** modules already in the kernel (live or built in): satisfied without a job */
+  isLive: (name: string) => boolean
+  onResult?: (r: LoadResult) => void
+  /** called after every change of state (a load started or finished) */
+  onChange?: () => void
+  /** a load in flight this long stops counting against `concurrency` (default: never) */
+  slowMs?: number
+}
+
+type State =
+  | { kind: 'waiting' }
+  | { kind: 'running'; since: number; released: boolean }
+  | { kind: 'done'; result: LoadResult }
+
+interface Entry {
+  job: Job
+  state: State
+}
+
+export class Scheduler {
+  private readonly entries = new Map<string, Entry>()
+  /** waiting jobs in the order they were added */
+  private readonly queue: Entry[] = []
+  private running = 0
+  private readonly results: LoadResult[] = []
+
+  constructor(private readonly opts: SchedulerOptions) {}
+
+  /** Queue a job; false when the module is already known or live. */
+  add(job: Job): boolean {
+    if (this.entries.has(job.name) || this.opts.isLive(job.name)) return false
+    const e: Entry = { job, state: { kind: 'waiting' } }
+    this.entries.set(job.name, e)
+    this.queue.push(e)
+    this.pump()
+    return true
+  }
+
+  has(name: string): boolean {
+    return this.entries.has(name)
+  }
+
+  /** Every outcome so far, in the order the loads finished. */
+  outcomes(): readonly LoadResult[] {
+    return this.results
+  }
+
+  /** Loads started and not finished, with when they started. */
+  inFlight(): { name: string; since: number }[] {
+    const out: { name: string; since: number }[] = []
+    for (const e of this.entries.values()) if (e.state.kind === 'running') out.push({ name: e.job.name, since: e.state.since })
+    return out
+  }
+
+  /** Jobs not started, each with what it is still waiting for. */
+  waiting(): { name: string; on: string[] }[] {
+    return this.queue.map((e) => ({ name: e.job.name, on: [...e.job.deps, ...e.job.after].filter((d) => !this.finished(d)) }))
+  }
+
+  /** Nothing in flight and nothing queued: everything added has an outcome. */
+  idle(): boolean {
+    return this.queue.length === 0 && this.inFlight().length === 0
+  }
+
+  /** Give the slots of loads in flight longer than slowMs to waiting jobs. Returns their names. */
+  release(): string[] {
+    const slow = this.opts.slowMs
+    if (slow === undefined) return []
+    const now = this.opts.now()
+    const out: string[] = []
+    for (const e of this.entries.values()) {
+      if (e.state.kind === 'running' && !e.state.released && now - e.state.since >= slow) {
+        e.state.released = true
+        this.running--
+        out.push(e.job.name)
+      }
+    }
+    if (out.length) this.pump()
+    return out
+  }
+
+  private finished(name: string): boolean {
+    const e = this.entries.get(name)
+    return e === undefined ? true : e.state.kind === 'done'
+  }
+
+  /** 'ok' (start it), 'wait', or the name of a hard dependency that failed. */
+  private readiness(job: Job): 'ok' | 'wait' | { failed: string } {
+    let wait = false
+    for (const d of job.deps) {
+      if (this.opts.isLive(d)) continue
+      const e = this.entries.get(d)
+      // a dependency nobody scheduled will never come: the caller plans every dependency,
+      // so this is a module missing from modules.dep
+      if (e === undefined) return { failed: d }
+      if (e.state.kind !== 'done') wait = true
+      else if (e.state.result.status === 'failed' || e.state.result.status === 'skipped') return { failed: d }
+    }
+    for (const d of job.after) if (!this.finished(d)) wait = true
+    return wait ? 'wait' : 'ok'
+  }
+
+  private finish(e: Entry, r: LoadResult): void {
+    e.state = { kind: 'done', result: r }
+    this.results.push(r)
+    this.opts.onResult?.(r)
+  }
+
+  /** Start whatever can start; settle skips, which may unblock others, until nothing changes. */
+  private pump(): void {
+    let changed = true
+    while (changed) {
+      changed = false
+      for (let i = 0; i < this.queue.length; i++) {
+        const e = this.queue[i]
+        const ready = this.readiness(e.job)
+        if (ready === 'wait') continue
+        if (ready !== 'ok') {
+          this.queue.splice(i--, 1)
+          const error = new Error(`not loaded: its dependency ${ready.failed} failed`)
+          this.finish(e, { name: e.job.name, status: 'skipped', path: e.job.path, error, because: ready.failed })
+          changed = true
+          continue
+        }
+        if (this.running >= this.opts.concurrency) continue
+        this.queue.splice(i--, 1)
+        this.start(e)
+        changed = true
+      }
+    }
+    this.opts.onChange?.()
+  }
+
+  private start(e: Entry): void {
+    const since = this.opts.now()
+    const state: State = { kind: 'running', since, released: false }
+    e.state = state
+    this.running++
+    const done = (r: LoadResult): void => {
+      if (!state.released) this.running--
+      this.finish(e, r)
+      this.pump()
+    }
+    let p: Promise<void>
+    try {
+      p = this.opts.load(e.job)
+    } catch (err) {
+      p = Promise.reject(err)
+    }
+    p.then(
+      () => done({ name: e.job.name, status: 'loaded', path: e.job.path, ms: this.opts.now() - since }),
+      (err: unknown) => {
+        const ms = this.opts.now() - since
+        // EEXIST: loaded meanwhile (by the kernel's own request_module, or another loader)
+        if (err instanceof SysError && err.code === 'EEXIST') done({ name: e.job.name, status: 'live', path: e.job.path, ms })
+        else done({ name: e.job.name, status: 'failed', path: e.job.path, ms, error: err instanceof Error ? err : new Error(String(err)) })
+      },
+    )
+  }
+}

@@ -1,0 +1,113 @@
+// Coldplug on the running system: what init and `modload coldplug` share. Wires the engine
+// (coldplug.ts) to the real kernel: the uevent socket (opened before /sys is read), depmod's
+// indexes for the running kernel, modprobe.d and the kernel command line, modules-load.d,
+// /proc/modules, /sys/module/compression; then prints the report.
+import { closeSync, readFileSync } from 'node:fs'
+import { release } from 'node:os'
+import { performance } from 'node:perf_hooks'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { flag, type Cmdline } from '../format/cmdline.js'
+import { parseProcModules } from '../format/proc-modules.js'
+import { openModuleDb } from '../core/moddb-fs.js'
+import { loadModprobeConfig } from '../config/config-fs.js'
+import type { Sys } from '../sys/syscalls.js'
+import { coldplug, parseDelayUse, usbStorageHold, type ColdplugReport } from './coldplug.js'
+import { scanModaliases } from './sysfs.js'
+import { openUeventSource, type UeventSource } from './uevent.js'
+import { parseLoadParam, readModulesLoad } from './modules-load.js'
+import { describe, levelOf, printReport } from './report.js'
+import type { Log } from './log.js'
+import { PROC_MODULES, SYS_DEVICES, SYS_MODULE, SYS_MODULE_COMPRESSION } from '../paths.js'
+
+export interface ColdplugSettings {
+  /** give up waiting after this long (modload.timeout=, seconds) */
+  timeoutMs: number
+  /** settled after this long without a uevent or a load (modload.quiet_ms=) */
+  quietMs: number
+  /** loads in flight at once (modload.jobs=) */
+  concurrency: number
+  debug: boolean
+  /** modload.load=a,b */
+  force: string[]
+}
+
+// 60 s: a hung module init costs that much boot time before we give up on it (udev's settle
+// waits 120 s). 500 ms quiet: on the q35 and virtio machines under TCG (Debian 6.1, a loaded
+// 2-core host) no uevent came more than 155 ms after the last load or uevent, except the
+// USB disk's SCSI device, which usb-storage adds `delay_use` (1 s) after its host and which
+// has its own rule (usbStorageHold). modload.debug prints every such gap over 100 ms.
+export const DEFAULTS: Omit<ColdplugSettings, 'force' | 'debug'> = { timeoutMs: 60_000, quietMs: 500, concurrency: 4 }
+
+function num(c: Cmdline, key: string): number | undefined {
+  const v = c.params.get(key)
+  if (typeof v !== 'string') return undefined
+  const n = Number(v)
+  return Number.isFinite(n) && n >= 0 ? n : undefined
+}
+
+export function settingsFromCmdline(c: Cmdline): ColdplugSettings {
+  const timeout = num(c, 'modload.timeout')
+  return {
+    timeoutMs: timeout === undefined ? DEFAULTS.timeoutMs : timeout * 1000,
+    quietMs: num(c, 'modload.quiet_ms') ?? DEFAULTS.quietMs,
+    concurrency: Math.max(1, Math.floor(num(c, 'modload.jobs') ?? DEFAULTS.concurrency)),
+    debug: flag(c, 'modload.debug'),
+    force: parseLoadParam(c.params.get('modload.load')),
+  }
+}
+
+function readOr(path: string, fallback: string | null): string | null {
+  try {
+    return readFileSync(path, 'latin1')
+  } catch {
+    return fallback
+  }
+}
+
+export function liveModules(): string[] {
+  return parseProcModules(readOr(PROC_MODULES, '') ?? '').map((m) => m.name)
+}
+
+/** Run coldplug on this machine with `settings`; `cmdlineText` is /proc/cmdline. */
+export async function coldplugSystem(sys: Sys, log: Log, settings: ColdplugSettings, cmdlineText: string): Promise<ColdplugReport> {
+  const t0 = performance.now()
+  // the socket first: a device added while we read /sys is then in one or the other
+  let events: UeventSource | null = null
+  try {
+    events = openUeventSource(sys, closeSync)
+  } catch (err) {
+    log(`warning: no uevent socket (${(err as Error).message}); rescanning /sys instead`, 'warn')
+  }
+  try {
+    const kver = release()
+    const db = openModuleDb('/', kver)
+    const { config, warnings } = loadModprobeConfig({ modulesDir: db.dir, cmdline: cmdlineText })
+    for (const w of warnings) log(`${w.file}:${w.line}: ${w.message}`, 'warn')
+    const lists = readModulesLoad('/')
+    if (lists.files.length) log(`modules-load.d: ${lists.files.join(' ')}: ${lists.names.join(' ') || '(empty)'}`, 'debug')
+    log(`index kver=${kver} modules=${db.modules.size} aliases=${db.aliases.size} ms=${(performance.now() - t0).toFixed(1)}`)
+    const compression = readOr(SYS_MODULE_COMPRESSION, '')?.trim() || null
+    const report = await coldplug({
+      db,
+      config,
+      sys,
+      kernelCompression: compression,
+      live: new Set(liveModules()),
+      scan: () => scanModaliases(SYS_DEVICES).map((d) => d.modalias),
+      events,
+      force: [...new Set([...settings.force, ...lists.names])],
+      quietMs: settings.quietMs,
+      timeoutMs: settings.timeoutMs,
+      concurrency: settings.concurrency,
+      now: () => performance.now(),
+      sleep: (ms) => sleep(ms),
+      holdFor: (ev) => usbStorageHold(ev, () => parseDelayUse(readOr(`${SYS_MODULE}/usb_storage/parameters/delay_use`, null))),
+      onResult: (r) => log(describe(r), levelOf(r)),
+      debug: settings.debug ? (l) => log(l, 'debug') : undefined,
+    })
+    printReport(log, report)
+    return report
+  } finally {
+    events?.close()
+  }
+}

@@ -1,0 +1,54 @@
+// `modload coldplug` (hook mode): options, exit codes. The coldplug itself is mocked (it would
+// load modules into the host's kernel); the engine has its own tests.
+import t, { type Test } from 'tap'
+import type { ColdplugReport } from '../src/init/coldplug.js'
+import type { ColdplugSettings } from '../src/init/system.js'
+import type { ToolIo } from '../src/tools/io.js'
+import { SysError } from '../src/sys/syscalls.js'
+import * as system from '../src/init/system.js'
+import * as log from '../src/init/log.js'
+
+function report(results: ColdplugReport['results'], extra: Partial<ColdplugReport> = {}): ColdplugReport {
+  return { results, hung: [], blocked: [], unmatched: [], blacklisted: [], commands: [], matched: new Map(), events: 0, scans: 1, timedOut: false, ms: 1, ...extra }
+}
+
+async function tool(t: Test, r: ColdplugReport) {
+  const seen: ColdplugSettings[] = []
+  const exits: number[] = []
+  const { makeColdplugTool } = await t.mockImport<typeof import('../src/tools/coldplug.js')>('../src/tools/coldplug.js', {
+    '../src/init/system.js': {
+      ...system,
+      coldplugSystem: async (_sys: unknown, _log: unknown, s: ColdplugSettings) => (seen.push(s), r),
+    },
+    // never the host's kernel log
+    '../src/init/log.js': { ...log, openKmsg: () => null },
+  })
+  const coldplugTool = makeColdplugTool((c) => exits.push(c))
+  const out: string[] = []
+  const io: ToolIo = { prog: 'coldplug', out: (s) => out.push(s), err: (s) => out.push(s), sys: () => ({}) as never, stdin: async () => '' }
+  return { run: (argv: string[]) => coldplugTool.run(argv, io), seen, out, exits }
+}
+
+t.test('exit 0 when everything loaded, with the options given', async (t) => {
+  const h = await tool(t, report([{ name: 'a', status: 'loaded', ms: 1 }]))
+  t.equal(await h.run(['--timeout', '5', '--quiet-ms', '250', '-j', '2', '--load', 'x,y', '--quiet']), 0)
+  t.match(h.seen[0], { timeoutMs: 5000, quietMs: 250, concurrency: 2 })
+  t.ok(h.seen[0].force.includes('x') && h.seen[0].force.includes('y'))
+})
+
+t.test('exit 1 when a load failed or hung; ENODEV alone is not a failure', async (t) => {
+  const failed = await tool(t, report([{ name: 'a', status: 'failed', error: new SysError('finit_module', 8) }]))
+  t.equal(await failed.run(['--quiet']), 1)
+  const hung = await tool(t, report([], { hung: [{ name: 'h', ms: 1 }] }))
+  t.equal(await hung.run(['--quiet']), 1)
+  t.same(hung.exits, [1], 'a hung load keeps libuv busy: the tool asks for the exit itself')
+  const enodev = await tool(t, report([{ name: 'a', status: 'failed', error: new SysError('finit_module', 19) }]))
+  t.equal(await enodev.run(['--quiet']), 0)
+})
+
+t.test('--help documents the exit status; bad numbers are usage errors', async (t) => {
+  const h = await tool(t, report([]))
+  t.equal(await h.run(['--help']), 0)
+  t.match(h.out.join(''), /Exit status: 0 .* 1 when a module/s)
+  await t.rejects(h.run(['--timeout', 'soon']), { name: 'UsageError' })
+})

@@ -1,0 +1,169 @@
+// The coldplug scheduler against fake loads that the test resolves by hand: dependency
+// ordering, bounded parallelism, a load that never returns, a failing dependency.
+import t from 'tap'
+import { Scheduler, type Job } from '../src/init/scheduler.js'
+import { SysError } from '../src/sys/syscalls.js'
+import type { LoadResult } from '../src/load/loader.js'
+
+function job(name: string, deps: string[] = [], after: string[] = []): Job {
+  return { name, path: `/m/${name}.ko`, options: '', deps, after }
+}
+
+/** Loads that stay pending until the test settles them; records the order they started in. */
+function harness(concurrency: number, live: string[] = [], slowMs?: number) {
+  let clock = 0
+  const started: string[] = []
+  const pending = new Map<string, { resolve: () => void; reject: (e: Error) => void }>()
+  const results: LoadResult[] = []
+  const s = new Scheduler({
+    concurrency,
+    slowMs,
+    now: () => clock,
+    isLive: (n) => live.includes(n),
+    onResult: (r) => results.push(r),
+    load: (j) =>
+      new Promise<void>((resolve, reject) => {
+        started.push(j.name)
+        pending.set(j.name, { resolve, reject })
+      }),
+  })
+  const flush = () => new Promise((r) => setImmediate(r))
+  const ok = async (n: string) => {
+    pending.get(n)!.resolve()
+    await flush()
+  }
+  const fail = async (n: string, errno = 8) => {
+    pending.get(n)!.reject(new SysError('finit_module', errno, `/m/${n}.ko`))
+    await flush()
+  }
+  return { s, started, results, ok, fail, advance: (ms: number) => (clock += ms) }
+}
+
+t.test('a module starts only when its dependencies are live', async (t) => {
+  const h = harness(8)
+  h.s.add(job('virtio'))
+  h.s.add(job('virtio_ring'))
+  h.s.add(job('virtio_pci', ['virtio_ring', 'virtio']))
+  t.same(h.started, ['virtio', 'virtio_ring'], 'independent modules start together')
+  await h.ok('virtio')
+  t.same(h.started, ['virtio', 'virtio_ring'], 'one dependency is not enough')
+  await h.ok('virtio_ring')
+  t.same(h.started, ['virtio', 'virtio_ring', 'virtio_pci'])
+  await h.ok('virtio_pci')
+  t.ok(h.s.idle())
+  t.same(h.results.map((r) => [r.name, r.status]), [['virtio', 'loaded'], ['virtio_ring', 'loaded'], ['virtio_pci', 'loaded']])
+})
+
+t.test('modules already live are not scheduled and satisfy dependencies', async (t) => {
+  const h = harness(2, ['virtio'])
+  t.notOk(h.s.add(job('virtio')))
+  h.s.add(job('virtio_blk', ['virtio']))
+  t.same(h.started, ['virtio_blk'])
+  t.notOk(h.s.add(job('virtio_blk')), 'a module is scheduled once')
+})
+
+t.test('at most `concurrency` loads are in flight, in the order they were added', async (t) => {
+  const h = harness(2)
+  for (const n of ['a', 'b', 'c', 'd']) h.s.add(job(n))
+  t.same(h.started, ['a', 'b'])
+  t.same(h.s.inFlight().map((f) => f.name), ['a', 'b'])
+  await h.ok('b')
+  t.same(h.started, ['a', 'b', 'c'])
+  await h.ok('a')
+  await h.ok('c')
+  await h.ok('d')
+  t.ok(h.s.idle())
+})
+
+t.test('a load that never returns holds its slot, not the others', async (t) => {
+  const h = harness(2)
+  h.s.add(job('hangs'))
+  h.s.add(job('needs_hang', ['hangs']))
+  for (const n of ['x', 'y', 'z']) h.s.add(job(n))
+  t.same(h.started, ['hangs', 'x'])
+  await h.ok('x')
+  await h.ok('y')
+  await h.ok('z')
+  t.same(h.started, ['hangs', 'x', 'y', 'z'])
+  t.notOk(h.s.idle())
+  t.same(h.s.inFlight().map((f) => f.name), ['hangs'], 'reported as in flight')
+  t.same(h.s.waiting(), [{ name: 'needs_hang', on: ['hangs'] }], 'its dependent waits, saying on what')
+})
+
+t.test('a failed dependency skips its dependents, transitively; others still load', async (t) => {
+  const h = harness(4)
+  h.s.add(job('broken'))
+  h.s.add(job('mid', ['broken']))
+  h.s.add(job('top', ['mid', 'broken']))
+  h.s.add(job('fine'))
+  await h.fail('broken')
+  await h.ok('fine')
+  t.same(h.started, ['broken', 'fine'])
+  t.same(h.results.map((r) => [r.name, r.status, r.because ?? '']), [
+    ['broken', 'failed', ''],
+    ['mid', 'skipped', 'broken'],
+    ['top', 'skipped', 'mid'],
+    ['fine', 'loaded', ''],
+  ])
+  t.equal((h.results[0].error as SysError).code, 'ENOEXEC')
+  t.ok(h.s.idle())
+})
+
+t.test('a dependency nobody scheduled is a failure, not a wait', async (t) => {
+  const h = harness(1)
+  h.s.add(job('orphan', ['missing']))
+  t.same(h.results.map((r) => [r.name, r.status, r.because]), [['orphan', 'skipped', 'missing']])
+})
+
+t.test('EEXIST means loaded meanwhile; dependents go on', async (t) => {
+  const h = harness(2)
+  h.s.add(job('a'))
+  h.s.add(job('b', ['a']))
+  await h.fail('a', 17)
+  t.equal(h.results[0].status, 'live')
+  t.same(h.started, ['a', 'b'])
+})
+
+t.test('soft ordering waits for the other module whatever its outcome', async (t) => {
+  const h = harness(4)
+  h.s.add(job('pre'))
+  h.s.add(job('main', [], ['pre']))
+  t.same(h.started, ['pre'])
+  await h.fail('pre')
+  t.same(h.started, ['pre', 'main'], 'a failed softdep does not stop the module')
+})
+
+t.test('a load function that throws synchronously is a failure', async (t) => {
+  const s = new Scheduler({
+    concurrency: 1,
+    now: () => 0,
+    isLive: () => false,
+    load: () => {
+      throw new Error('boom')
+    },
+  })
+  s.add(job('a'))
+  await new Promise((r) => setImmediate(r))
+  t.same(s.outcomes().map((r) => [r.name, r.status, r.error?.message]), [['a', 'failed', 'boom']])
+})
+
+t.test('a slow load gives its slot back after slowMs and stays in flight', async (t) => {
+  const h = harness(1, [], 5000)
+  h.s.add(job('hangs'))
+  h.s.add(job('next'))
+  t.same(h.started, ['hangs'])
+  h.advance(4999)
+  t.same(h.s.release(), [])
+  h.advance(1)
+  t.same(h.s.release(), ['hangs'])
+  t.same(h.started, ['hangs', 'next'], 'the next module starts')
+  t.same(h.s.release(), [], 'released once')
+  await h.ok('next')
+  t.notOk(h.s.idle(), 'not idle while the slow one is in flight')
+  t.same(h.s.inFlight(), [{ name: 'hangs', since: 0 }])
+  await h.ok('hangs')
+  t.ok(h.s.idle())
+  h.s.add(job('a'))
+  h.s.add(job('b'))
+  t.same(h.started.slice(2), ['a'], 'the slot count is right after a released load ends')
+})
