@@ -13,6 +13,7 @@ import { ensureDebianPackages } from '../qemu/deps.js'
 import { projectRoot, cacheDir } from '../qemu/paths.js'
 import { build } from 'esbuild'
 import { buildCorpus } from './corpus.js'
+import { optionsFromEnv, runBootBench } from './boot-bench.js'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const benchDir = join(cacheDir, 'bench')
@@ -83,6 +84,11 @@ async function main(): Promise<void> {
     const block = `${marker}\nMeasured ${date} with \`npm run bench\` (BENCH_ROUNDS=${ROUNDS}, BENCH_KERNELS=${flavors.join(',')}):\n\n${table}\n${marker}`
     const next = prev.includes(marker) ? prev.replace(new RegExp(`${marker}[\\s\\S]*${marker}`), block) : `${prev}\n${block}\n`
     writeFileSync(doc, next)
+  }
+  // issue 5's boot benchmark (bench/boot-bench.ts): QEMU boots, ~15 min under TCG; BENCH_BOOT=0 skips it
+  if (process.env.BENCH_BOOT !== '0') {
+    process.stdout.write('\nboot benchmark (BENCH_BOOT=0 skips it)\n')
+    await runBootBench(optionsFromEnv(process.env, process.argv, (l) => process.stdout.write(`${l}\n`)))
   }
 }
 

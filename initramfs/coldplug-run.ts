@@ -1,0 +1,79 @@
+// One coldplug boot of any loader, modload or a reference (reference.ts), reduced to what the
+// comparison test and the boot benchmark look at: the guest-clock times of the markers and the
+// set of live modules. Both callers boot the same way (same kernel, machine, memory, command
+// line), so a difference between loaders is a difference between loaders.
+import { boot, markers, type BootResult } from '../qemu/boot.js'
+import { ensureExecutable, ensureImage } from '../qemu/artefacts.js'
+import type { Kernel } from '../qemu/kernels.js'
+import { ensureReferenceImage, referenceDescriptions, referenceKinds, type ReferenceKind } from './reference.js'
+
+export const loaders = ['modload', ...referenceKinds] as const
+export type Loader = (typeof loaders)[number]
+
+export const loaderDescriptions: Readonly<Record<Loader, string>> = {
+  modload: 'modload (dist/modload as /init)',
+  ...referenceDescriptions,
+}
+
+/** Guest RAM for every coldplug boot: the whole module tree is unpacked into it. */
+export const coldplugMemMiB = 2048
+
+export interface ColdplugMarkers {
+  /** `start uptime=` */
+  start?: number
+  /** `settled uptime=` (references); modload has none, its `halt` follows coldplug directly */
+  settled?: number
+  halt?: number
+  /** `coldplug done ... ms=` (modload only) */
+  coldplugMs?: number
+  live: Set<string>
+}
+
+/** The markers of a coldplug boot's console lines. Pure. */
+export function parseColdplugMarkers(lines: readonly string[]): ColdplugMarkers {
+  const out: ColdplugMarkers = { live: new Set() }
+  for (const l of markers(lines)) {
+    const body = l.slice('modload: '.length)
+    let m: RegExpExecArray | null
+    if ((m = /^(start|settled|halt) uptime=(\d+(?:\.\d+)?)$/.exec(body))) out[m[1] as 'start' | 'settled' | 'halt'] ??= Number(m[2])
+    else if ((m = /^live (\S+)$/.exec(body))) out.live.add(m[1])
+    else if ((m = /^coldplug done .*\bms=(\d+(?:\.\d+)?)/.exec(body))) out.coldplugMs = Number(m[1])
+  }
+  return out
+}
+
+/** Seconds from the loader's first line to the end of its coldplug, on the guest clock. */
+export function coldplugSeconds(m: ColdplugMarkers): number | undefined {
+  const end = m.settled ?? m.halt
+  return m.start === undefined || end === undefined ? undefined : end - m.start
+}
+
+/** The image of `loader` for `kernel`: modload's with the whole module tree (lz4), or a
+ * reference built from Debian's packages. Builds dist/modload first when needed. */
+export async function ensureLoaderImage(loader: Loader, kernel: Kernel): Promise<string> {
+  if (loader === 'modload') {
+    await ensureExecutable()
+    return ensureImage({ kernel, name: 'all', modules: 'all', compress: 'lz4' })
+  }
+  return ensureReferenceImage({ kernel, kind: loader as ReferenceKind })
+}
+
+export interface ColdplugBoot extends ColdplugMarkers {
+  result: BootResult
+  /** halt seen, no timeout, no panic */
+  ok: boolean
+}
+
+/** Boot `image` on `machine` with `modload.halt` and read its markers. */
+export async function bootColdplug(opts: { kernel: Kernel; image: string; machine: string; timeoutMs?: number }): Promise<ColdplugBoot> {
+  const result = await boot({
+    kernel: opts.kernel,
+    initrd: opts.image,
+    machine: opts.machine,
+    append: 'modload.halt',
+    memMiB: coldplugMemMiB,
+    timeoutMs: opts.timeoutMs ?? 240_000,
+  })
+  const m = parseColdplugMarkers(result.lines)
+  return { ...m, result, ok: !result.timedOut && !result.panicked && m.halt !== undefined && m.start !== undefined }
+}
