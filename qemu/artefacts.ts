@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { run } from './exec.js'
+import { ensureHostTools } from './deps.js'
 import type { Kernel } from './kernels.js'
 import { cacheDir, projectRoot } from './paths.js'
 
@@ -45,6 +46,7 @@ export async function ensureImage(opts: ImageOptions): Promise<string> {
   } catch {
     // not built yet
   }
+  await ensureHostTools() // the lz4 program, for the default compression
   await fs.mkdir(imagesDir, { recursive: true })
   const args = ['mkinitramfs', '-o', out, '--kernel-root', opts.kernel.root, '-k', opts.kernel.version]
   args.push('--modules', opts.modules === 'all' ? 'all' : opts.modules.join(','), '--compress', opts.compress ?? 'lz4')

@@ -15,6 +15,8 @@ export const hostTools: ReadonlyArray<{ command: string; pkg: string }> = [
   // Decompress the kernel inside a bzImage (bzimage.ts): 6.1 is xz, 6.12 zstd.
   { command: 'xz', pkg: 'xz-utils' },
   { command: 'zstd', pkg: 'zstd' },
+  // mkinitramfs --compress lz4 (the test and demo images) runs the lz4 program.
+  { command: 'lz4', pkg: 'lz4' },
 ];
 
 // sbin directories are searched too: depmod lives there and a non-login PATH may lack them.
