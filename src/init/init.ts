@@ -109,15 +109,13 @@ export async function runInit(sys: Sys, consoleOnly: Log): Promise<void> {
   // our console is the kernel's: what it prints from kmsg (errors, with "quiet") we do not repeat
   const log = makeLog({ console: 1, kmsg: openKmsg(), debug: flag(cmdline, 'modload.debug'), kernelConsoleLevel: consoleLoglevel() })
 
-  // The kernel's own module requests (crypto, codecs, filesystems) are served by our modprobe
-  // from here on. Safe now: init starts after every initcall has run; the kernel starting a
-  // Node program during initcalls (the default /sbin/modprobe) oopsed 6.1, hence no /sbin link.
+  await coldplugStep(sys, log, cmdline, cmdlineText)
+  // only now: a Node program the kernel starts while initcalls still run can oops it
   try {
     registerModprobeHelper()
   } catch (err) {
     log(`warning: cannot register the kernel's module helper: ${(err as Error).message}`, 'warn')
   }
-  await coldplugStep(sys, log, cmdline, cmdlineText)
 
   if (flag(cmdline, 'modload.halt')) return halt(sys, log)
 
