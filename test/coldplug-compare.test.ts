@@ -30,8 +30,9 @@ interface ExpectedDifference {
 }
 
 const kernelRequest =
-  'requested by the kernel itself (request_module runs /sbin/modprobe); the reference has kmod there, ' +
-  "modload's image has no /sbin/modprobe that can load yet (the modprobe issue)"
+  'requested by the kernel itself during coldplug (request_module runs the helper); the reference has kmod ' +
+  "there, modload registers its (Node, ~1 s per start) modprobe only after coldplug, because serving these " +
+  'requests with it made settle 4-5x slower'
 const lateUsbDisk =
   'the USB disk on xHCI appears late; udevadm settle may return before it enumerates, and then udev never ' +
   'loads the disk driver in time (FINDINGS: event-driven reference misses or catches it by timing)'

@@ -110,7 +110,11 @@ export async function runInit(sys: Sys, consoleOnly: Log): Promise<void> {
   const log = makeLog({ console: 1, kmsg: openKmsg(), debug: flag(cmdline, 'modload.debug'), kernelConsoleLevel: consoleLoglevel() })
 
   await coldplugStep(sys, log, cmdline, cmdlineText)
-  // only now: a Node program the kernel starts while initcalls still run can oops it
+  // After coldplug, not before: every kernel request_module() runs the helper, and our helper is
+  // this Node executable (~1 s to start under TCG, index read included). Registered before
+  // coldplug it served the kernel's crypto/codec requests but made settle 4-5x slower (virtio
+  // 35 s vs 7 s, measured with bench/boot.ts). Serving those requests from the running init
+  // (a tiny forwarding helper) is the way to have both.
   try {
     registerModprobeHelper()
   } catch (err) {
