@@ -4,7 +4,7 @@
 // panics the kernel: every failure is logged and the program stays up.
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { parseCmdline, flag, type Cmdline } from '../format/cmdline.js'
-import { coldplugSystem, liveModules, settingsFromCmdline } from './system.js'
+import { coldplugSystem, liveModules, openSystemModules, settingsFromCmdline, type OpenedModules } from './system.js'
 import { consoleLoglevel, makeLog, openKmsg, type Log } from './log.js'
 import { registerModprobeHelper } from '../load/helper.js'
 import { rootRequested, runHandOver } from './root/run.js'
@@ -72,9 +72,9 @@ function unlimitKmsg(): void {
   }
 }
 
-async function coldplugStep(sys: Sys, log: Log, cmdline: Cmdline, cmdlineText: string): Promise<void> {
+async function coldplugStep(sys: Sys, log: Log, cmdline: Cmdline, cmdlineText: string, opened?: OpenedModules): Promise<void> {
   try {
-    await coldplugSystem(sys, log, settingsFromCmdline(cmdline), cmdlineText)
+    await coldplugSystem(sys, log, settingsFromCmdline(cmdline), cmdlineText, opened)
   } catch (err) {
     log(`error: coldplug stopped: ${(err as Error).message}`, 'error')
   }
@@ -109,7 +109,14 @@ export async function runInit(sys: Sys, consoleOnly: Log): Promise<void> {
   // our console is the kernel's: what it prints from kmsg (errors, with "quiet") we do not repeat
   const log = makeLog({ console: 1, kmsg: openKmsg(), debug: flag(cmdline, 'modload.debug'), kernelConsoleLevel: consoleLoglevel() })
 
-  await coldplugStep(sys, log, cmdline, cmdlineText)
+  // read once, for coldplug and the hand-over; a failure is reported by coldplug's own attempt
+  let opened: OpenedModules | undefined
+  try {
+    opened = openSystemModules(log, cmdlineText)
+  } catch {
+    opened = undefined
+  }
+  await coldplugStep(sys, log, cmdline, cmdlineText, opened)
   // After coldplug, not before: every kernel request_module() runs the helper, and our helper is
   // this Node executable (~1 s to start under TCG, index read included). Registered before
   // coldplug it served the kernel's crypto/codec requests but made settle 4-5x slower (virtio
@@ -125,6 +132,6 @@ export async function runInit(sys: Sys, consoleOnly: Log): Promise<void> {
 
   // Root hand-over (src/init/root/) goes here: mount root= and exec its init, or say what is
   // missing and act on modload.onfail.
-  if (rootRequested(cmdlineText)) return void (await runHandOver(sys, log, cmdlineText))
+  if (rootRequested(cmdlineText)) return void (await runHandOver(sys, log, cmdlineText, opened))
   idle(log, 'coldplug finished; no root= on the kernel command line, nothing to hand over to (boot with modload.halt to power off)')
 }

@@ -2,6 +2,8 @@
 // (coldplug.ts) to the real kernel: the uevent socket (opened before /sys is read), depmod's
 // indexes for the running kernel, modprobe.d and the kernel command line, modules-load.d,
 // /proc/modules, /sys/module/compression; then prints the report.
+import type { ModuleDb } from '../core/moddb.js'
+import type { ModprobeConfig } from '../config/modprobe-conf.js'
 import { closeSync, readFileSync } from 'node:fs'
 import { release } from 'node:os'
 import { performance } from 'node:perf_hooks'
@@ -69,8 +71,32 @@ export function liveModules(): string[] {
 }
 
 /** Run coldplug on this machine with `settings`; `cmdlineText` is /proc/cmdline. */
-export async function coldplugSystem(sys: Sys, log: Log, settings: ColdplugSettings, cmdlineText: string): Promise<ColdplugReport> {
+/** The running kernel's module database and modprobe.d config: read once per boot (the index
+ * read costs about a second under TCG) and shared by coldplug and the root hand-over. */
+export interface OpenedModules {
+  db: ModuleDb
+  config: ModprobeConfig
+}
+
+export function openSystemModules(log: Log, cmdlineText: string): OpenedModules {
   const t0 = performance.now()
+  const kver = release()
+  const db = openModuleDb('/', kver)
+  const { config, warnings } = loadModprobeConfig({ modulesDir: db.dir, cmdline: cmdlineText })
+  for (const w of warnings) log(`${w.file}:${w.line}: ${w.message}`, 'warn')
+  log(`index kver=${kver} modules=${db.modules.size} aliases=${db.aliases.size} ms=${(performance.now() - t0).toFixed(1)}`)
+  return { db, config }
+}
+
+/** Run coldplug on this machine with `settings`; `cmdlineText` is /proc/cmdline; `opened` is
+ * the database when the caller has read it already. */
+export async function coldplugSystem(
+  sys: Sys,
+  log: Log,
+  settings: ColdplugSettings,
+  cmdlineText: string,
+  opened?: OpenedModules,
+): Promise<ColdplugReport> {
   // the socket first: a device added while we read /sys is then in one or the other
   let events: UeventSource | null = null
   try {
@@ -79,13 +105,9 @@ export async function coldplugSystem(sys: Sys, log: Log, settings: ColdplugSetti
     log(`warning: no uevent socket (${(err as Error).message}); rescanning /sys instead`, 'warn')
   }
   try {
-    const kver = release()
-    const db = openModuleDb('/', kver)
-    const { config, warnings } = loadModprobeConfig({ modulesDir: db.dir, cmdline: cmdlineText })
-    for (const w of warnings) log(`${w.file}:${w.line}: ${w.message}`, 'warn')
+    const { db, config } = opened ?? openSystemModules(log, cmdlineText)
     const lists = readModulesLoad('/')
     if (lists.files.length) log(`modules-load.d: ${lists.files.join(' ')}: ${lists.names.join(' ') || '(empty)'}`, 'debug')
-    log(`index kver=${kver} modules=${db.modules.size} aliases=${db.aliases.size} ms=${(performance.now() - t0).toFixed(1)}`)
     const compression = readOr(SYS_MODULE_COMPRESSION, '')?.trim() || null
     const report = await coldplug({
       db,

@@ -2,15 +2,14 @@
 // indexes and modprobe.d for the filesystem module (its softdeps included: ext4 wants
 // crypto-crc32c first), /proc/filesystems, node:fs for the new root, process.execve.
 // init.ts calls runHandOver() once coldplug has settled, when root= is on the command line.
+import { openSystemModules, type OpenedModules } from '../system.js'
 import { KERNEL_DEFAULT_MODPROBE, registerModprobeHelper } from '../../load/helper.js'
 import { mkdirSync, readFileSync } from 'node:fs'
 import { release } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { openModuleDb } from '../../core/moddb-fs.js'
 import { resolve, type ModuleDb } from '../../core/moddb.js'
 import { probe } from '../../core/probe.js'
-import { loadModprobeConfig } from '../../config/config-fs.js'
 import type { ModprobeConfig } from '../../config/modprobe-conf.js'
 import { parseProcModules } from '../../format/proc-modules.js'
 import { loadWithDeps, type LoaderContext, type LoadResult } from '../../load/loader.js'
@@ -58,10 +57,10 @@ interface Modules {
   ctx: LoaderContext
 }
 
-function openModules(sys: Sys, log: Log, cmdlineText: string): Modules | null {
+function openModules(sys: Sys, log: Log, cmdlineText: string, opened?: OpenedModules): Modules | null {
   try {
-    const db = openModuleDb('/', release())
-    const { config } = loadModprobeConfig({ modulesDir: db.dir, cmdline: cmdlineText })
+    // coldplug has read the database already; read it again only when it could not
+    const { db, config } = opened ?? openSystemModules(log, cmdlineText)
     const options = new Map<string, string>()
     const ctx: LoaderContext = {
       db,
@@ -158,8 +157,8 @@ export function initEnviron(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return out
 }
 
-export function realEnv(sys: Sys, log: Log, cmdlineText: string): HandOverEnv {
-  const mods = openModules(sys, log, cmdlineText)
+export function realEnv(sys: Sys, log: Log, cmdlineText: string, opened?: OpenedModules): HandOverEnv {
+  const mods = openModules(sys, log, cmdlineText, opened)
   const filesystems = () => parseFilesystems(readOr(PROC_FILESYSTEMS))
   const execve = (process as { execve?: HandOverEnv['execve'] }).execve
   return {
@@ -196,8 +195,8 @@ export function realEnv(sys: Sys, log: Log, cmdlineText: string): HandOverEnv {
 
 /** Hand over to root= (init.ts's last step). Returns only when it failed and chose to wait
  * (a timer keeps PID 1 alive) or the power-off/reboot call came back. */
-export async function runHandOver(sys: Sys, log: Log, cmdlineText: string): Promise<Outcome> {
-  return handOver(realEnv(sys, log, cmdlineText), parseRootOptions(cmdlineText))
+export async function runHandOver(sys: Sys, log: Log, cmdlineText: string, opened?: OpenedModules): Promise<Outcome> {
+  return handOver(realEnv(sys, log, cmdlineText, opened), parseRootOptions(cmdlineText))
 }
 
 export { rootRequested } from './options.js'
