@@ -24,6 +24,8 @@ export interface ColdplugMarkers {
   /** `settled uptime=` (references); modload has none, its `halt` follows coldplug directly */
   settled?: number
   halt?: number
+  /** the guest's idle CPU time (`idle=`) at each of those three markers */
+  idle: { start?: number; settled?: number; halt?: number }
   /** `coldplug done ... ms=` (modload only) */
   coldplugMs?: number
   live: Set<string>
@@ -31,11 +33,16 @@ export interface ColdplugMarkers {
 
 /** The markers of a coldplug boot's console lines. Pure. */
 export function parseColdplugMarkers(lines: readonly string[]): ColdplugMarkers {
-  const out: ColdplugMarkers = { live: new Set() }
+  const out: ColdplugMarkers = { idle: {}, live: new Set() }
   for (const l of markers(lines)) {
     const body = l.slice('modload: '.length)
     let m: RegExpExecArray | null
-    if ((m = /^(start|settled|halt) uptime=(\d+(?:\.\d+)?)$/.exec(body))) out[m[1] as 'start' | 'settled' | 'halt'] ??= Number(m[2])
+    if ((m = /^(start|settled|halt) uptime=(\d+(?:\.\d+)?)(?: idle=(\d+(?:\.\d+)?))?$/.exec(body))) {
+      const which = m[1] as 'start' | 'settled' | 'halt'
+      if (out[which] !== undefined) continue
+      out[which] = Number(m[2])
+      if (m[3] !== undefined) out.idle[which] = Number(m[3])
+    }
     else if ((m = /^live (\S+)$/.exec(body))) out.live.add(m[1])
     else if ((m = /^coldplug done .*\bms=(\d+(?:\.\d+)?)/.exec(body))) out.coldplugMs = Number(m[1])
   }
@@ -46,6 +53,16 @@ export function parseColdplugMarkers(lines: readonly string[]): ColdplugMarkers 
 export function coldplugSeconds(m: ColdplugMarkers): number | undefined {
   const end = m.settled ?? m.halt
   return m.start === undefined || end === undefined ? undefined : end - m.start
+}
+
+/** Of those seconds, how many the (single) guest CPU was busy rather than idle; undefined
+ * when a marker lacks `idle=`. A loader that waits on devices shows idle time; one that is
+ * CPU-bound shows busy ≈ elapsed. */
+export function coldplugBusySeconds(m: ColdplugMarkers): number | undefined {
+  const secs = coldplugSeconds(m)
+  const endIdle = m.settled !== undefined ? m.idle.settled : m.idle.halt
+  if (secs === undefined || m.idle.start === undefined || endIdle === undefined) return undefined
+  return Math.max(0, secs - (endIdle - m.idle.start))
 }
 
 /** The image of `loader` for `kernel`: modload's with the whole module tree (lz4), or a

@@ -56,7 +56,7 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs -o mode=0755 tmpfs /run
 exec </dev/console >/dev/console 2>&1
-up() { read -r u _ </proc/uptime; echo "$u"; }
+up() { read -r u i </proc/uptime; echo "$u idle=$i"; }
 echo "modload: start uptime=$(up)"
 `
 

@@ -43,8 +43,8 @@ for (const flavor of kernelFlavors) {
     t.comment(m.join('\n'))
     t.notOk(r.timedOut, 'powered off by itself')
     t.notOk(r.panicked, 'no kernel panic')
-    t.match(m[0] ?? '', /^start uptime=\d+\.\d+$/, 'first line is the start marker')
-    t.ok(m.some((l) => /^halt uptime=\d+\.\d+$/.test(l)), 'halt marker')
+    t.match(m[0] ?? '', /^start uptime=\d+\.\d+ idle=\d+\.\d+$/, 'first line is the start marker')
+    t.ok(m.some((l) => /^halt uptime=\d+\.\d+ idle=\d+\.\d+$/.test(l)), 'halt marker')
     const live = new Set(m.filter((l) => l.startsWith('live ')).map((l) => l.slice(5)))
     for (const mod of ['virtio_net', 'virtio_blk']) t.ok(live.has(mod), `${mod} live`)
     if (db.builtin.has('virtio_pci')) t.notOk(live.has('virtio_pci'), 'virtio_pci is built in, not a module')
@@ -56,7 +56,7 @@ for (const flavor of kernelFlavors) {
     t.ok(m.some((l) => /^net (?!lo$)\S+$/.test(l)), 'a network interface exists')
     t.ok(m.includes('block vda'), '/dev/vda exists')
     t.match(m.find((l) => l.startsWith('coldplug done')) ?? '', /failed=1 /)
-    t.ok(m.some((l) => /^settled uptime=\d+\.\d+$/.test(l)), 'settled marker')
+    t.ok(m.some((l) => /^settled uptime=\d+\.\d+ idle=\d+\.\d+$/.test(l)), 'settled marker')
     // an error goes to /dev/kmsg at level 3, which the kernel prints on the console itself
     // (with "quiet" only levels below 4): a printk timestamp, and no second copy from us
     const raw = r.lines.filter((l) => l.includes('modload: failed virtio_rng'))
@@ -80,5 +80,5 @@ t.test('q35 machine on 6.1: late devices (USB disk behind xHCI and usb-storage) 
   t.ok(m.some((l) => /^net (?!lo$)\S+$/.test(l)), 'a network interface exists')
   const done = m.find((l) => l.startsWith('coldplug done')) ?? ''
   t.match(done, /^coldplug done events=\d+ scans=1 loaded=\d+ failed=\d+ hung=0 unmatched=\d+ ms=\d+\.\d$/, 'settled through uevents, one scan of /sys')
-  t.ok(m.some((l) => /^settled uptime=\d+\.\d+$/.test(l)), 'settled marker')
+  t.ok(m.some((l) => /^settled uptime=\d+\.\d+ idle=\d+\.\d+$/.test(l)), 'settled marker')
 })

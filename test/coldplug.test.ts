@@ -6,7 +6,7 @@
 import t from 'tap'
 import { buildModuleDb } from '../src/core/moddb.js'
 import { buildConfig } from '../src/config/config.js'
-import { coldplug, parseDelayUse, usbStorageHold, type ColdplugOptions } from '../src/init/coldplug.js'
+import { aliasPriority, coldplug, parseDelayUse, usbHubHold, usbStorageHold, type ColdplugOptions } from '../src/init/coldplug.js'
 import type { Uevent, UeventSource } from '../src/init/uevent.js'
 import { SysError } from '../src/sys/syscalls.js'
 import { succeeded } from '../src/init/report.js'
@@ -243,4 +243,24 @@ t.test('an overflowed uevent queue makes one rescan of /sys', async (t) => {
   const r = await coldplug(o)
   t.equal(r.scans, 2)
   t.ok(r.results.some((x) => x.name === 'virtio_blk'))
+})
+
+t.test('alias priority: buses and disks first, CPU features last', async (t) => {
+  t.equal(aliasPriority('pci:v00008086d000029C0sv00001AF4sd00001100bc06sc00i00'), 0)
+  t.equal(aliasPriority('virtio:d00000001v00001AF4'), 0)
+  t.equal(aliasPriority('usb:v0627p0001d0000dc00dsc00dp00ic03isc00ip00in00'), 0)
+  t.equal(aliasPriority('scsi:t-0x00'), 0)
+  t.equal(aliasPriority('acpi:PNP0A08:PNP0A03:'), 1)
+  t.equal(aliasPriority('platform:i8042'), 1)
+  t.equal(aliasPriority('dmi:bvnSeaBIOS:'), 1)
+  t.equal(aliasPriority('ext4'), 1, 'a name, no bus')
+  t.equal(aliasPriority('cpu:type:x86,ven0002fam000Fmod006B:feature:,0000'), 2)
+})
+
+t.test('the USB hub hold', async (t) => {
+  const usb = (type: string, devtype = 'usb_device') => ev('add', '/devices/pci0000:00/0000:00:03.0/usb1', { SUBSYSTEM: 'usb', DEVTYPE: devtype, TYPE: type })
+  t.equal(usbHubHold(usb('9/0/3')), 500, 'a hub: its ports enumerate from a work queue')
+  t.equal(usbHubHold(usb('0/0/0')), 0, 'a device')
+  t.equal(usbHubHold(usb('9/0/0', 'usb_interface')), 0, 'an interface')
+  t.equal(usbHubHold(ev('remove', '/devices/usb1', { SUBSYSTEM: 'usb', DEVTYPE: 'usb_device', TYPE: '9/0/3' })), 0)
 })

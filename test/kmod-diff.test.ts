@@ -12,7 +12,7 @@ import { ensureKernel, type KernelFlavor } from '../qemu/kernels.js'
 import { ensureDebianPackages } from '../qemu/deps.js'
 import { cacheDir, projectRoot } from '../qemu/paths.js'
 import { buildCorpus } from '../bench/corpus.js'
-import { openModuleDir } from '../src/core/moddb-fs.js'
+import { openModuleDir, openModuleDirFast } from '../src/core/moddb-fs.js'
 import { lookup } from '../src/core/lookup.js'
 import { Prober, formatAction } from '../src/core/probe.js'
 import { loadModprobeConfig } from '../src/config/config-fs.js'
@@ -100,12 +100,16 @@ for (const flavor of ['6.1', '6.12'] as KernelFlavor[]) {
     const corpus = buildCorpus({ alias: rd('modules.alias'), dep: rd('modules.dep')!, symbols: rd('modules.symbols'), builtin: rd('modules.builtin'), builtinModinfo: rd('modules.builtin.modinfo') })
     const input = corpus.join('\n') + '\n'
 
+    // the boot path's database reads depmod's .bin files in place (core/moddb-bin.ts)
+    const binDb = openModuleDirFast(dir)
     t.test('alias lookups against libkmod: lists, order and duplicates', async (t) => {
-      for (const cfg of ['none', 'default'] as const) {
+      t.equal(binDb.format, 'bin', 'the tree has its binary indexes')
+      for (const [cfg, which] of [['none', 'text'], ['default', 'text'], ['default', 'bin']] as const) {
         const config = cfg === 'none' ? null : loadModprobeConfig({ modulesDir: dir }).config
         const want = execFileSync(peer, ['resolve', dir, ...(cfg === 'default' ? ['default'] : [])], { input, encoding: 'latin1', maxBuffer: 1 << 28 }).split('\n')
         want.pop()
-        const got = corpus.map((a) => `${a}\t${(lookup(db, config, a) ?? []).map((r) => r.name).join(' ')}`)
+        const from = which === 'bin' ? binDb : db
+        const got = corpus.map((a) => `${a}\t${(lookup(from, config, a) ?? []).map((r) => r.name).join(' ')}`)
         t.equal(want.length, corpus.length, 'one answer per alias')
         let diffs = 0
         let setDiffs = 0
@@ -117,9 +121,21 @@ for (const flavor of ['6.1', '6.12'] as KernelFlavor[]) {
           if (w.size !== g.size || [...w].some((x) => !g.has(x))) setDiffs++
           if (w.size > 0) hits++
         }
-        t.equal(setDiffs, 0, `config ${cfg}: ${corpus.length} aliases (${hits} resolve), sets differ: ${setDiffs}`)
-        t.equal(diffs, 0, `config ${cfg}: lists (order, duplicates) differ: ${diffs}`, { diffs: firstDiffs(want, got, (i) => corpus[i]) })
+        t.equal(setDiffs, 0, `${which} index, config ${cfg}: ${corpus.length} aliases (${hits} resolve), sets differ: ${setDiffs}`)
+        t.equal(diffs, 0, `${which} index, config ${cfg}: lists (order, duplicates) differ: ${diffs}`, { diffs: firstDiffs(want, got, (i) => corpus[i]) })
       }
+    })
+
+    t.test('binary database: every module entry and the built-in list as in the text one', async (t) => {
+      let bad = 0
+      for (const [name, e] of db.modules) {
+        const b = binDb.modules.get(name)
+        if (!b || b.path !== e.path || b.deps.join(' ') !== e.deps.join(' ')) bad++
+      }
+      t.equal(bad, 0, `${db.modules.size} modules.dep entries`)
+      t.same([...binDb.modules.keys()], [...db.modules.keys()], 'iteration in depmod order')
+      t.same([...binDb.builtin].sort(), [...db.builtin].sort(), 'modules.builtin')
+      t.same(binDb.builtinAliases.dump(), db.builtinAliases.dump(), 'built-in aliases')
     })
 
     t.test('the peer answers as modprobe -R and -D do (sample)', async (t) => {

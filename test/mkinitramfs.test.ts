@@ -4,6 +4,8 @@ import { gunzipSync } from 'node:zlib'
 import { fileURLToPath } from 'node:url'
 import { mkinitramfs } from '../src/initramfs/mkinitramfs.js'
 import { readCpio } from '../src/initramfs/cpio.js'
+import { buildModuleDbFromBin } from '../src/core/moddb-bin.js'
+import { lookupNames } from '../src/core/lookup.js'
 
 const root = fileURLToPath(new URL('./fixtures/tree', import.meta.url))
 const kver = '6.1.0-test'
@@ -26,6 +28,13 @@ t.test('named modules with their closure, trimmed indexes, reproducible', async 
   t.notOk(byPath.has(`lib/modules/${kver}/kernel/drivers/net/virtio_net.ko`))
   t.equal(Buffer.from(byPath.get(`lib/modules/${kver}/modules.dep`)!.data).toString(), 'kernel/fs/ext4/ext4.ko: kernel/fs/jbd2/jbd2.ko\nkernel/fs/jbd2/jbd2.ko:\n')
   t.equal(Buffer.from(byPath.get(`lib/modules/${kver}/modules.alias`)!.data).toString(), '# Aliases extracted from modules themselves.\nalias fs-ext4 ext4\nalias ext3 ext4\n')
+  // the binary indexes the loader reads are made from the trimmed texts
+  const bin = (n: string) => byPath.get(`lib/modules/${kver}/${n}`)?.data
+  const db = buildModuleDbFromBin(`/lib/modules/${kver}`, { depBin: bin('modules.dep.bin')!, aliasBin: bin('modules.alias.bin'), builtinBin: bin('modules.builtin.bin') })
+  t.same(lookupNames(db, null, 'fs-ext4'), ['ext4'], 'modules.alias.bin')
+  t.same(lookupNames(db, null, 'virtio:d00000001v00001AF4'), [], 'trimmed: virtio_net is not in the image')
+  t.same(db.modules.get('ext4')?.deps, ['kernel/fs/jbd2/jbd2.ko'], 'modules.dep.bin')
+  t.ok(db.builtin.has('virtio_pci'), 'modules.builtin.bin')
   const paths = files.map((f) => f.path)
   t.same(paths, [...paths].sort(), 'entries sorted')
   for (const p of paths) {

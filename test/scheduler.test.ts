@@ -167,3 +167,33 @@ t.test('a slow load gives its slot back after slowMs and stays in flight', async
   h.s.add(job('b'))
   t.same(h.started.slice(2), ['a'], 'the slot count is right after a released load ends')
 })
+
+t.test('priority: a paused batch starts most urgent first; dependencies inherit urgency', async (t) => {
+  const h = harness(1)
+  const p = (j: Job, priority: number): Job => ({ ...j, priority })
+  h.s.pause()
+  h.s.add(p(job('sha256_ssse3'), 2))
+  h.s.add(p(job('kvm'), 2))
+  h.s.add(p(job('button'), 1))
+  h.s.add(p(job('usb_common'), 1)) // queued by a later-priority device first...
+  h.s.add(p(job('usbcore', ['usb_common']), 0)) // ...then needed by an urgent one: raised
+  h.s.add(p(job('xhci_pci', ['usbcore', 'usb_common']), 0))
+  t.same(h.started, [], 'nothing starts while paused')
+  t.notOk(h.s.idle(), 'a paused queue is not idle')
+  h.s.resume()
+  t.same(h.started, ['usb_common'])
+  for (const n of ['usb_common', 'usbcore', 'xhci_pci', 'button', 'sha256_ssse3']) await h.ok(n)
+  t.same(h.started, ['usb_common', 'usbcore', 'xhci_pci', 'button', 'sha256_ssse3', 'kvm'], 'urgent chain, then by priority, then in the order added')
+  await h.ok('kvm')
+  t.ok(h.s.idle())
+})
+
+t.test('priority: adding a known waiting module again raises it', async (t) => {
+  const h = harness(1)
+  h.s.add(job('first'))
+  h.s.add({ ...job('late'), priority: 2 })
+  h.s.add({ ...job('middle'), priority: 1 })
+  t.notOk(h.s.add({ ...job('late'), priority: 0 }), 'not added twice')
+  await h.ok('first')
+  t.same(h.started, ['first', 'late'])
+})

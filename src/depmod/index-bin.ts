@@ -12,12 +12,10 @@
 // children in character order; values of a key are sorted by priority, a value inserted later
 // going before equal priorities (kmod's insertion rule).
 
-const MAGIC = 0xb007f457
-const VERSION = 0x00020001
+import { BIN_INDEX } from '../format/index-bin.js'
+
+const { MAGIC, VERSION, F_PREFIX, F_VALUES, F_CHILDS } = BIN_INDEX
 const CHILDMAX = 128
-const F_PREFIX = 0x80000000
-const F_VALUES = 0x40000000
-const F_CHILDS = 0x20000000
 
 interface Value {
   value: string

@@ -7,6 +7,7 @@
 // ignored. Any other line without the ':' separator is corrupt: an index is strict, so this
 // throws with file and line. The first line for a module name wins, as in depmod's index.
 import { IndexError } from './errors.js'
+import { lazyMap } from './lazy-map.js'
 import { modNameFromPath } from '../core/names.js'
 
 export interface DepEntry {
@@ -125,16 +126,5 @@ export function lazyModulesDep(text: string, file = 'modules.dep'): ReadonlyMap<
     cache.set(name, e)
     return e ?? undefined
   }
-  return {
-    get,
-    has: (name) => get(name) !== undefined,
-    get size() {
-      return all().size
-    },
-    forEach: (cb, thisArg) => all().forEach(cb, thisArg),
-    keys: () => all().keys(),
-    values: () => all().values(),
-    entries: () => all().entries(),
-    [Symbol.iterator]: () => all()[Symbol.iterator](),
-  }
+  return lazyMap(get, all)
 }

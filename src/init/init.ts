@@ -21,9 +21,12 @@ const MOUNTS: [string, string, string, number, string | null][] = [
   ['tmpfs', '/run', 'tmpfs', MS_NOSUID | MS_NODEV, 'mode=0755'],
 ]
 
+/** `U idle=I` from /proc/uptime: the guest clock and the CPUs' idle time, so a marker says
+ * both how long a step took and how much of it the CPU was busy. */
 export function uptime(): string {
   try {
-    return readFileSync(PROC_UPTIME, 'latin1').split(' ')[0]
+    const [up, idle] = readFileSync(PROC_UPTIME, 'latin1').trim().split(' ')
+    return idle === undefined ? up : `${up} idle=${idle}`
   } catch {
     return '?'
   }

@@ -8,7 +8,11 @@
 //   fails (or is skipped), the job is skipped with that reason and never tried;
 // - soft ordering (softdep pre/post) only waits for the other job to finish, whatever its
 //   outcome, as kmod goes on after a failed softdep;
-// - at most `concurrency` loads are in flight; runnable jobs start in the order they were added;
+// - at most `concurrency` loads are in flight; runnable jobs start by priority (lower first),
+//   then in the order they were added; a job's dependencies and softdeps inherit its priority,
+//   so an urgent module never waits behind its own dependencies' place in the queue;
+// - pause()/resume() queue a batch (the first scan's modules) before any of it starts, so
+//   the priorities of the whole batch decide what goes first;
 // - a load that never returns must not hold up the others: after `slowMs` in flight it gives
 //   its slot back (release(), called by the caller's clock) while it stays in flight in its
 //   thread; `inFlight()` names it so the caller can report it as hung when it stops waiting.
@@ -24,6 +28,8 @@ export interface Job {
   deps: readonly string[]
   /** modules to wait for (finished in any state) before starting: softdeps */
   after: readonly string[]
+  /** lower starts sooner; default 1 */
+  priority?: number
 }
 
 export interface SchedulerOptions {
@@ -47,6 +53,8 @@ type State =
 interface Entry {
   job: Job
   state: State
+  priority: number
+  seq: number
 }
 
 export class Scheduler {
@@ -55,17 +63,44 @@ export class Scheduler {
   private readonly queue: Entry[] = []
   private running = 0
   private readonly results: LoadResult[] = []
+  private seq = 0
+  private paused = false
 
   constructor(private readonly opts: SchedulerOptions) {}
 
-  /** Queue a job; false when the module is already known or live. */
+  /** Queue a job; false when the module is already known or live (a known one waiting still
+   * takes the job's priority when that is more urgent). */
   add(job: Job): boolean {
-    if (this.entries.has(job.name) || this.opts.isLive(job.name)) return false
-    const e: Entry = { job, state: { kind: 'waiting' } }
+    const priority = job.priority ?? 1
+    const known = this.entries.get(job.name)
+    if (known !== undefined || this.opts.isLive(job.name)) {
+      if (known !== undefined && priority < known.priority) this.urge(job.name, priority)
+      return false
+    }
+    const e: Entry = { job, state: { kind: 'waiting' }, priority, seq: this.seq++ }
     this.entries.set(job.name, e)
     this.queue.push(e)
+    for (const d of [...job.deps, ...job.after]) this.urge(d, priority)
     this.pump()
     return true
+  }
+
+  /** Raise a waiting job (and what it waits for) to `priority`. */
+  private urge(name: string, priority: number): void {
+    const e = this.entries.get(name)
+    if (e === undefined || e.priority <= priority) return
+    e.priority = priority
+    for (const d of [...e.job.deps, ...e.job.after]) this.urge(d, priority)
+  }
+
+  /** Hold every start until resume(): jobs added meanwhile are ordered as one batch. */
+  pause(): void {
+    this.paused = true
+  }
+
+  resume(): void {
+    this.paused = false
+    this.pump()
   }
 
   has(name: string): boolean {
@@ -140,6 +175,8 @@ export class Scheduler {
 
   /** Start whatever can start; settle skips, which may unblock others, until nothing changes. */
   private pump(): void {
+    if (this.paused) return
+    if (this.queue.length > 1) this.queue.sort((a, b) => a.priority - b.priority || a.seq - b.seq)
     let changed = true
     while (changed) {
       changed = false

@@ -10,10 +10,11 @@ import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { flag, type Cmdline } from '../format/cmdline.js'
 import { parseProcModules } from '../format/proc-modules.js'
-import { openModuleDb } from '../core/moddb-fs.js'
+import { openModuleDirFast } from '../core/moddb-fs.js'
+import { modulesDir } from '../paths.js'
 import { loadModprobeConfig } from '../config/config-fs.js'
 import type { Sys } from '../sys/syscalls.js'
-import { coldplug, parseDelayUse, usbStorageHold, type ColdplugReport } from './coldplug.js'
+import { coldplug, parseDelayUse, usbHubHold, usbStorageHold, type ColdplugReport } from './coldplug.js'
 import { scanModaliases } from './sysfs.js'
 import { openUeventSource, type UeventSource } from './uevent.js'
 import { parseLoadParam, readModulesLoad } from './modules-load.js'
@@ -34,11 +35,13 @@ export interface ColdplugSettings {
 }
 
 // 60 s: a hung module init costs that much boot time before we give up on it (udev's settle
-// waits 120 s). 500 ms quiet: on the q35 and virtio machines under TCG (Debian 6.1, a loaded
-// 2-core host) no uevent came more than 155 ms after the last load or uevent, except the
-// USB disk's SCSI device, which usb-storage adds `delay_use` (1 s) after its host and which
-// has its own rule (usbStorageHold). modload.debug prints every such gap over 100 ms.
-export const DEFAULTS: Omit<ColdplugSettings, 'force' | 'debug'> = { timeoutMs: 60_000, quietMs: 500, concurrency: 4 }
+// waits 120 s). 250 ms quiet: on the virtio, legacy-pc and q35 machines under TCG (Debian 6.1,
+// a loaded 2-core host) no uevent came more than 155 ms after the last load or uevent, except
+// where the kernel adds devices from its own delayed work, which has its own holds: the ports
+// of a new USB hub (usbHubHold) and the USB disk's SCSI device, which usb-storage adds
+// `delay_use` (1 s) after its host (usbStorageHold). Udev's settle waits for no quiet at all.
+// modload.debug prints every gap over 100 ms, to tune this by.
+export const DEFAULTS: Omit<ColdplugSettings, 'force' | 'debug'> = { timeoutMs: 60_000, quietMs: 250, concurrency: 4 }
 
 function num(c: Cmdline, key: string): number | undefined {
   const v = c.params.get(key)
@@ -81,10 +84,12 @@ export interface OpenedModules {
 export function openSystemModules(log: Log, cmdlineText: string): OpenedModules {
   const t0 = performance.now()
   const kver = release()
-  const db = openModuleDb('/', kver)
+  const db = openModuleDirFast(modulesDir('/', kver))
   const { config, warnings } = loadModprobeConfig({ modulesDir: db.dir, cmdline: cmdlineText })
   for (const w of warnings) log(`${w.file}:${w.line}: ${w.message}`, 'warn')
-  log(`index kver=${kver} modules=${db.modules.size} aliases=${db.aliases.size} ms=${(performance.now() - t0).toFixed(1)}`)
+  // counting the entries would read the whole index: the binary one is searched in place
+  const sizes = db.format === 'text' ? ` modules=${db.modules.size} aliases=${db.aliases.size}` : ''
+  log(`index kver=${kver} format=${db.format}${sizes} ms=${(performance.now() - t0).toFixed(1)}`)
   return { db, config }
 }
 
@@ -123,7 +128,7 @@ export async function coldplugSystem(
       concurrency: settings.concurrency,
       now: () => performance.now(),
       sleep: (ms) => sleep(ms),
-      holdFor: (ev) => usbStorageHold(ev, () => parseDelayUse(readOr(`${SYS_MODULE}/usb_storage/parameters/delay_use`, null))),
+      holdFor: (ev) => Math.max(usbHubHold(ev), usbStorageHold(ev, () => parseDelayUse(readOr(`${SYS_MODULE}/usb_storage/parameters/delay_use`, null)))),
       onResult: (r) => log(describe(r), levelOf(r)),
       debug: settings.debug ? (l) => log(l, 'debug') : undefined,
     })

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process'
 import * as zlib from 'node:zlib'
 import { writeCpio, type CpioEntry } from './cpio.js'
 import { neededLibraries } from './libs.js'
+import { binIndexesFromTexts } from '../depmod/bin-from-text.js'
 import { trimByPath, trimByLastWord, trimBySecondWord, trimByFirstWord } from './trim.js'
 import { openModuleDb } from '../core/moddb-fs.js'
 import { loadOrder, modulePath, resolve } from '../core/moddb.js'
@@ -150,6 +151,7 @@ export async function mkinitramfs(opts: MkInitramfsOptions): Promise<MkInitramfs
 
   const keep = (name: string): boolean => paths.has(name)
   for (const rel of paths.values()) file(`${inImage}/${rel}`, `${dir}/${rel}`, 0o644)
+  const texts = new Map<string, string>()
   const index = (name: string, trim?: (text: string, keep: (n: string) => boolean) => string): void => {
     let text: string
     try {
@@ -158,7 +160,9 @@ export async function mkinitramfs(opts: MkInitramfsOptions): Promise<MkInitramfs
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
       throw err
     }
-    const data = Buffer.from(trim ? trim(text, keep) : text, 'latin1')
+    const trimmed = trim ? trim(text, keep) : text
+    texts.set(name, trimmed)
+    const data = Buffer.from(trimmed, 'latin1')
     put({ type: 'file', path: `${inImage}/${name}`, mode: 0o644, data: () => data })
   }
   index('modules.dep', trimByPath)
@@ -170,6 +174,20 @@ export async function mkinitramfs(opts: MkInitramfsOptions): Promise<MkInitramfs
   index('modules.builtin')
   index('modules.builtin.alias')
   index('modules.builtin.modinfo')
+  // the binary indexes of exactly those texts: the loader in the image reads these (as
+  // libkmod does) instead of parsing the texts at every boot
+  const bins = binIndexesFromTexts(
+    {
+      dep: texts.get('modules.dep') ?? '',
+      alias: texts.get('modules.alias'),
+      symbols: texts.get('modules.symbols'),
+      builtin: texts.get('modules.builtin'),
+      builtinModinfo: texts.get('modules.builtin.modinfo'),
+      builtinAlias: texts.get('modules.builtin.alias'),
+    },
+    dir,
+  )
+  for (const b of bins) put({ type: 'file', path: `${inImage}/${b.name}`, mode: 0o644, data: () => b.data })
 
   for (const a of opts.add ?? []) file(a.dest, a.src)
 
