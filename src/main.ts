@@ -1,6 +1,7 @@
 // The executable's entry point: pick the command, give it its arguments and I/O, turn its
 // result into an exit code. As PID 1 nothing may end the process: errors are logged and
 // init stays up.
+import './boot-flags.js' // first: it sets V8 flags for the boot roles before anything else runs
 import { readFileSync } from 'node:fs'
 import { COMMANDS, dispatch, helpText } from './commands.js'
 import { VERSION } from './version.js'

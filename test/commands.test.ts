@@ -22,3 +22,14 @@ t.test('help lists every command', async (t) => {
   for (const c of COMMANDS) t.match(h, c.name)
   t.match(h, 'modload 1.2.3')
 })
+
+t.test('the boot roles that get the boot V8 flags are the ones dispatch runs as init or coldplug', async (t) => {
+  const { isBootRole } = await import('../src/boot-flags.js')
+  const cases: [string, string[], number][] = [['/init', [], 1], ['/usr/bin/modload', ['coldplug'], 400], ['/usr/bin/modload', ['modprobe', 'x'], 400], ['/usr/bin/modload', [], 1]]
+  for (const c of COMMANDS) cases.push([`/usr/lib/modload/${c.name}`, [], 400], [`/usr/lib/modload/${c.name}`, [], 1], ['/usr/bin/modload', [c.name], 400])
+  for (const [argv0, args, pid] of cases) {
+    const d = dispatch(argv0, args, pid)
+    const boot = d.kind === 'tool' && (d.tool.name === 'init' || d.tool.name === 'coldplug')
+    t.equal(isBootRole(pid, argv0, args), boot, `${argv0} ${args.join(' ')} as pid ${pid}`)
+  }
+})

@@ -2,6 +2,7 @@
 // hardware, present and appearing (system.ts, coldplug.ts); hand over to the real root; or,
 // with modload.halt, list what was found and power off. PID 1 must never exit, since that
 // panics the kernel: every failure is logged and the program stays up.
+import { performance } from 'node:perf_hooks'
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { parseCmdline, flag, type Cmdline } from '../format/cmdline.js'
 import { coldplugSystem, liveModules, openSystemModules, settingsFromCmdline, type OpenedModules } from './system.js'
@@ -103,6 +104,8 @@ export async function runInit(sys: Sys, consoleOnly: Log): Promise<void> {
   // /proc first and quietly: the start line needs /proc/uptime and must be the first line
   const warnings: string[] = []
   mountAll(sys, (l) => warnings.push(l), MOUNTS.slice(0, 1))
+  // how long the runtime took to reach our first line (Node's start-up: not in the uptimes)
+  const startupMs = performance.now()
   consoleOnly(`start uptime=${uptime()}`)
   for (const w of warnings) consoleOnly(w)
   mountAll(sys, consoleOnly, MOUNTS.slice(1))
@@ -111,6 +114,7 @@ export async function runInit(sys: Sys, consoleOnly: Log): Promise<void> {
   unlimitKmsg()
   // our console is the kernel's: what it prints from kmsg (errors, with "quiet") we do not repeat
   const log = makeLog({ console: 1, kmsg: openKmsg(), debug: flag(cmdline, 'modload.debug'), kernelConsoleLevel: consoleLoglevel() })
+  log(`runtime start-up ms=${startupMs.toFixed(0)}`, 'detail')
 
   // read once, for coldplug and the hand-over; a failure is reported by coldplug's own attempt
   let opened: OpenedModules | undefined
