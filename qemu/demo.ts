@@ -47,14 +47,14 @@ const r = await boot({
   },
 })
 const m = markers(r.lines).map((l) => l.slice('modload: '.length))
-const num = (prefix: string): number => Number(m.find((l) => l.startsWith(prefix))?.split('=')[1])
+const num = (marker: string): number => Number(/uptime=(\d+(?:\.\d+)?)/.exec(m.find((l) => l.startsWith(`${marker} `)) ?? '')?.[1])
 step('summary')
-const loaded = m.filter((l) => l.startsWith('loaded ')).map((l) => l.split(' ')[1])
+const loaded = m.filter((l) => l.startsWith('live ')).map((l) => l.split(' ')[1])
 const failed = m.filter((l) => l.startsWith('failed ')).map((l) => l.split(':')[0].slice(7))
-console.log(`loaded by modload (${loaded.length}): ${loaded.join(' ')}`)
+console.log(`live after coldplug, all loaded by modload (${loaded.length}): ${loaded.join(' ')}`)
 if (failed.length) console.log(`refused by the kernel (${failed.length}): ${failed.join(' ')} (see the lines above for why)`)
 console.log(`devices: ${m.filter((l) => l.startsWith('net ') || l.startsWith('block ')).join(', ')}`)
-console.log(`kernel start -> modload start: ${num('start uptime')} s; -> halt: ${num('halt uptime')} s (guest clock, TCG)`)
+console.log(`kernel start -> modload start: ${num('start')} s; -> settled: ${num('settled')} s; -> halt: ${num('halt')} s (guest clock, TCG)`)
 console.log(`QEMU wall time: ${(r.durationMs / 1000).toFixed(1)} s`)
 if (r.timedOut || r.panicked || !m.some((l) => l.startsWith('halt '))) {
   console.log(`the boot did not finish cleanly (timed out: ${r.timedOut}, panic: ${r.panicked}); console tail:`)

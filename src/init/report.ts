@@ -1,5 +1,5 @@
-// What coldplug says: one line per load outcome as it happens (the console markers
-// "loaded NAME ms=T" and "failed NAME: ..." that the boot tests read), and the report at the
+// What coldplug says: one line per load outcome as it happens ("loaded NAME ms=T" in the
+// kernel log, "failed NAME: ..." on the console too, which the boot tests read), and the report at the
 // end: load times, failures with their errno and what they mean, hung loads, devices that no
 // driver matched, total time. Pure formatting over a Log.
 import { explain } from '../load/explain.js'
@@ -28,10 +28,13 @@ export function describe(r: LoadResult): string {
   }
 }
 
-/** The level a load outcome is logged at. */
-export function levelOf(r: LoadResult): 'info' | 'warn' | 'error' {
-  if (r.status === 'failed') return harmless(r) ? 'warn' : 'error'
-  return r.status === 'skipped' ? 'warn' : 'info'
+/** The level a load outcome is logged at. A load that worked, or that found no hardware to
+ * drive (ENODEV/ENXIO: the normal end of a speculative load), is detail: /dev/kmsg always
+ * (dmesg), the console only with modload.debug, where a serial console would spend a line's
+ * worth of time per module and the summary line says the same. */
+export function levelOf(r: LoadResult): 'detail' | 'warn' | 'error' {
+  if (r.status === 'failed') return harmless(r) ? 'detail' : 'error'
+  return r.status === 'skipped' ? 'warn' : 'detail'
 }
 
 export function count(report: ColdplugReport, status: LoadResult['status']): number {

@@ -88,6 +88,9 @@ export function makeColdplugTool(exit: (code: number, sys: Sys) => void = exitSo
       const echo = isKernelConsole(1) ? consoleLoglevel() : undefined
       const all = makeLog({ console: 1, kmsg: openKmsg(), kmsgMaxPriority: 4, kernelConsoleLevel: echo, debug: s.debug })
       const log: typeof all = (line, level = 'info') => {
+        // init keeps each load's line for the kernel log (a serial console is slow); a hook's
+        // output is the caller's to read: one line per load unless --quiet
+        if (level === 'detail' && /^(loaded|failed) /.test(line)) level = 'info'
         if (!quiet || level === 'error' || level === 'warn' || line.startsWith('coldplug done')) all(line, level)
       }
       const sys = io.sys()
