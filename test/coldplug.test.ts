@@ -116,7 +116,12 @@ function machine(opts: {
     now: () => now,
     sleep,
   })
-  return { sys, calls, base, present, queue, now: () => now }
+  /** time passes up to the next thing that happens, at most `ms` (a wait on the socket) */
+  const step = async (ms: number) => {
+    const next = Math.min(now + ms, ...timers.map((x) => x.at))
+    await sleep(Math.max(0, next - now))
+  }
+  return { sys, calls, base, present, queue, now: () => now, step }
 }
 
 t.test('devices behind a bus driver arrive by uevent and get their driver; /sys is read once', async (t) => {
@@ -263,4 +268,28 @@ t.test('the USB hub hold', async (t) => {
   t.equal(usbHubHold(usb('0/0/0')), 0, 'a device')
   t.equal(usbHubHold(usb('9/0/0', 'usb_interface')), 0, 'an interface')
   t.equal(usbHubHold(ev('remove', '/devices/usb1', { SUBSYSTEM: 'usb', DEVTYPE: 'usb_device', TYPE: '9/0/3' })), 0)
+})
+
+t.test('with a socket it can wait on, the engine sleeps until something happens', async (t) => {
+  const m = machine({
+    devices: [VIRTIO_PCI],
+    onLoad: (n) => (n === 'virtio_pci' ? [[150, ev('add', '/devices/pci0000:00/0000:00:03.0/virtio0', { MODALIAS: 'virtio:d00000001v00001AF4' })]] : []),
+  })
+  let waits = 0
+  const o = m.base()
+  o.events = {
+    drain: () => m.queue.splice(0),
+    overflowed: () => false,
+    close: () => undefined,
+    wait: async (ms) => {
+      waits++
+      await m.step(ms)
+    },
+  }
+  o.sleep = () => new Promise(() => {}) // only the socket's wait lets time pass
+  const r = await coldplug(o)
+  t.same(r.results.map((x) => [x.name, x.status]), [['virtio', 'loaded'], ['virtio_ring', 'loaded'], ['virtio_pci', 'loaded'], ['virtio_net', 'loaded']])
+  t.equal(r.events, 1)
+  t.ok(r.ms >= 20 * 3 + 150 + 300, `waited out the quiet period after the uevent (${r.ms} ms)`)
+  t.ok(waits < 15, `${waits} waits, not one per 10 ms tick (${r.ms / 10})`)
 })

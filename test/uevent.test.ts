@@ -47,3 +47,28 @@ t.test('the socket source drains what is queued and notes an overflow', async (t
   src.close()
   t.equal(closed, 7)
 })
+
+t.test('wait: one poll of the socket at a time, capped, resolved when it ends', async (t) => {
+  const polls: number[] = []
+  let finish: (() => void) | null = null
+  const sys = {
+    ueventSocket: () => 7,
+    recv: () => null,
+    pollAsync: (fd: number, ms: number) => {
+      polls.push(ms)
+      return new Promise<boolean>((r) => (finish = () => r(true)))
+    },
+  }
+  const src = openUeventSource(sys, () => undefined)
+  const a = src.wait!(30)
+  const b = src.wait!(5000)
+  t.equal(a, b, 'a second wait joins the pending poll')
+  t.same(polls, [30])
+  finish!()
+  await a
+  const c = src.wait!(5000)
+  t.same(polls, [30, 100], 'a new poll once the last ended; never longer than 100 ms')
+  finish!()
+  await c
+  t.equal(openUeventSource({ ueventSocket: () => 7, recv: () => null }, () => undefined).wait, undefined, 'no pollAsync: no wait')
+})

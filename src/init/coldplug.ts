@@ -140,6 +140,8 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
   const postOf = new Map<string, string[]>()
   let lastActivity = t0
   let holdUntil = t0
+  /** ends the current wait of the main loop (a load finished or started) */
+  let wakeUp = (): void => undefined
 
   const isLive = (name: string): boolean => o.live.has(name) || o.db.builtin.has(name)
   const scheduler = new Scheduler({
@@ -148,7 +150,10 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     isLive,
     load: (job) => loadModuleFile(o.sys, o.kernelCompression, job.path, job.options),
     onResult: o.onResult,
-    onChange: () => (lastActivity = o.now()),
+    onChange: () => {
+      lastActivity = o.now()
+      wakeUp()
+    },
     slowMs: o.slowMs ?? 5000,
   })
 
@@ -269,7 +274,24 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
       timedOut = true
       break
     }
-    await o.sleep(tick)
+    const wait = o.events?.wait
+    if (wait === undefined) {
+      await o.sleep(tick)
+      continue
+    }
+    // sleep until something happens: a uevent, a load's end, or the next deadline (the end of
+    // the quiet period or a hold, a slow load's release, the timeout)
+    let until = t0 + o.timeoutMs
+    if (scheduler.idle()) until = Math.min(until, Math.max(lastActivity + o.quietMs, holdUntil))
+    const release = scheduler.nextReleaseAt()
+    if (release !== undefined) until = Math.min(until, release)
+    const ms = Math.max(1, until - o.now())
+    await new Promise<void>((resolve) => {
+      wakeUp = resolve
+      void wait.call(o.events, ms).then(resolve)
+      void o.sleep(ms).then(resolve)
+    })
+    wakeUp = () => undefined
   }
   const end = o.now()
   return {

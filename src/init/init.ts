@@ -114,7 +114,8 @@ export async function runInit(sys: Sys, consoleOnly: Log): Promise<void> {
   unlimitKmsg()
   // our console is the kernel's: what it prints from kmsg (errors, with "quiet") we do not repeat
   const log = makeLog({ console: 1, kmsg: openKmsg(), debug: flag(cmdline, 'modload.debug'), kernelConsoleLevel: consoleLoglevel() })
-  log(`runtime start-up ms=${startupMs.toFixed(0)}`, 'detail')
+  const cpu = process.cpuUsage()
+  log(`runtime start-up ms=${startupMs.toFixed(0)} cpu user_ms=${(cpu.user / 1000).toFixed(0)} system_ms=${(cpu.system / 1000).toFixed(0)}`, 'detail')
 
   // read once, for coldplug and the hand-over; a failure is reported by coldplug's own attempt
   let opened: OpenedModules | undefined

@@ -129,6 +129,17 @@ export class Scheduler {
     return this.queue.length === 0 && this.inFlight().length === 0
   }
 
+  /** When the next load in flight will be due for release(), if any. */
+  nextReleaseAt(): number | undefined {
+    const slow = this.opts.slowMs
+    if (slow === undefined) return undefined
+    let at: number | undefined
+    for (const e of this.entries.values()) {
+      if (e.state.kind === 'running' && !e.state.released && (at === undefined || e.state.since + slow < at)) at = e.state.since + slow
+    }
+    return at
+  }
+
   /** Give the slots of loads in flight longer than slowMs to waiting jobs. Returns their names. */
   release(): string[] {
     const slow = this.opts.slowMs

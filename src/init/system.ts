@@ -133,6 +133,9 @@ export async function coldplugSystem(
       debug: settings.debug ? (l) => log(l, 'debug') : undefined,
     })
     printReport(log, report)
+    // CPU time of this process (every thread: the loads' time in the kernel is system time)
+    const cpu = process.cpuUsage()
+    log(`cpu user_ms=${(cpu.user / 1000).toFixed(0)} system_ms=${(cpu.system / 1000).toFixed(0)}`, 'detail')
     return report
   } finally {
     events?.close()

@@ -32,15 +32,31 @@ export interface UeventSource {
   /** true when the kernel dropped events because our queue was full (ENOBUFS) since the last
    * call: what they said is only in /sys now */
   overflowed(): boolean
+  /** Resolves when an event may be queued, or after at most `ms`; absent: look every tick */
+  wait?(ms: number): Promise<void>
   close(): void
 }
 
+/** Longest single wait on the socket: a wait still pending when the caller has moved on holds
+ * a thread-pool thread until then. */
+const MAX_WAIT_MS = 100
+
 /** The kernel's uevent socket. Open it before looking at /sys, so no device falls in between. */
-export function openUeventSource(sys: Pick<Sys, 'ueventSocket' | 'recv'>, closeFd: (fd: number) => void): UeventSource {
+export function openUeventSource(sys: Pick<Sys, 'ueventSocket' | 'recv'> & Partial<Pick<Sys, 'pollAsync'>>, closeFd: (fd: number) => void): UeventSource {
   const fd = sys.ueventSocket()
   const buf = new Uint8Array(64 * 1024)
   let lost = false
+  // one poll at a time: a caller woken by something else finds it still pending next time
+  let pending: Promise<void> | null = null
+  const pollAsync = sys.pollAsync?.bind(sys)
   return {
+    wait: pollAsync
+      ? (ms) =>
+          (pending ??= pollAsync(fd, Math.max(0, Math.min(Math.ceil(ms), MAX_WAIT_MS))).then(
+            () => void (pending = null),
+            () => void (pending = null),
+          ))
+      : undefined,
     drain() {
       const out: Uevent[] = []
       for (;;) {

@@ -333,6 +333,61 @@ static napi_value do_poll(napi_env env, napi_callback_info info) {
   return result(env, rc);
 }
 
+/* pollAsync(fd, timeoutMs): poll() on libuv's thread pool, a Promise of 1 (readable), 0
+ * (timeout) or -errno. Coldplug waits on the uevent socket with it instead of waking every
+ * few milliseconds to look: under emulation each empty look costs real CPU. */
+struct poll_work {
+  napi_async_work work;
+  napi_deferred deferred;
+  int fd;
+  int timeout;
+  long rc;
+};
+
+static void poll_execute(napi_env env, void *data) {
+  (void)env;
+  struct poll_work *w = data;
+  struct pollfd p = {.fd = w->fd, .events = POLLIN, .revents = 0};
+  long rc = syscall(SYS_poll, &p, 1, w->timeout);
+  if (rc < 0) w->rc = -(long)errno;
+  else if (rc > 0 && !(p.revents & POLLIN)) w->rc = -EIO;
+  else w->rc = rc;
+}
+
+static void poll_complete(napi_env env, napi_status status, void *data) {
+  struct poll_work *w = data;
+  napi_value v;
+  napi_create_int64(env, status == napi_ok ? (int64_t)w->rc : -(int64_t)ECANCELED, &v);
+  napi_resolve_deferred(env, w->deferred, v);
+  napi_delete_async_work(env, w->work);
+  free(w);
+}
+
+static napi_value do_poll_async(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS], promise, name;
+  int64_t fd, timeout;
+  struct poll_work *w;
+  if (!get_args(env, info, 2, argv) || !get_i64(env, argv[0], &fd) || !get_i64(env, argv[1], &timeout))
+    return NULL;
+  w = calloc(1, sizeof *w);
+  if (w == NULL) {
+    napi_throw_error(env, "ENOMEM", "shim: out of memory");
+    return NULL;
+  }
+  w->fd = (int)fd;
+  w->timeout = (int)timeout;
+  napi_create_promise(env, &w->deferred, &promise);
+  napi_create_string_utf8(env, "poll", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_async_work(env, NULL, name, poll_execute, poll_complete, w, &w->work) != napi_ok ||
+      napi_queue_async_work(env, w->work) != napi_ok) {
+    napi_value v;
+    napi_create_int64(env, -(int64_t)ENOMEM, &v);
+    napi_resolve_deferred(env, w->deferred, v);
+    free(w);
+  }
+  return promise;
+}
+
 /* exitNow(code): _exit(2), skipping atexit handlers and destructors. libuv's destructor joins
  * its thread-pool threads, and a thread inside a finit_module that never returns cannot be
  * joined: process.exit() would hang. Output written with write(2) is already out. */
@@ -355,6 +410,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"sync", do_sync},             {"pivotRoot", pivot_root},
       {"chroot", do_chroot},         {"ueventSocket", uevent_socket},
       {"recv", do_recv},             {"poll", do_poll},
+      {"pollAsync", do_poll_async},
       {"exitNow", exit_now},
   };
   for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {

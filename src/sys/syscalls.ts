@@ -75,6 +75,8 @@ export interface RawShim {
   ueventSocket(): number
   recv(fd: number, buffer: Uint8Array): number
   poll(fd: number, timeoutMs: number): number
+  /** poll on libuv's thread pool; resolves to 1, 0 or -errno, never rejects (optional: fakes) */
+  pollAsync?(fd: number, timeoutMs: number): Promise<number>
   /** optional so fakes written before it still type-check */
   exitNow?(code: number): never
 }
@@ -109,6 +111,8 @@ export interface Sys {
   recv(fd: number, buffer: Uint8Array): number | null
   /** Waits up to timeoutMs (-1: forever) for fd to be readable; false on timeout or signal. */
   poll(fd: number, timeoutMs: number): boolean
+  /** poll off the main thread: resolves true when fd is readable, false on timeout or signal. */
+  pollAsync(fd: number, timeoutMs: number): Promise<boolean>
   /** _exit(2): ends the process even with a finit_module hung in a thread-pool thread, where
    * process.exit() would wait for that thread forever. */
   exitNow(code: number): never
@@ -307,6 +311,11 @@ export function makeSys(addon: RawShim, fs: FileOpener = nodeFs): Sys {
     },
     poll(fd, timeoutMs) {
       const rc = addon.poll(fd, timeoutMs)
+      return rc === -EINTR ? false : check(rc, 'poll') > 0
+    },
+    async pollAsync(fd, timeoutMs) {
+      if (!addon.pollAsync) return this.poll(fd, 0) // an older shim: a look, no wait
+      const rc = await addon.pollAsync(fd, timeoutMs)
       return rc === -EINTR ? false : check(rc, 'poll') > 0
     },
   }
