@@ -17,7 +17,7 @@ import { run } from '../qemu/exec.js'
 import { ensureKernel, kernelFlavors, type KernelFlavor } from '../qemu/kernels.js'
 import { machineNames } from '../qemu/machines.js'
 import { projectRoot } from '../qemu/paths.js'
-import { bootColdplug, coldplugMemMiB, coldplugSeconds, ensureLoaderImage, loaderDescriptions, loaders, type Loader } from '../initramfs/coldplug-run.js'
+import { bootColdplug, coldplugBusySeconds, coldplugMemMiB, coldplugSeconds, ensureLoaderImage, loaderDescriptions, loaders, type Loader } from '../initramfs/coldplug-run.js'
 import { referenceToolVersions } from '../initramfs/reference.js'
 
 export interface BootBenchOptions {
@@ -36,6 +36,8 @@ export interface Sample {
   seconds?: number
   /** kernel start -> settled (guest uptime at the end of coldplug) */
   uptime?: number
+  /** of `seconds`, the time the guest's CPU was busy (the rest it idled, waiting on devices) */
+  busy?: number
   live: number
 }
 
@@ -46,6 +48,7 @@ export interface Row {
   samples: number[]
   failed: number
   medianUptime?: number
+  medianBusy?: number
   live: number
   /** median / udev's median on the same machine */
   ratio?: number
@@ -78,6 +81,7 @@ export function summarise(samples: readonly Sample[], machines: readonly string[
         samples: ok,
         failed: these.length - ok.length,
         medianUptime: median(these.flatMap((s) => (s.uptime === undefined ? [] : [s.uptime]))),
+        medianBusy: median(these.flatMap((s) => (s.busy === undefined ? [] : [s.busy]))),
         live: median(these.map((s) => s.live)) ?? 0,
         ratio: m !== undefined && udev ? m / udev : undefined,
       })
@@ -91,13 +95,13 @@ const f2 = (x: number | undefined): string => (x === undefined ? 'n/a' : x.toFix
 /** The markdown table. Pure. */
 export function table(rows: readonly Row[]): string {
   const out = [
-    '| machine | loader | start → settled, median (s) | runs (s) | ratio to udev + kmod | kernel start → settled, median (s) | live modules |',
-    '|---|---|---|---|---|---|---|',
+    '| machine | loader | start → settled, median (s) | runs (s) | ratio to udev + kmod | CPU busy, median (s) | kernel start → settled, median (s) | live modules |',
+    '|---|---|---|---|---|---|---|---|',
   ]
   for (const r of rows) {
     const ratio = r.ratio === undefined ? 'n/a' : `${r.ratio.toFixed(2)}x`
     const runs = r.samples.map((s) => s.toFixed(2)).join(', ') + (r.failed ? ` (+${r.failed} failed)` : '')
-    out.push(`| ${r.machine} | ${r.loader} | ${f2(r.median)} | ${runs} | ${r.loader === 'modload' ? `**${ratio}**` : ratio} | ${f2(r.medianUptime)} | ${r.live} |`)
+    out.push(`| ${r.machine} | ${r.loader} | ${f2(r.median)} | ${runs} | ${r.loader === 'modload' ? `**${ratio}**` : ratio} | ${f2(r.medianBusy)} | ${f2(r.medianUptime)} | ${r.live} |`)
   }
   return out.join('\n')
 }
@@ -201,11 +205,14 @@ ${loaders.map((l) => `- **${l}**: ${loaderDescriptions[l]}`).join('\n')}
 The reference images are built by \`initramfs/reference.ts\` from Debian 12's packages (udev
 ${info.versions.udev}, kmod ${info.versions.kmod}, busybox-static ${info.versions['busybox-static']}).
 The time is the guest's clock (\`/proc/uptime\`): from the loader's \`start\` line to its
-\`settled\` line (modload: its \`settled\`, else \`halt\` line). Note what it leaves out:
-modload's \`start\` line comes after Node's start-up inside the executable (0.6-0.9 s under TCG,
-FINDINGS.md), while the shell references print \`start\` a few milliseconds after exec; the
-"kernel start → settled" column includes everything (kernel boot, unpacking the larger modload
-image, Node start-up) for comparison.
+\`settled\` line (modload: its \`settled\`, else \`halt\` line). "CPU busy" is the part of that
+time the guest's one CPU was not idle (\`/proc/uptime\`'s idle field at both lines): every
+loader here is CPU-bound, the kernel's module loading (signature checks, relocation, init)
+being most of it. Note what the start line leaves out: modload's comes after the runtime's
+start-up inside the executable (Node: 1.0-1.5 s under TCG, logged as \`runtime start-up\` in
+the kernel log), while the shell references print \`start\` a few milliseconds after exec; the
+"kernel start → settled" column includes everything (kernel boot, unpacking the image, Node's
+start-up) for comparison.
 
 Goal: modload at most 0.5x udev + kmod's time on every machine. This run: ${verdict}.
 
@@ -216,9 +223,19 @@ ${table(rows)}
 "live modules" is the median count of /proc/modules at the end: a loader that loads less has
 less to do. The busybox loop misses every module matched through the CPU's modalias (the
 long \`cpu:type:x86,...:feature:,...\` alias; busybox 1.35's modprobe loads none of them) and, on q35, can finish before the late USB disk appears, so its times are not
-comparable; modload has no working
-/sbin/modprobe for the kernel's own requests yet (test/coldplug-compare.test.ts lists the
-modules that costs).
+comparable. The kernel's own module requests during coldplug (crypto algorithms, the HDA
+codec's generic driver) are served as kmod serves them for udev: by modload's init, through
+a tiny forwarding helper (src/load/forward.ts), so the live sets are the same.
+
+Where modload's time goes (\`modload.debug\`, q35): reading the module indexes 70-120 ms
+(depmod's binary indexes, searched in place), the /sys walk 120-140 ms, resolving 55
+modaliases 180-200 ms, then the loads; its own CPU time during coldplug is about 0.8 s of
+user time against 3 s of system time (the kernel loading modules). What made it faster than
+udev + kmod: no index parsing, bus and disk drivers first and CPU-feature modules last (so
+USB enumeration and usb-storage's delay overlap the other loads), loads in parallel (4 in
+flight: module inits that wait on hardware overlap), V8 without its optimizing tiers at boot
+(under emulation freshly compiled code must be translated again), and an event loop that
+sleeps on the uevent socket instead of polling it.
 
 The project's machine has 2 cores and other QEMU boots were often running at the same time:
 single runs vary by several seconds, so read the medians as rough; compare loaders within the
@@ -244,7 +261,7 @@ export async function runBootBench(opts: BootBenchOptions): Promise<Row[]> {
       for (const loader of loaders) {
         const b = await bootColdplug({ kernel, image: images.get(loader)!, machine })
         const seconds = b.ok ? coldplugSeconds(b) : undefined
-        samples.push({ machine, loader, seconds, uptime: b.ok ? (b.settled ?? b.halt) : undefined, live: b.live.size })
+        samples.push({ machine, loader, seconds, uptime: b.ok ? (b.settled ?? b.halt) : undefined, busy: b.ok ? coldplugBusySeconds(b) : undefined, live: b.live.size })
         opts.log(`boot bench: run ${i}/${opts.runs} ${machine} ${loader}: ${seconds === undefined ? `did not finish (timed out: ${b.result.timedOut}, panic: ${b.result.panicked})` : `${seconds.toFixed(2)} s`}, ${b.live.size} live, wall ${(b.result.durationMs / 1000).toFixed(1)} s`)
       }
     }

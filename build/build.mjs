@@ -1,6 +1,7 @@
 // build.mjs: builds dist/modload, the one self-contained Linux x86-64 executable.
 //
-//   1. gcc compiles src/sys/shim.c into .cache/build/shim.node
+//   1. gcc compiles src/sys/shim.c into .cache/build/shim.node, and
+//      src/sys/modprobe-forward.c (the kernel's helper while init runs) into a tiny static program
 //   2. esbuild bundles src/main.ts (shim.node embedded as bytes) into one
 //      CommonJS file, the only format a Node SEA main script can be
 //   3. @yao-pkg/pkg --sea injects that file into the official Node binary of
@@ -83,20 +84,11 @@ async function nodeRuntime() {
   return { version, bin: join(dir, 'bin', 'node'), include: join(dir, 'include', 'node') }
 }
 
-async function buildShim(node, out) {
-  // Headers of the embedded Node; N-API is ABI-stable, so any recent set works.
-  const include = existsSync(join(node.include, 'node_api.h')) ? node.include : '/usr/include/node'
-  const src = join(ROOT, 'src', 'sys', 'shim.c')
-  // noseparate-code: no page-aligned padding between segments (18 KB -> 14 KB).
-  const flags = ['-O2', '-s', '-shared', '-fPIC', '-Wl,-z,noseparate-code', '-Wall', '-Wextra', `-I${include}`]
+/** gcc `src` into `out` with `flags`, unless the hash of the inputs (plus `extra` buffers the
+ * result depends on, such as headers) matches the last build. */
+async function compileC(src, flags, out, extra = []) {
   const gcc = (await $`gcc --version`.quiet()).stdout
-  const key = sha256(
-    await readFile(src),
-    flags.join(' '),
-    gcc,
-    await readFile(join(include, 'node_api.h')),
-    await readFile(join(include, 'js_native_api.h')),
-  )
+  const key = sha256(await readFile(src), flags.join(' '), gcc, ...extra)
   if (await fresh(out, key)) return false
   const tmp = `${out}.${process.pid}.tmp`
   await $`gcc ${flags} -o ${tmp} ${src}`
@@ -105,18 +97,36 @@ async function buildShim(node, out) {
   return true
 }
 
-// Resolves `./shim.node` from src/sys to the compiled addon, so no binary is
-// committed; esbuild's binary loader then inlines it as a Uint8Array.
-function shimPlugin(shimFile) {
+async function buildShim(node, out) {
+  // Headers of the embedded Node; N-API is ABI-stable, so any recent set works.
+  const include = existsSync(join(node.include, 'node_api.h')) ? node.include : '/usr/include/node'
+  // noseparate-code: no page-aligned padding between segments (18 KB -> 14 KB).
+  const flags = ['-O2', '-s', '-shared', '-fPIC', '-Wl,-z,noseparate-code', '-Wall', '-Wextra', `-I${include}`]
+  const headers = [await readFile(join(include, 'node_api.h')), await readFile(join(include, 'js_native_api.h'))]
+  return compileC(join(ROOT, 'src', 'sys', 'shim.c'), flags, out, headers)
+}
+
+// The kernel's module helper while init runs (src/sys/modprobe-forward.c): a static program
+// without libc, under 1 KB, that init writes to /run. x86-64 only, like the shim.
+async function buildForward(out) {
+  const flags = ['-Os', '-s', '-static', '-nostdlib', '-ffreestanding', '-fno-builtin', '-fno-stack-protector',
+    '-fno-asynchronous-unwind-tables', '-Wl,-z,noseparate-code', '-Wl,--build-id=none', '-Wall', '-Wextra']
+  return compileC(join(ROOT, 'src', 'sys', 'modprobe-forward.c'), flags, out)
+}
+
+// Resolves `./shim.node` and `./modprobe-forward.bin` from src/sys to the compiled files, so
+// no binary is committed; esbuild's binary loader then inlines them as Uint8Arrays.
+function shimPlugin(shimFile, forwardFile) {
   return {
     name: 'modload-shim',
     setup(build) {
       build.onResolve({ filter: /^\.\/shim\.node$/ }, () => ({ path: shimFile }))
+      build.onResolve({ filter: /^\.\/modprobe-forward\.bin$/ }, () => ({ path: forwardFile }))
     },
   }
 }
 
-async function bundle(shimFile, version, out) {
+async function bundle(shimFile, forwardFile, version, out) {
   const tmp = `${out}.${process.pid}.tmp`
   const result = await esbuild.build({
     entryPoints: [ENTRY],
@@ -127,8 +137,8 @@ async function bundle(shimFile, version, out) {
     format: 'cjs',
     minify: true,
     legalComments: 'none',
-    loader: { '.node': 'binary' },
-    plugins: [shimPlugin(shimFile)],
+    loader: { '.node': 'binary', '.bin': 'binary' },
+    plugins: [shimPlugin(shimFile, forwardFile)],
     // src/version.ts reads it; the sources run under tests without it.
     define: { MODLOAD_VERSION: JSON.stringify(version) },
     logLevel: 'silent',
@@ -212,8 +222,10 @@ async function main() {
   const node = await nodeRuntime()
   const shim = join(CACHE, 'shim.node')
   const bundled = join(CACHE, 'modload.cjs')
+  const forward = join(CACHE, 'modprobe-forward.bin')
   await timed('shim.node', () => buildShim(node, shim))
-  await timed('bundle', () => bundle(shim, version, bundled))
+  await timed('modprobe-forward', () => buildForward(forward))
+  await timed('bundle', () => bundle(shim, forward, version, bundled))
   await timed('executable', () => packExecutable(node, bundled, version, OUTPUT))
   const { size } = await stat(OUTPUT)
   const secs = ((performance.now() - t0) / 1000).toFixed(1)

@@ -3,14 +3,16 @@
 // with modload.halt, list what was found and power off. PID 1 must never exit, since that
 // panics the kernel: every failure is logged and the program stays up.
 import { performance } from 'node:perf_hooks'
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { parseCmdline, flag, type Cmdline } from '../format/cmdline.js'
 import { coldplugSystem, liveModules, openSystemModules, settingsFromCmdline, type OpenedModules } from './system.js'
 import { consoleLoglevel, makeLog, openKmsg, type Log } from './log.js'
 import { registerModprobeHelper } from '../load/helper.js'
+import { parseRequest, serveRequest, startForwarding, type Forwarding } from '../load/forward.js'
+import { loadModuleFile } from '../load/loader.js'
 import { rootRequested, runHandOver } from './root/run.js'
 import { MS_NODEV, MS_NOEXEC, MS_NOSUID, REBOOT, SysError, type Sys } from '../sys/syscalls.js'
-import { PROC_CMDLINE, PROC_UPTIME, SYS_CLASS_BLOCK, SYS_CLASS_NET } from '../paths.js'
+import { PROC_CMDLINE, PROC_UPTIME, SYS_CLASS_BLOCK, SYS_CLASS_NET, SYS_MODULE, SYS_MODULE_COMPRESSION } from '../paths.js'
 
 export { describe } from './report.js'
 export { liveModules }
@@ -100,6 +102,35 @@ function halt(sys: Sys, log: Log): void {
   idle(log, 'halted: power off failed, waiting')
 }
 
+/** Serve the kernel's module requests from this process (load/forward.ts); undefined when the
+ * executable has no forwarding helper or it cannot be installed. */
+async function forwardKernelRequests(sys: Sys, log: Log, opened: OpenedModules): Promise<Forwarding | undefined> {
+  if (sys.modprobeForward === undefined) return undefined
+  const compression = readOr(SYS_MODULE_COMPRESSION, '').trim() || null
+  const ctx = {
+    db: opened.db,
+    config: opened.config,
+    load: (path: string, options: string) => loadModuleFile(sys, compression, path, options),
+    isLoaded: (name: string) => existsSync(`${SYS_MODULE}/${name}/initstate`),
+  }
+  const answer = async (args: string[]): Promise<number> => {
+    const req = parseRequest(args)
+    if ('error' in req) {
+      log(`kernel module request "${args.join(' ')}": ${req.error}`, 'warn')
+      return 1
+    }
+    const r = await serveRequest(ctx, req.names[0])
+    log(`kernel request ${req.names[0]}: ${r.ok ? `ok${r.loaded.length ? `, loaded ${r.loaded.join(' ')}` : ''}` : `not loaded (${r.why})`}`, 'detail')
+    return r.ok ? 0 : 1
+  }
+  try {
+    return await startForwarding(sys.modprobeForward, answer, (path) => registerModprobeHelper(path))
+  } catch (err) {
+    log(`warning: kernel module requests will wait for coldplug: cannot install the forwarding helper: ${(err as Error).message}`, 'warn')
+    return undefined
+  }
+}
+
 export async function runInit(sys: Sys, consoleOnly: Log): Promise<void> {
   // /proc first and quietly: the start line needs /proc/uptime and must be the first line
   const warnings: string[] = []
@@ -124,16 +155,18 @@ export async function runInit(sys: Sys, consoleOnly: Log): Promise<void> {
   } catch {
     opened = undefined
   }
+  // the kernel's own module requests (crypto algorithms, HDA's generic codec, ...) go to this
+  // process from now on, through the tiny forwarding helper; without it, the Node modprobe
+  // serves them, registered only after coldplug (a start-up per request made settle 4-5x
+  // slower under TCG)
+  const forwarding = opened ? await forwardKernelRequests(sys, log, opened) : undefined
   await coldplugStep(sys, log, cmdline, cmdlineText, opened)
-  // After coldplug, not before: every kernel request_module() runs the helper, and our helper is
-  // this Node executable (~1 s to start under TCG, index read included). Registered before
-  // coldplug it served the kernel's crypto/codec requests but made settle 4-5x slower (virtio
-  // 35 s vs 7 s, measured with bench/boot.ts). Serving those requests from the running init
-  // (a tiny forwarding helper) is the way to have both.
-  try {
-    registerModprobeHelper()
-  } catch (err) {
-    log(`warning: cannot register the kernel's module helper: ${(err as Error).message}`, 'warn')
+  if (forwarding === undefined) {
+    try {
+      registerModprobeHelper()
+    } catch (err) {
+      log(`warning: cannot register the kernel's module helper: ${(err as Error).message}`, 'warn')
+    }
   }
 
   if (flag(cmdline, 'modload.halt')) return halt(sys, log)

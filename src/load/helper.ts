@@ -1,9 +1,11 @@
 // The kernel's module helper: the program the kernel runs as `PATH -q -- NAME` when it wants a
 // module it has none for (request_module: fs-*, crypto-*, net-pf-*, char-major-*, devname:...).
-// Set through /proc/sys/kernel/modprobe. The init must only register ours once coldplug is done:
-// starting the Node executable while initcalls are still running oopsed the 6.1 kernel, which
-// is why images ship no /sbin/modprobe (the kernel's default) and keep the tool links in
-// /usr/lib/modload/ (src/initramfs/mkinitramfs.ts TOOL_LINKS).
+// Set through /proc/sys/kernel/modprobe. While init runs, the helper is the tiny forwarding
+// program of load/forward.ts, which hands each request to init; this Node modprobe is the
+// fallback, registered only once coldplug is done: a start-up per request made coldplug 4-5x
+// slower under TCG, and starting the Node executable while initcalls were still running
+// oopsed the 6.1 kernel, which is why images ship no /sbin/modprobe (the kernel's default)
+// and keep the tool links in /usr/lib/modload/ (src/initramfs/mkinitramfs.ts TOOL_LINKS).
 import { readFileSync, writeFileSync } from 'node:fs'
 
 export const PROC_SYS_KERNEL_MODPROBE = '/proc/sys/kernel/modprobe'

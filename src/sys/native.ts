@@ -9,6 +9,7 @@ import { unlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import shimBytes from './shim.node'
+import forwardBytes from './modprobe-forward.bin'
 import { makeSys, type RawShim, type Sys } from './syscalls.js'
 
 function candidateDirs(): string[] {
@@ -35,7 +36,7 @@ export function loadSys(): Sys {
   const failures: string[] = []
   for (const dir of candidateDirs()) {
     try {
-      return makeSys(tryLoad(dir))
+      return Object.assign(makeSys(tryLoad(dir)), { modprobeForward: forwardBytes })
     } catch (err) {
       failures.push(`${dir}: ${(err as Error).message}`)
     }

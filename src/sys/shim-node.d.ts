@@ -4,3 +4,7 @@ declare module '*.node' {
   const bytes: Uint8Array
   export default bytes
 }
+declare module '*.bin' {
+  const bytes: Uint8Array
+  export default bytes
+}

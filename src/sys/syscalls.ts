@@ -116,6 +116,9 @@ export interface Sys {
   /** _exit(2): ends the process even with a finit_module hung in a thread-pool thread, where
    * process.exit() would wait for that thread forever. */
   exitNow(code: number): never
+  /** The kernel-helper program embedded beside the shim (modprobe-forward.c), for init to
+   * install; absent in fakes and when the executable was built without it. */
+  modprobeForward?: Uint8Array
 }
 
 /** The two fs calls finitModule needs; injectable so tests need no real file. */

@@ -4,7 +4,8 @@
 // init.ts calls runHandOver() once coldplug has settled, when root= is on the command line.
 import { openSystemModules, type OpenedModules } from '../system.js'
 import { KERNEL_DEFAULT_MODPROBE, registerModprobeHelper } from '../../load/helper.js'
-import { mkdirSync, readFileSync } from 'node:fs'
+import { FORWARD_DIR } from '../../load/forward.js'
+import { mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { release } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -183,6 +184,8 @@ export function realEnv(sys: Sys, log: Log, cmdlineText: string, opened?: Opened
             } catch (err) {
               log(`root: warning: cannot reset the kernel's module helper: ${(err as Error).message}`, 'warn')
             }
+            // the forwarding helper and its socket, moved along with /run: nobody answers there now
+            rmSync(FORWARD_DIR, { recursive: true, force: true })
             return execve.call(process, file, args, env)
           }
         : undefined,

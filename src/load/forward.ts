@@ -1,0 +1,139 @@
+// The kernel's module requests, served by the running init. While init runs, the kernel's
+// helper (/proc/sys/kernel/modprobe) is modprobe-forward (src/sys/modprobe-forward.c), a tiny
+// static program that passes its arguments (`-q -- NAME`) over a unix socket to init and
+// exits with the status init answers. Init has the module index in memory: a request costs a
+// lookup and the loads, not a runtime's start-up (a second per request under emulation,
+// where the kernel's requests during coldplug made settle 4-5x slower with the Node helper).
+// The kernel waits for the helper, so modules that need a module at init time (the crypto
+// API's algorithm lookups, HDA codecs binding the generic codec) get it then, as with kmod.
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import net from 'node:net'
+import { lookup } from '../core/lookup.js'
+import { Prober } from '../core/probe.js'
+import type { ModuleDb } from '../core/moddb.js'
+import type { ModprobeConfig } from '../config/modprobe-conf.js'
+
+export const FORWARD_DIR = '/run/modload'
+/** must match SOCKET_PATH in modprobe-forward.c */
+export const FORWARD_SOCKET = `${FORWARD_DIR}/helper.sock`
+export const FORWARD_HELPER = `${FORWARD_DIR}/modprobe`
+
+/**
+ * The module names of a helper call: kmod's modprobe arguments as the kernel passes them
+ * (`-q -- NAME`; older kernels omit `--`). Anything else (a flag we do not serve) is an
+ * error: the helper then fails, as modprobe does on a bad command line. Pure.
+ */
+export function parseRequest(args: readonly string[]): { names: string[] } | { error: string } {
+  const names: string[] = []
+  let options = true
+  for (const a of args) {
+    if (options && a === '--') options = false
+    else if (options && (a === '-q' || a === '--quiet')) continue
+    else if (options && a.startsWith('-')) return { error: `unsupported option ${a}` }
+    else names.push(a)
+  }
+  // kmod's modprobe NAME [PARAMS...]: the kernel passes one name and no parameters
+  return names.length === 1 ? { names } : { error: names.length ? `expected one module, got ${names.join(' ')}` : 'no module named' }
+}
+
+export interface RequestContext {
+  db: ModuleDb
+  config: ModprobeConfig
+  /** loads one module file (finit_module); rejects with the kernel's error */
+  load: (path: string, options: string) => Promise<void>
+  /** whether a loadable module is already in the kernel (live or being loaded) */
+  isLoaded: (name: string) => boolean
+}
+
+/**
+ * What `modprobe -q NAME` does for the kernel: resolve NAME (modprobe.d aliases, module
+ * names, modules.alias, built-ins, with kmod's blacklist rule for aliases) and load each
+ * match with its dependencies and softdeps. True when something matched and every module of
+ * its plan is in the kernel afterwards (EEXIST counts: loaded meanwhile).
+ */
+export async function serveRequest(ctx: RequestContext, name: string): Promise<{ ok: boolean; loaded: string[]; why?: string }> {
+  const refs = lookup(ctx.db, ctx.config, name)
+  if (refs === null || refs.length === 0) return { ok: false, loaded: [], why: 'no module matches' }
+  const prober = new Prober(ctx.db, ctx.config)
+  const loaded: string[] = []
+  let ok = false
+  let why: string | undefined
+  for (const ref of refs) {
+    const plan = prober.plan(ref)
+    if (plan.blacklisted) {
+      why = `${ref.name} is blacklisted`
+      continue
+    }
+    let good = true
+    for (const a of plan.actions) {
+      if (a.kind === 'builtin') continue
+      if (a.kind !== 'insmod') {
+        why = a.kind === 'install' ? `${a.name} has an install command (not run)` : `${a.name} is not in the module tree`
+        good = false
+        break
+      }
+      if (ctx.isLoaded(a.name)) continue
+      try {
+        await ctx.load(a.path, a.options)
+        loaded.push(a.name)
+      } catch (err) {
+        if ((err as { code?: string }).code === 'EEXIST') continue
+        why = `${a.name}: ${(err as Error).message}`
+        good = false
+        break
+      }
+    }
+    ok ||= good
+  }
+  return { ok, loaded, why: ok ? undefined : why }
+}
+
+export interface Forwarding {
+  close(): void
+}
+
+/** Reads one request (NUL-terminated arguments until the helper shuts its side), answers one
+ * status byte. */
+function onConnection(conn: net.Socket, answer: (args: string[]) => Promise<number>): void {
+  const chunks: Buffer[] = []
+  conn.on('data', (b: Buffer) => chunks.push(b))
+  conn.on('error', () => conn.destroy())
+  conn.on('end', () => {
+    const args = Buffer.concat(chunks).toString('latin1').split('\0')
+    if (args.at(-1) === '') args.pop()
+    answer(args).then(
+      (status) => conn.end(Buffer.from([status])),
+      () => conn.end(Buffer.from([1])),
+    )
+  })
+}
+
+/**
+ * Install the helper program, listen on its socket and point the kernel at it. `answer`
+ * gets each call's arguments and returns its exit status. Throws (nothing registered) when
+ * any step fails: the caller then keeps the kernel's previous helper.
+ */
+export async function startForwarding(bytes: Uint8Array, answer: (args: string[]) => Promise<number>, register: (path: string) => void): Promise<Forwarding> {
+  mkdirSync(FORWARD_DIR, { recursive: true, mode: 0o755 })
+  const tmp = `${FORWARD_HELPER}.${process.pid}`
+  writeFileSync(tmp, bytes, { mode: 0o755 })
+  renameSync(tmp, FORWARD_HELPER)
+  rmSync(FORWARD_SOCKET, { force: true })
+  const server = net.createServer({ allowHalfOpen: true }, (conn) => onConnection(conn, answer))
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(FORWARD_SOCKET, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  // a failing connection must never take init down
+  server.on('error', () => undefined)
+  register(FORWARD_HELPER)
+  return {
+    close() {
+      server.close()
+      rmSync(FORWARD_DIR, { recursive: true, force: true })
+    },
+  }
+}
