@@ -250,16 +250,21 @@ t.test('an overflowed uevent queue makes one rescan of /sys', async (t) => {
   t.ok(r.results.some((x) => x.name === 'virtio_blk'))
 })
 
-t.test('alias priority: buses and disks first, CPU features last', async (t) => {
-  t.equal(aliasPriority('pci:v00008086d000029C0sv00001AF4sd00001100bc06sc00i00'), 0)
+t.test('alias priority: controllers that reveal devices first, CPU features last', async (t) => {
+  t.equal(aliasPriority('pci:v00001B36d0000000Dsv00001AF4sd00001100bc0Csc03i30'), 0, 'USB controller')
+  t.equal(aliasPriority('pci:v00008086d00002922sv00001AF4sd00001100bc01sc06i01'), 0, 'AHCI')
   t.equal(aliasPriority('virtio:d00000001v00001AF4'), 0)
   t.equal(aliasPriority('usb:v0627p0001d0000dc00dsc00dp00ic03isc00ip00in00'), 0)
   t.equal(aliasPriority('scsi:t-0x00'), 0)
-  t.equal(aliasPriority('acpi:PNP0A08:PNP0A03:'), 1)
-  t.equal(aliasPriority('platform:i8042'), 1)
-  t.equal(aliasPriority('dmi:bvnSeaBIOS:'), 1)
-  t.equal(aliasPriority('ext4'), 1, 'a name, no bus')
-  t.equal(aliasPriority('cpu:type:x86,ven0002fam000Fmod006B:feature:,0000'), 2)
+  t.equal(aliasPriority('pci:v00008086d000010D3sv00001AF4sd00001100bc02sc00i00'), 1, 'network')
+  t.equal(aliasPriority('pci:v00008086d000029C0sv00001AF4sd00001100bc06sc00i00'), 1, 'host bridge')
+  t.equal(aliasPriority('pci:v00008086d00002930sv00001AF4sd00001100bc0Csc05i00'), 1, 'SMBus')
+  t.equal(aliasPriority('hid:b0003g0001v00000627p00000001'), 1)
+  t.equal(aliasPriority('acpi:PNP0A08:PNP0A03:'), 2)
+  t.equal(aliasPriority('platform:i8042'), 2)
+  t.equal(aliasPriority('dmi:bvnSeaBIOS:'), 2)
+  t.equal(aliasPriority('ext4'), 2, 'a name, no bus')
+  t.equal(aliasPriority('cpu:type:x86,ven0002fam000Fmod006B:feature:,0000'), 3)
 })
 
 t.test('the USB hub hold', async (t) => {

@@ -108,22 +108,29 @@ export function parseDelayUse(text: string | null): number {
 }
 
 /**
- * How soon the module for a device should load (lower first). Buses and disks first: their
- * drivers reveal more devices (virtio devices behind virtio_pci, USB devices behind xHCI, SCSI
- * disks behind AHCI and usb-storage), whose own waits (USB enumeration, usb-storage's
- * delay_use, SCSI scans) then overlap with the remaining loads, and the root disk is there
- * sooner. Firmware-described platform devices next. The CPU's features last: crypto
- * accelerators, kvm, cpufreq and EDAC reveal no devices.
+ * How soon the module for a device should load (lower first). Controllers that reveal more
+ * devices first: USB and storage controllers on PCI, virtio, USB and SCSI devices (virtio
+ * devices behind virtio_pci, USB devices behind xHCI, disks behind AHCI and usb-storage),
+ * whose own waits (USB enumeration, usb-storage's delay_use, SCSI scans) then overlap with
+ * the remaining loads, and the root disk is there sooner. Then the other bus devices
+ * (network, display, sound), then firmware-described platform devices. The CPU's features
+ * last: crypto accelerators, kvm, cpufreq and EDAC reveal no devices.
  */
 export function aliasPriority(alias: string): number {
   const colon = alias.indexOf(':')
   const bus = colon < 0 ? '' : alias.slice(0, colon)
-  if (bus === 'cpu') return 2
-  if (EARLY_BUSES.has(bus)) return 0
-  return 1
+  if (bus === 'cpu') return 3
+  if (bus === 'pci') {
+    const m = /bc([0-9A-F]{2})sc([0-9A-F]{2})/.exec(alias)
+    return m !== null && (m[1] === '01' || (m[1] === '0C' && m[2] === '03')) ? 0 : 1
+  }
+  if (REVEALING_BUSES.has(bus)) return 0
+  if (OTHER_BUSES.has(bus)) return 1
+  return 2
 }
 
-const EARLY_BUSES = new Set(['pci', 'virtio', 'usb', 'scsi', 'hid', 'xen', 'vmbus', 'sdio', 'mmc', 'ccw', 'ap', 'mhi', 'pcmcia', 'ssb', 'bcma', 'ishtp'])
+const REVEALING_BUSES = new Set(['virtio', 'usb', 'scsi', 'xen', 'vmbus', 'sdio', 'mmc', 'ccw'])
+const OTHER_BUSES = new Set(['hid', 'ap', 'mhi', 'pcmcia', 'ssb', 'bcma', 'ishtp', 'hdaudio', 'snd_hda'])
 
 export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
   const t0 = o.now()
@@ -195,7 +202,7 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
       return
     }
     matched.set(key, [...new Set(refs.map((r) => r.name))])
-    const priority = forced ? 1 : aliasPriority(key)
+    const priority = forced ? 2 : aliasPriority(key)
     for (const ref of refs) {
       // systemd-modules-load applies the blacklist to named modules too; modalias lookups
       // always do (kmod: only modules found through an alias)
