@@ -237,6 +237,15 @@ flight: module inits that wait on hardware overlap), V8 without its optimizing t
 (under emulation freshly compiled code must be translated again), and an event loop that
 sleeps on the uevent socket instead of polling it.
 
+Why the goal is still not met: every loader here is CPU-bound on the one vCPU, and most of
+that CPU is the kernel's own work of loading modules (signature checks, relocation, module
+init), the same for any loader that loads the same modules. modload's user-space time during
+coldplug is about 0.6-0.8 s (logged as \`cpu user_ms= system_ms=\` in the kernel log, detail
+level), its system time 2-3 s, while udev + kmod's whole coldplug takes 5-8 s: half of udev's
+time leaves little more than the kernel's share. A static busybox insmod of modload's exact
+module list, one after the other, took 3.7-4.0 s on virtio and 4.8-6.3 s on legacy-pc, slower
+than modload, whose parallel loads overlap module inits that wait on hardware.
+
 The project's machine has 2 cores and other QEMU boots were often running at the same time:
 single runs vary by several seconds, so read the medians as rough; compare loaders within the
 same run only. Under TCG, user-space work is 10-50x slower than on hardware (FINDINGS.md), and
