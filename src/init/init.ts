@@ -12,7 +12,8 @@ import { parseRequest, serveRequest, startForwarding, type Forwarding } from '..
 import { loadModuleFile } from '../load/loader.js'
 import { rootRequested, runHandOver } from './root/run.js'
 import { MS_NODEV, MS_NOEXEC, MS_NOSUID, REBOOT, SysError, type Sys } from '../sys/syscalls.js'
-import { PROC_CMDLINE, PROC_UPTIME, SYS_CLASS_BLOCK, SYS_CLASS_NET, SYS_MODULE, SYS_MODULE_COMPRESSION } from '../paths.js'
+import { PROC_CMDLINE, PROC_UPTIME, SYS_CLASS_BLOCK, SYS_CLASS_NET, SYS_MODULE } from '../paths.js'
+import { readKernelCompression } from '../load/insert.js'
 
 export { describe } from './report.js'
 export { liveModules }
@@ -106,7 +107,7 @@ function halt(sys: Sys, log: Log): void {
  * executable has no forwarding helper or it cannot be installed. */
 async function forwardKernelRequests(sys: Sys, log: Log, opened: OpenedModules): Promise<Forwarding | undefined> {
   if (sys.modprobeForward === undefined) return undefined
-  const compression = readOr(SYS_MODULE_COMPRESSION, '').trim() || null
+  const compression = readKernelCompression()
   const ctx = {
     db: opened.db,
     config: opened.config,

@@ -20,7 +20,8 @@ import { openUeventSource, type UeventSource } from './uevent.js'
 import { parseLoadParam, readModulesLoad } from './modules-load.js'
 import { describe, levelOf, printReport } from './report.js'
 import type { Log } from './log.js'
-import { PROC_MODULES, SYS_DEVICES, SYS_MODULE, SYS_MODULE_COMPRESSION } from '../paths.js'
+import { PROC_MODULES, SYS_DEVICES, SYS_MODULE } from '../paths.js'
+import { readKernelCompression } from '../load/insert.js'
 
 export interface ColdplugSettings {
   /** give up waiting after this long (modload.timeout=, seconds) */
@@ -113,7 +114,7 @@ export async function coldplugSystem(
     const { db, config } = opened ?? openSystemModules(log, cmdlineText)
     const lists = readModulesLoad('/')
     if (lists.files.length) log(`modules-load.d: ${lists.files.join(' ')}: ${lists.names.join(' ') || '(empty)'}`, 'debug')
-    const compression = readOr(SYS_MODULE_COMPRESSION, '')?.trim() || null
+    const compression = readKernelCompression()
     const report = await coldplug({
       db,
       config,

@@ -15,7 +15,8 @@ import type { ModprobeConfig } from '../../config/modprobe-conf.js'
 import { parseProcModules } from '../../format/proc-modules.js'
 import { loadWithDeps, type LoaderContext, type LoadResult } from '../../load/loader.js'
 import { SysError, type Sys } from '../../sys/syscalls.js'
-import { PROC_MODULES, SYS_DEVICES, SYS_MODULE_COMPRESSION } from '../../paths.js'
+import { PROC_MODULES, SYS_DEVICES } from '../../paths.js'
+import { readKernelCompression } from '../../load/insert.js'
 import { scanModaliases } from '../sysfs.js'
 import type { Log } from '../log.js'
 import { blockIo } from './devices.js'
@@ -68,7 +69,7 @@ function openModules(sys: Sys, log: Log, cmdlineText: string, opened?: OpenedMod
       sys,
       live: new Set(parseProcModules(readOr(PROC_MODULES)).map((m) => m.name)),
       failed: new Map(),
-      kernelCompression: readOr(SYS_MODULE_COMPRESSION).trim() || null,
+      kernelCompression: readKernelCompression(),
       now: () => performance.now(),
       params: (name) => options.get(name) ?? '',
     }
