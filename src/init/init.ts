@@ -3,17 +3,16 @@
 // with modload.halt, list what was found and power off. PID 1 must never exit, since that
 // panics the kernel: every failure is logged and the program stays up.
 import { performance } from 'node:perf_hooks'
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { parseCmdline, flag, type Cmdline } from '../format/cmdline.js'
 import { coldplugSystem, liveModules, openSystemModules, settingsFromCmdline, type OpenedModules } from './system.js'
 import { consoleLoglevel, makeLog, openKmsg, type Log } from './log.js'
 import { registerModprobeHelper } from '../load/helper.js'
 import { parseRequest, serveRequest, startForwarding, type Forwarding } from '../load/forward.js'
-import { loadModuleFile } from '../load/loader.js'
+import type { ProbeInsertContext } from '../load/insert.js'
 import { rootRequested, runHandOver } from './root/run.js'
 import { MS_NODEV, MS_NOEXEC, MS_NOSUID, REBOOT, SysError, type Sys } from '../sys/syscalls.js'
 import { PROC_CMDLINE, PROC_UPTIME, SYS_CLASS_BLOCK, SYS_CLASS_NET, SYS_MODULE } from '../paths.js'
-import { readKernelCompression } from '../load/insert.js'
 
 export { describe } from './report.js'
 export { liveModules }
@@ -107,22 +106,16 @@ function halt(sys: Sys, log: Log): void {
  * executable has no forwarding helper or it cannot be installed. */
 async function forwardKernelRequests(sys: Sys, log: Log, opened: OpenedModules): Promise<Forwarding | undefined> {
   if (sys.modprobeForward === undefined) return undefined
-  const compression = readKernelCompression()
-  const ctx = {
-    db: opened.db,
-    config: opened.config,
-    load: (path: string, options: string) => loadModuleFile(sys, compression, path, options),
-    isLoaded: (name: string) => existsSync(`${SYS_MODULE}/${name}/initstate`),
-  }
+  const ctx: ProbeInsertContext = { db: opened.db, sys: () => sys, sysModule: SYS_MODULE, report: { log() {}, error() {}, info() {}, show() {} } }
   const answer = async (args: string[]): Promise<number> => {
     const req = parseRequest(args)
     if ('error' in req) {
       log(`kernel module request "${args.join(' ')}": ${req.error}`, 'warn')
       return 1
     }
-    const r = await serveRequest(ctx, req.names[0])
-    log(`kernel request ${req.names[0]}: ${r.ok ? `ok${r.loaded.length ? `, loaded ${r.loaded.join(' ')}` : ''}` : `not loaded (${r.why})`}`, 'detail')
-    return r.ok ? 0 : 1
+    const r = await serveRequest(ctx, opened.config, req.names[0])
+    log(`kernel request ${req.names[0]}: ${r.status === 0 ? 'ok' : 'failed'}${r.messages.length ? ` (${r.messages.join('; ')})` : ''}`, 'detail')
+    return r.status
   }
   try {
     return await startForwarding(sys.modprobeForward, answer, (path) => registerModprobeHelper(path))

@@ -10,7 +10,7 @@ import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { lookup } from '../core/lookup.js'
 import { Prober } from '../core/probe.js'
-import type { ModuleDb } from '../core/moddb.js'
+import { probeInsert, type ProbeInsertContext } from './insert.js'
 import type { ModprobeConfig } from '../config/modprobe-conf.js'
 
 export const FORWARD_DIR = '/run/modload'
@@ -36,56 +36,23 @@ export function parseRequest(args: readonly string[]): { names: string[] } | { e
   return names.length === 1 ? { names } : { error: names.length ? `expected one module, got ${names.join(' ')}` : 'no module named' }
 }
 
-export interface RequestContext {
-  db: ModuleDb
-  config: ModprobeConfig
-  /** loads one module file (finit_module); rejects with the kernel's error */
-  load: (path: string, options: string) => Promise<void>
-  /** whether a loadable module is already in the kernel (live or being loaded) */
-  isLoaded: (name: string) => boolean
-}
-
 /**
- * What `modprobe -q NAME` does for the kernel: resolve NAME (modprobe.d aliases, module
- * names, modules.alias, built-ins, with kmod's blacklist rule for aliases) and load each
- * match with its dependencies and softdeps. True when something matched and every module of
- * its plan is in the kernel afterwards (EEXIST counts: loaded meanwhile).
+ * What `modprobe -q NAME` does for the kernel, with the modprobe tool's own loading
+ * (insert.ts's probeInsert: kmod's rules for dependencies, softdeps, modules already in the
+ * kernel, install commands) over the database init already holds. The exit status is
+ * modprobe's: 0 when something matched and nothing it needed failed (a blacklisted alias
+ * counts as done, as for kmod), else 1; `messages` are what modprobe would have said.
  */
-export async function serveRequest(ctx: RequestContext, name: string): Promise<{ ok: boolean; loaded: string[]; why?: string }> {
-  const refs = lookup(ctx.db, ctx.config, name)
-  if (refs === null || refs.length === 0) return { ok: false, loaded: [], why: 'no module matches' }
-  const prober = new Prober(ctx.db, ctx.config)
-  const loaded: string[] = []
-  let ok = false
-  let why: string | undefined
-  for (const ref of refs) {
-    const plan = prober.plan(ref)
-    if (plan.blacklisted) {
-      why = `${ref.name} is blacklisted`
-      continue
-    }
-    let good = true
-    for (const a of plan.actions) {
-      if (a.kind === 'builtin') continue
-      if (a.kind !== 'insmod') {
-        why = a.kind === 'install' ? `${a.name} has an install command (not run)` : `${a.name} is not in the module tree`
-        good = false
-        break
-      }
-      if (ctx.isLoaded(a.name)) continue
-      try {
-        await ctx.load(a.path, a.options)
-        loaded.push(a.name)
-      } catch (err) {
-        if ((err as { code?: string }).code === 'EEXIST') continue
-        why = `${a.name}: ${(err as Error).message}`
-        good = false
-        break
-      }
-    }
-    ok ||= good
-  }
-  return { ok, loaded, why: ok ? undefined : why }
+export async function serveRequest(ctx: ProbeInsertContext, config: ModprobeConfig, name: string): Promise<{ status: number; messages: string[] }> {
+  const messages: string[] = []
+  const say = (m: string): void => void messages.push(m.trimEnd())
+  const quiet: ProbeInsertContext = { ...ctx, report: { log: say, error: say, info: say, show: () => undefined } }
+  const refs = lookup(ctx.db, config, name)
+  if (refs === null || refs.length === 0) return { status: 1, messages: [`Module ${name} not found in directory ${ctx.db.dir}`] }
+  const prober = new Prober(ctx.db, config)
+  let err = 0
+  for (const ref of refs) err = await probeInsert(quiet, prober, ref, {})
+  return { status: err < 0 ? 1 : 0, messages }
 }
 
 export interface Forwarding {

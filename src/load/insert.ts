@@ -65,7 +65,9 @@ export async function insertModuleFile(sys: Sys, path: string, params: string, f
   const ignore = (what.modversions ? MODULE_INIT_IGNORE_MODVERSIONS : 0) | (what.vermagic ? MODULE_INIT_IGNORE_VERMAGIC : 0)
   if (kind === null || kind === env.kernelCompression()) {
     try {
-      sys.finitModule(path, params, ignore | (kind === null ? 0 : MODULE_INIT_COMPRESSED_FILE))
+      // off the main thread: when init serves the kernel's module requests (forward.ts), a
+      // module's init may wait for a request that this very process has to answer
+      await sys.finitModuleAsync(path, params, ignore | (kind === null ? 0 : MODULE_INIT_COMPRESSED_FILE))
       return
     } catch (err) {
       if (!(err instanceof SysError && err.code === 'ENOSYS')) throw err

@@ -249,14 +249,16 @@ function fromNodeError(err: unknown, syscall: string, path: string): unknown {
 
 /** Wraps the raw addon (or a fake of it) into the typed, throwing Sys. */
 export function makeSys(addon: RawShim, fs: FileOpener = nodeFs): Sys {
+  const openModule = (path: string): number => {
+    try {
+      return fs.openSync(path, 'r')
+    } catch (err) {
+      throw fromNodeError(err, 'open', path)
+    }
+  }
   return {
     finitModule(path, params = '', flags = 0) {
-      let fd: number
-      try {
-        fd = fs.openSync(path, 'r')
-      } catch (err) {
-        throw fromNodeError(err, 'open', path)
-      }
+      const fd = openModule(path)
       try {
         check(addon.finitModule(fd, params, flags), 'finit_module', path)
       } finally {
@@ -264,12 +266,7 @@ export function makeSys(addon: RawShim, fs: FileOpener = nodeFs): Sys {
       }
     },
     async finitModuleAsync(path, params = '', flags = 0) {
-      let fd: number
-      try {
-        fd = fs.openSync(path, 'r')
-      } catch (err) {
-        throw fromNodeError(err, 'open', path)
-      }
+      const fd = openModule(path)
       try {
         check(await addon.finitModuleAsync(fd, params, flags), 'finit_module', path)
       } finally {
