@@ -12,3 +12,8 @@ export const SYS_MODULE = '/sys/module'
 export const SYS_MODULE_COMPRESSION = '/sys/module/compression'
 export const SYS_CLASS_NET = '/sys/class/net'
 export const SYS_CLASS_BLOCK = '/sys/class/block'
+/** Written by mkinitramfs from the build host's root chain: the modules that make root= appear
+ * and mountable, one name a line. Init loads them first (src/init/system.ts). */
+export const IMAGE_ROOT_MODULES = '/etc/modload/root-modules'
+/** The image's default kernel command line (mkinitramfs.conf "cmdline"), read before /proc/cmdline. */
+export const IMAGE_CMDLINE = '/etc/modload/cmdline'

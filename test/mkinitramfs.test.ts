@@ -2,7 +2,8 @@ import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { gunzipSync } from 'node:zlib'
 import { fileURLToPath } from 'node:url'
-import { mkinitramfs } from '../src/initramfs/mkinitramfs.js'
+import { mkinitramfs, checkCompression } from '../src/initramfs/mkinitramfs.js'
+import { parseSelectors } from '../src/image/select.js'
 import { readCpio } from '../src/initramfs/cpio.js'
 import { buildModuleDbFromBin } from '../src/core/moddb-bin.js'
 import { lookupNames } from '../src/core/lookup.js'
@@ -12,10 +13,12 @@ const kver = '6.1.0-test'
 
 t.test('named modules with their closure, trimmed indexes, reproducible', async (t) => {
   const dir = t.testdir()
-  const opts = { init: '/bin/true', kernelRoot: root, kver, modules: ['fs-ext4', 'virtio_pci'], compress: 'gzip' as const, mtime: 0 }
+  const opts = { init: '/bin/true', kernelRoot: root, kver, selectors: parseSelectors(['fs-ext4', 'virtio_pci']), compress: 'gzip' as const, mtime: 0, configRoot: null }
   const r = await mkinitramfs({ ...opts, output: `${dir}/a.img` })
-  t.same(r.modules, ['ext4', 'jbd2'])
-  t.same(r.builtin, ['virtio_pci'])
+  t.same(r.selection.modules.map((m) => m.name), ['ext4', 'jbd2'])
+  t.same(r.selection.builtin.map((m) => m.name), ['virtio_pci'])
+  t.equal(r.sizes.modules, 28 + 28, 'the two module files')
+  t.ok(r.sizes.runtime > 0 && r.sizes.indexes > 0)
   const files = readCpio(gunzipSync(readFileSync(`${dir}/a.img`)))
   const byPath = new Map(files.map((f) => [f.path, f]))
   t.ok(byPath.has('init'))
@@ -50,10 +53,10 @@ t.test('named modules with their closure, trimmed indexes, reproducible', async 
 t.test('all modules, uncompressed, extra file', async (t) => {
   const dir = t.testdir({ 'junk.ko': 'not a module' })
   const r = await mkinitramfs({
-    init: '/bin/true', kernelRoot: root, kver, modules: 'all', compress: 'none', mtime: 0, output: `${dir}/x.img`,
+    init: '/bin/true', kernelRoot: root, kver, selectors: parseSelectors(['all']), compress: 'none', mtime: 0, output: `${dir}/x.img`, configRoot: null,
     add: [{ src: `${dir}/junk.ko`, dest: `/lib/modules/${kver}/kernel/fs/jbd2/jbd2.ko` }],
   })
-  t.equal(r.modules.length, 5)
+  t.equal(r.selection.modules.length, 5)
   const files = readCpio(readFileSync(`${dir}/x.img`))
   t.equal(Buffer.from(files.find((f) => f.path.endsWith('jbd2.ko'))!.data).toString(), 'not a module', '--add replaces')
 })
@@ -61,11 +64,69 @@ t.test('all modules, uncompressed, extra file', async (t) => {
 t.test('unknown module is a clear error', async (t) => {
   const dir = t.testdir()
   await t.rejects(
-    mkinitramfs({ init: '/bin/true', kernelRoot: root, kver, modules: ['nosuch'], compress: 'none', mtime: 0, output: `${dir}/x` }),
-    /module nosuch not found in .*lib\/modules\/6.1.0-test/,
+    mkinitramfs({ init: '/bin/true', kernelRoot: root, kver, selectors: parseSelectors(['nosuch']), compress: 'none', mtime: 0, output: `${dir}/x` }),
+    /module nosuch: not found in .*lib\/modules\/6.1.0-test/,
   )
   await t.rejects(
-    mkinitramfs({ init: '/bin/true', kernelRoot: root, kver: '9.9', modules: 'all', compress: 'none', mtime: 0, output: `${dir}/x` }),
+    mkinitramfs({ init: '/bin/true', kernelRoot: root, kver: '9.9', selectors: parseSelectors(['all']), compress: 'none', mtime: 0, output: `${dir}/x` }),
     /modules\.dep: not found \(run "depmod/,
   )
+})
+
+t.test('softdeps, firmware, host config and the default command line go in', async (t) => {
+  const { buildElf, modinfoSection } = await import('./fixtures/tools/elf-builder.js')
+  const { mkdirSync, writeFileSync, existsSync, readdirSync } = await import('node:fs')
+  const ko = (info: string[]) => buildElf({ sections: [{ name: '.modinfo', data: modinfoSection(info) }] })
+  const dir = t.testdir()
+  const tree = `${dir}/tree`
+  const md = `${tree}/lib/modules/${kver}`
+  for (const d of ['kernel/drivers/net/ethernet', 'kernel/fs/ext4', 'kernel/fs/jbd2', 'kernel/crypto', 'kernel/drivers/block']) mkdirSync(`${md}/${d}`, { recursive: true })
+  writeFileSync(`${md}/kernel/drivers/net/ethernet/nicfw.ko`, ko(['firmware=nic/fw.bin', 'firmware=nic/missing.bin', 'alias=pci:v00001234d*']))
+  writeFileSync(`${md}/kernel/fs/ext4/ext4.ko`, ko(['alias=fs-ext4']))
+  writeFileSync(`${md}/kernel/fs/jbd2/jbd2.ko`, ko([]))
+  writeFileSync(`${md}/kernel/crypto/crc32c_generic.ko`, ko(['alias=crypto-crc32c']))
+  writeFileSync(`${md}/kernel/drivers/block/floppy.ko`, ko([]))
+  writeFileSync(`${md}/modules.dep`, 'kernel/drivers/net/ethernet/nicfw.ko:\nkernel/fs/ext4/ext4.ko: kernel/fs/jbd2/jbd2.ko\nkernel/fs/jbd2/jbd2.ko:\nkernel/crypto/crc32c_generic.ko:\nkernel/drivers/block/floppy.ko:\n')
+  writeFileSync(`${md}/modules.alias`, 'alias pci:v00001234d* nicfw\nalias fs-ext4 ext4\nalias crypto-crc32c crc32c_generic\n')
+  writeFileSync(`${md}/modules.softdep`, 'softdep ext4 pre: crypto-crc32c\n')
+  mkdirSync(`${tree}/lib/firmware/nic`, { recursive: true })
+  writeFileSync(`${tree}/lib/firmware/nic/fw.bin`, 'FIRMWARE')
+  mkdirSync(`${tree}/boot`)
+  writeFileSync(`${tree}/boot/config-${kver}`, 'CONFIG_RD_GZIP=y\n# CONFIG_RD_ZSTD is not set\nCONFIG_RD_XZ=y\n')
+  const host = `${dir}/host`
+  mkdirSync(`${host}/etc/modprobe.d`, { recursive: true })
+  mkdirSync(`${host}/etc/modules-load.d`, { recursive: true })
+  writeFileSync(`${host}/etc/modprobe.d/a.conf`, '# comment\noptions ext4 x=1\noptions floppy y=2\nalias my-nic nicfw\n')
+  writeFileSync(`${host}/etc/modules-load.d/m.conf`, 'ext4\nfloppy\n')
+
+  const base = { init: '/bin/true', kernelRoot: tree, kver, compress: 'gzip' as const, mtime: 0, configRoot: host, cmdline: ['modload.debug', 'quiet'] }
+  const r = await mkinitramfs({ ...base, selectors: parseSelectors(['ext4', 'nicfw']), output: `${dir}/a.img` })
+  t.same(r.selection.modules.map((m) => m.name), ['crc32c_generic', 'ext4', 'jbd2', 'nicfw'], 'ext4 brings its softdep crc32c')
+  t.same(r.missingFirmware, [{ module: 'nicfw', names: ['nic/missing.bin'] }])
+  const files = new Map(readCpio(gunzipSync(readFileSync(`${dir}/a.img`))).map((f) => [f.path, Buffer.from(f.data).toString()]))
+  t.equal(files.get('lib/firmware/nic/fw.bin'), 'FIRMWARE')
+  t.equal(files.get('etc/modprobe.d/a.conf'), 'options ext4 x=1\nalias my-nic nicfw\n', 'modprobe.d trimmed to what is inside')
+  t.equal(files.get('etc/modules-load.d/m.conf'), 'ext4\n', 'modules-load.d trimmed')
+  t.match(files.get('etc/modload/cmdline'), /^# .*\nmodload.debug quiet\n$/, 'the default command line, quoted as the kernel reads it')
+  t.ok(r.sizes.firmware === 8 && r.firmware.length === 1)
+
+  const noNet = await mkinitramfs({ ...base, selectors: parseSelectors(['nicfw']), firmware: { enabled: true, excludeClasses: ['net'] }, output: `${dir}/b.img` })
+  t.same([noNet.firmware.length, noNet.missingFirmware.length], [0, 0], 'firmware of a class left out')
+  await t.rejects(mkinitramfs({ ...base, selectors: parseSelectors(['nicfw']), firmware: { enabled: true, strict: true }, output: `${dir}/c.img` }), /firmware not found for 1 module .*nicfw: nic\/missing.bin/)
+  t.notOk(existsSync(`${dir}/c.img`), 'no image after an error')
+  await t.rejects(mkinitramfs({ ...base, selectors: parseSelectors(['nicfw']), compress: 'zstd', output: `${dir}/d.img` }), /boot\/config-6.1.0-test: CONFIG_RD_ZSTD is not set, so this kernel cannot unpack a zstd image; choose --compress none, gzip, xz/)
+  t.same(readdirSync(dir).filter((n) => n.includes('.tmp-')), [], 'no temporary files left')
+
+  const facts = { devices: [{ path: 'devices/pci0000:00/0000:00:02.0', modalias: 'pci:v00001234d00005678sv0sd0bc02sc00i00' }], loaded: [], builtinBound: [], root: { source: '/dev/sda1', fstype: 'ext4', modules: [] } }
+  const h = await mkinitramfs({ ...base, selectors: parseSelectors(['host']), host: facts, output: `${dir}/e.img` })
+  t.same(h.selection.modules.map((m) => m.name), ['crc32c_generic', 'ext4', 'jbd2', 'nicfw'])
+  const he = new Map(readCpio(gunzipSync(readFileSync(`${dir}/e.img`))).map((f) => [f.path, Buffer.from(f.data).toString()]))
+  t.equal(he.get('etc/modload/root-modules'), 'ext4\n', "the root's filesystem, for init to load first")
+})
+
+t.test('compression against the kernel config', async (t) => {
+  t.doesNotThrow(() => checkCompression('zstd', null), 'unknown config: trust the user')
+  t.doesNotThrow(() => checkCompression('none', { path: 'c', text: '' }))
+  t.doesNotThrow(() => checkCompression('lz4', { path: 'c', text: 'CONFIG_RD_LZ4=y\n' }))
+  t.throws(() => checkCompression('lz4', { path: 'c', text: 'CONFIG_RD_LZ4=m\n' }), /c: CONFIG_RD_LZ4 is not set/)
 })

@@ -1,18 +1,32 @@
-// Builds an initramfs: the modload executable as /init, the libraries and dynamic loader it
-// needs, the chosen modules with their dependency closure, and depmod's indexes trimmed to
-// what is inside. Reproducible: entries sorted by path, one fixed mtime, uid/gid 0.
-import { readFileSync, statSync, renameSync, rmSync } from 'node:fs'
+// Builds an initramfs in two steps. plan() decides what goes in and why: the modload executable
+// as /init with the libraries and dynamic loader it needs, the modules the selectors pick
+// (src/image/select.ts) with their dependency and softdep closure, the firmware those modules
+// declare, depmod's indexes trimmed to what is inside (every alias of every module kept, so a
+// device plugged in later finds its driver), the modprobe.d and modules-load.d files that apply,
+// trimmed likewise, and a default kernel command line. write() turns a plan into bytes:
+// reproducible (entries sorted by path, one fixed mtime, uid/gid 0), written to a temporary file
+// and renamed, so a failure never leaves a half-written image.
+import { readdirSync, readFileSync, statSync, renameSync, rmSync } from 'node:fs'
 import { Readable } from 'node:stream'
 import { writeCpio, type CpioEntry } from './cpio.js'
 import { MkInitramfsError } from './errors.js'
 import { DEFAULT_LEVEL, writeCompressed, type Compression } from './output.js'
 import { neededLibraries } from './libs.js'
 import { binIndexesFromTexts } from '../depmod/bin-from-text.js'
-import { trimByPath, trimByLastWord, trimBySecondWord, trimByFirstWord } from './trim.js'
+import { trimByPath, trimByLastWord, trimBySecondWord, trimByFirstWord, trimModprobeConf, trimModulesLoad } from './trim.js'
 import { openModuleDb } from '../core/moddb-fs.js'
-import { loadOrder, modulePath, resolve } from '../core/moddb.js'
-import { modulesDir } from '../paths.js'
+import { IMAGE_CMDLINE, IMAGE_ROOT_MODULES, modulesDir } from '../paths.js'
+import { formatImageCmdline } from '../init/cmdline-file.js'
+import { loadModprobeConfig } from '../config/config-fs.js'
+import { emptyConfig } from '../config/modprobe-conf.js'
+import { classMatches, selectModules, SelectorError, type HostNeeds, type Selection, type Selector } from '../image/select.js'
+import { MODULES_LOAD_DIRS } from '../init/modules-load.js'
+import { DRIVER_CLASSES } from '../image/classes.js'
+import { builtinModuleFirmware, findFirmware, moduleFirmware, type FirmwareFile } from '../image/firmware-fs.js'
+import { describeMissing, type MissingFirmware, type ModuleFirmware } from '../image/firmware.js'
 
+export { COMPRESSIONS, type Compression } from './output.js'
+export { MkInitramfsError }
 
 /**
  * kmod's tool names, each a symlink to /init inside the image. Not in /sbin: the kernel runs
@@ -24,13 +38,20 @@ import { modulesDir } from '../paths.js'
 export const TOOL_DIR = '/usr/lib/modload'
 export const TOOL_LINKS = ['modprobe', 'insmod', 'rmmod', 'lsmod', 'modinfo', 'depmod'].map((n) => `${TOOL_DIR}/${n}`)
 
+
+/** The parts an image's size is reported by. */
+export const PARTS = ['runtime', 'modules', 'firmware', 'indexes', 'config'] as const
+export type Part = (typeof PARTS)[number]
+
 export interface MkInitramfsOptions {
   output: string
   /** the program to install as /init (the running executable by default) */
   init: string
   kernelRoot: string
   kver: string
-  modules: 'all' | string[]
+  selectors: readonly Selector[]
+  /** what the `host` selector reads (src/image/host.ts) */
+  host?: HostNeeds
   compress: Compression
   /** compression level; each kind has a default that favours build speed over a few MB */
   level?: number
@@ -38,81 +59,162 @@ export interface MkInitramfsOptions {
   add?: { src: string; dest: string }[]
   /** seconds since the epoch for every entry (SOURCE_DATE_EPOCH, else 0) */
   mtime: number
+  /** the root whose /etc/modprobe.d and modules-load.d apply (and go into the image); null: none */
+  configRoot?: string | null
+  /** default kernel command line words for init (unquoted, as the config parser gives them) */
+  cmdline?: readonly string[]
+  /** firmware the modules declare (on by default) */
+  firmware?: FirmwarePolicy
 }
 
-export interface MkInitramfsResult {
-  modules: string[]
-  builtin: string[]
-  entries: number
+export interface FirmwarePolicy {
+  /** false: no firmware at all */
+  enabled: boolean
+  /** missing firmware is an error, not a warning */
+  strict?: boolean
+  /** classes (classes.ts) whose modules' firmware stays out */
+  excludeClasses?: readonly string[]
+  /** the target's firmware_class.path */
+  extraPath?: string
+}
+
+export interface PlannedFile {
+  path: string
+  part: Part
   bytes: number
 }
 
-export { COMPRESSIONS, type Compression } from './output.js'
-
-export { MkInitramfsError }
-
-/** Pick the modules for the image: every module, or the closure of the named ones. */
-function chooseModules(opts: MkInitramfsOptions): { paths: Map<string, string>; builtin: string[] } {
-  const db = openModuleDb(opts.kernelRoot, opts.kver)
-  const paths = new Map<string, string>() // module name -> path relative to the modules dir
-  const builtin: string[] = []
-  const wanted = opts.modules === 'all' ? [...db.modules.keys()] : opts.modules
-  for (const want of wanted) {
-    const r = resolve(db, want)
-    if (r.kind === 'none') {
-      throw new MkInitramfsError(
-        `module ${want} not found in ${db.dir} (neither a module name nor an alias in modules.dep/modules.alias/modules.builtin)`,
-      )
-    }
-    if (r.kind === 'builtin') {
-      builtin.push(...r.names)
-      continue
-    }
-    for (const name of r.names) {
-      const { order, missing } = loadOrder(db, name)
-      if (missing.length) throw new MkInitramfsError(`${db.dir}/modules.dep: ${name} depends on ${missing.join(', ')}, which has no entry`)
-      for (const e of order) paths.set(e.name, modulePath(db, e).slice(db.dir.length + 1))
-    }
-  }
-  return { paths, builtin }
+export interface Plan {
+  selection: Selection
+  entries: CpioEntry[]
+  files: PlannedFile[]
+  /** uncompressed bytes by part */
+  sizes: Record<Part, number>
+  /** paths of the config files that went into the image */
+  configFiles: string[]
+  /** each selected module's file size */
+  moduleBytes: Map<string, number>
+  firmware: FirmwareFile[]
+  missingFirmware: MissingFirmware[]
 }
 
-export async function mkinitramfs(opts: MkInitramfsOptions): Promise<MkInitramfsResult> {
-  const { paths, builtin } = chooseModules(opts)
-  const dir = modulesDir(opts.kernelRoot, opts.kver)
+export interface MkInitramfsResult extends Plan {
+  bytes: number
+}
+
+/** The kernel's build configuration, when the tree or /boot has it. */
+export function readKernelConfig(kernelRoot: string, kver: string): { path: string; text: string } | null {
+  const prefix = kernelRoot === '/' ? '' : kernelRoot.replace(/\/+$/, '')
+  for (const path of [`${prefix}/boot/config-${kver}`, `${modulesDir(kernelRoot, kver)}/build/.config`, `${modulesDir(kernelRoot, kver)}/config`]) {
+    try {
+      return { path, text: readFileSync(path, 'latin1') }
+    } catch {
+      // next place
+    }
+  }
+  return null
+}
+
+const RD_OPTION: Record<Compression, string | null> = { none: null, gzip: 'CONFIG_RD_GZIP', zstd: 'CONFIG_RD_ZSTD', lz4: 'CONFIG_RD_LZ4', xz: 'CONFIG_RD_XZ' }
+
+/** Throws when the kernel's config says it cannot unpack this kind of archive. */
+export function checkCompression(kind: Compression, config: { path: string; text: string } | null): void {
+  const option = RD_OPTION[kind]
+  if (option === null || config === null) return
+  if (new RegExp(`^${option}=y$`, 'm').test(config.text)) return
+  const ok = Object.entries(RD_OPTION)
+    .filter(([, o]) => o === null || new RegExp(`^${o}=y$`, 'm').test(config.text))
+    .map(([k]) => k)
+  throw new MkInitramfsError(`${config.path}: ${option} is not set, so this kernel cannot unpack a ${kind} image; choose --compress ${ok.join(', ')}`)
+}
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'latin1')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw err
+  }
+}
+
+/** Decide what goes into the image. Reads files (indexes, config, sizes), writes nothing. */
+export async function plan(opts: MkInitramfsOptions): Promise<Plan> {
+  const db = openModuleDb(opts.kernelRoot, opts.kver)
+  const dir = db.dir
+  const configRoot = opts.configRoot === undefined ? '/' : opts.configRoot
+  const modprobe = configRoot === null ? { config: emptyConfig(), files: [] } : loadModprobeConfig({ root: configRoot, modulesDir: dir, cmdline: '' })
+  if (configRoot === null) {
+    // modules.softdep still applies: it is the tree's own
+    const soft = readText(`${dir}/modules.softdep`)
+    if (soft !== undefined) Object.assign(modprobe, loadModprobeConfig({ paths: [`${dir}/modules.softdep`], cmdline: '' }))
+  }
+  let selection: Selection
+  try {
+    selection = selectModules({ db, config: modprobe.config, selectors: opts.selectors, host: opts.host })
+  } catch (err) {
+    if (err instanceof SelectorError) throw new MkInitramfsError(err.message)
+    throw err
+  }
+
   const inImage = `/lib/modules/${opts.kver}`
   const byPath = new Map<string, CpioEntry>()
-  const put = (e: CpioEntry): void => {
+  const partOf = new Map<string, Part>()
+  const put = (e: CpioEntry, part: Part): void => {
     byPath.set(e.path, e)
+    partOf.set(e.path, part)
   }
-  const file = (dest: string, src: string, mode?: number): void =>
-    put({ type: 'file', path: dest, mode: mode ?? (statSync(src).mode & 0o111 ? 0o755 : 0o644), data: () => readFileSync(src) })
+  const file = (dest: string, src: string, part: Part, mode?: number): void => {
+    let st
+    try {
+      st = statSync(src)
+    } catch {
+      throw new MkInitramfsError(`${src}: cannot be read (it was to go into the image as ${dest})`)
+    }
+    put({ type: 'file', path: dest, mode: mode ?? (st.mode & 0o111 ? 0o755 : 0o644), data: () => readFileSync(src) }, part)
+  }
+  const text = (dest: string, content: string, part: Part): void => {
+    const data = Buffer.from(content, 'latin1')
+    put({ type: 'file', path: dest, mode: 0o644, data: () => data }, part)
+  }
 
-  for (const d of ['/dev', '/proc', '/sys', '/run', '/tmp', '/root', '/sbin', '/bin', '/etc', '/lib', '/lib64', '/usr', '/mnt']) put({ type: 'dir', path: d })
-  put({ type: 'dir', path: '/tmp', mode: 0o1777 })
+  for (const d of ['/dev', '/proc', '/sys', '/run', '/root', '/sbin', '/bin', '/etc', '/lib', '/lib64', '/usr', '/mnt']) put({ type: 'dir', path: d }, 'config')
+  put({ type: 'dir', path: '/tmp', mode: 0o1777 }, 'config')
   // the kernel opens /dev/console for init's stdio before anything can mount devtmpfs
-  put({ type: 'chardev', path: '/dev/console', major: 5, minor: 1, mode: 0o600 })
-  put({ type: 'chardev', path: '/dev/null', major: 1, minor: 3, mode: 0o666 })
-  put({ type: 'chardev', path: '/dev/kmsg', major: 1, minor: 11, mode: 0o644 })
-  file('/init', opts.init, 0o755)
-  for (const link of TOOL_LINKS) put({ type: 'symlink', path: link, target: '/init' })
-  for (const lib of neededLibraries(opts.init)) file(lib.dest, lib.src)
+  put({ type: 'chardev', path: '/dev/console', major: 5, minor: 1, mode: 0o600 }, 'config')
+  put({ type: 'chardev', path: '/dev/null', major: 1, minor: 3, mode: 0o666 }, 'config')
+  put({ type: 'chardev', path: '/dev/kmsg', major: 1, minor: 11, mode: 0o644 }, 'config')
+  file('/init', opts.init, 'runtime', 0o755)
+  for (const link of TOOL_LINKS) put({ type: 'symlink', path: link, target: '/init' }, 'runtime')
+  let libs
+  try {
+    libs = neededLibraries(opts.init)
+  } catch (err) {
+    throw new MkInitramfsError(`${opts.init}: ${(err as Error).message}`)
+  }
+  for (const lib of libs) file(lib.dest, lib.src, 'runtime')
 
-  const keep = (name: string): boolean => paths.has(name)
-  for (const rel of paths.values()) file(`${inImage}/${rel}`, `${dir}/${rel}`, 0o644)
+  const inside = new Set(selection.modules.map((m) => m.name))
+  const keep = (name: string): boolean => inside.has(name)
+  for (const m of selection.modules) file(`${inImage}/${m.path}`, `${dir}/${m.path}`, 'modules', 0o644)
+
+  const fw = await chooseFirmware(opts, selection, dir)
+  for (const f of fw.files) {
+    if (f.symlink !== undefined) put({ type: 'symlink', path: f.dest, target: f.symlink }, 'firmware')
+    else if (f.data) put({ type: 'file', path: f.dest, mode: 0o644, data: f.data }, 'firmware')
+    else if (f.src) file(f.dest, f.src, 'firmware', 0o644)
+  }
+  if (fw.missing.length && opts.firmware?.strict) {
+    const msg = describeMissing(fw.missing, opts.kver, opts.firmware?.extraPath)
+    throw new MkInitramfsError(`${msg}; install the firmware (Debian: the firmware-* packages), or leave --strict-firmware off`)
+  }
+
   const texts = new Map<string, string>()
   const index = (name: string, trim?: (text: string, keep: (n: string) => boolean) => string): void => {
-    let text: string
-    try {
-      text = readFileSync(`${dir}/${name}`, 'latin1')
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
-      throw err
-    }
-    const trimmed = trim ? trim(text, keep) : text
+    const t = readText(`${dir}/${name}`)
+    if (t === undefined) return
+    const trimmed = trim ? trim(t, keep) : t
     texts.set(name, trimmed)
-    const data = Buffer.from(trimmed, 'latin1')
-    put({ type: 'file', path: `${inImage}/${name}`, mode: 0o644, data: () => data })
+    text(`${inImage}/${name}`, trimmed, 'indexes')
   }
   index('modules.dep', trimByPath)
   index('modules.order', trimByPath)
@@ -136,27 +238,124 @@ export async function mkinitramfs(opts: MkInitramfsOptions): Promise<MkInitramfs
     },
     dir,
   )
-  for (const b of bins) put({ type: 'file', path: `${inImage}/${b.name}`, mode: 0o644, data: () => b.data })
+  for (const b of bins) put({ type: 'file', path: `${inImage}/${b.name}`, mode: 0o644, data: () => b.data }, 'indexes')
 
-  for (const a of opts.add ?? []) file(a.dest, a.src)
+  // the host's modprobe.d and modules-load.d, trimmed to the modules inside
+  const configFiles: string[] = []
+  if (configRoot !== null) {
+    for (const f of modprobe.files) {
+      if (f.name === 'modules.softdep') continue
+      const t = readText(f.path)
+      if (t === undefined) continue
+      const trimmed = trimModprobeConf(t, keep)
+      if (trimmed.trim().length === 0) continue
+      text(`/etc/modprobe.d/${f.name}`, trimmed, 'config')
+      configFiles.push(f.path)
+    }
+    const prefix = configRoot === '/' ? '' : configRoot.replace(/\/+$/, '')
+    const seen = new Set<string>()
+    for (const d of MODULES_LOAD_DIRS) {
+      let names: string[] = []
+      try {
+        names = readdirSync(prefix + d)
+      } catch {
+        continue
+      }
+      for (const n of names.filter((x) => x.endsWith('.conf')).sort()) {
+        if (seen.has(n)) continue
+        seen.add(n)
+        const t = readText(`${prefix}${d}/${n}`)
+        if (t === undefined) continue
+        const trimmed = trimModulesLoad(t, keep)
+        if (trimmed.trim().length === 0) continue
+        text(`/etc/modules-load.d/${n}`, trimmed, 'config')
+        configFiles.push(`${prefix}${d}/${n}`)
+      }
+    }
+  }
+  if (opts.cmdline?.length) text(IMAGE_CMDLINE, formatImageCmdline(opts.cmdline), 'config')
+  // the root's drivers and filesystem as the host selector found them: init loads them first
+  const rootChain = selection.modules.filter((m) => m.reasons.some((r) => r.kind === 'root')).map((m) => m.name)
+  if (rootChain.length) text(IMAGE_ROOT_MODULES, rootChain.join('\n') + '\n', 'config')
+
+  for (const a of opts.add ?? []) file(a.dest, a.src, 'config')
 
   // every parent directory gets its own entry, so the kernel never has to invent one
   for (const p of [...byPath.keys()]) {
     for (let i = p.indexOf('/', 1); i > 0; i = p.indexOf('/', i + 1)) {
       const parent = p.slice(0, i)
-      if (!byPath.has(parent)) put({ type: 'dir', path: parent })
+      if (!byPath.has(parent)) put({ type: 'dir', path: parent }, 'config')
     }
   }
   const entries = [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+  const sizes = Object.fromEntries(PARTS.map((p) => [p, 0])) as Record<Part, number>
+  const files: PlannedFile[] = []
+  for (const e of entries) {
+    if (e.type !== 'file') continue
+    const part = partOf.get(e.path) as Part
+    const bytes = e.data().length
+    sizes[part] += bytes
+    files.push({ path: e.path, part, bytes })
+  }
+  const moduleBytes = new Map<string, number>()
+  const bytesAt = new Map(files.map((f) => [f.path, f.bytes]))
+  for (const m of selection.modules) moduleBytes.set(m.name, bytesAt.get(`${inImage}/${m.path}`) ?? 0)
+  return { selection, entries, files, sizes, configFiles, moduleBytes, firmware: fw.files, missingFirmware: fw.missing }
+}
 
+/**
+ * The firmware= fields of the selected modules, eight files at a time. A module whose modinfo
+ * cannot be read still goes in (the kernel is the judge of a module); the user hears that its
+ * firmware, if it has any, could not be looked for.
+ */
+async function declaredFirmware(selection: Selection, dir: string): Promise<ModuleFirmware[]> {
+  const out: ModuleFirmware[] = []
+  const items = selection.modules.map((m) => ({ module: m.name, path: `${dir}/${m.path}` }))
+  for (let i = 0; i < items.length; i += 8) {
+    const chunk = items.slice(i, i + 8)
+    const got = await Promise.all(
+      chunk.map((it) =>
+        moduleFirmware([it]).catch((err: Error) => {
+          selection.warnings.push(`${it.path}: cannot read its modinfo (${err.message}); firmware it may need is not added`)
+          return []
+        }),
+      ),
+    )
+    out.push(...got.flat())
+  }
+  return out
+}
+
+/** The firmware the selected modules (and the kernel's built-in drivers) declare. */
+async function chooseFirmware(opts: MkInitramfsOptions, selection: Selection, dir: string): Promise<{ files: FirmwareFile[]; missing: MissingFirmware[] }> {
+  const policy = opts.firmware ?? { enabled: true }
+  if (!policy.enabled) return { files: [], missing: [] }
+  const wants = [...(await declaredFirmware(selection, dir)), ...builtinModuleFirmware(opts.kernelRoot, opts.kver)]
+  const excluded = new Set<string>()
+  for (const c of policy.excludeClasses ?? []) {
+    const cls = DRIVER_CLASSES[c]
+    if (!cls) throw new MkInitramfsError(`firmware exclusion: unknown class ${c} (known: ${Object.keys(DRIVER_CLASSES).join(', ')})`)
+    for (const m of selection.modules) if (classMatches(cls, m.path)) excluded.add(m.name)
+  }
+  return findFirmware(wants, { root: opts.kernelRoot, kver: opts.kver, extraPath: policy.extraPath, exclude: (m) => excluded.has(m) })
+}
+
+/** Write a planned image. */
+export async function write(p: Plan, opts: Pick<MkInitramfsOptions, 'output' | 'compress' | 'level' | 'mtime'>): Promise<number> {
   const tmp = `${opts.output}.tmp-${process.pid}`
   try {
-    const source = Readable.from(writeCpio(entries, opts.mtime))
+    const source = Readable.from(writeCpio(p.entries, opts.mtime))
     await writeCompressed(source, opts.compress, opts.level ?? DEFAULT_LEVEL[opts.compress], tmp)
     renameSync(tmp, opts.output)
   } catch (err) {
     rmSync(tmp, { force: true })
     throw err
   }
-  return { modules: [...paths.keys()].sort(), builtin, entries: entries.length, bytes: statSync(opts.output).size }
+  return statSync(opts.output).size
+}
+
+export async function mkinitramfs(opts: MkInitramfsOptions): Promise<MkInitramfsResult> {
+  checkCompression(opts.compress, readKernelConfig(opts.kernelRoot, opts.kver))
+  const p = await plan(opts)
+  return { ...p, bytes: await write(p, opts) }
 }

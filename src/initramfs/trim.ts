@@ -29,3 +29,33 @@ export const trimBySecondWord = (text: string, keep: Keep): string =>
 /** modules.devname: "MODULE DEVNAME TYPE MAJOR:MINOR" keyed by the first word. */
 export const trimByFirstWord = (text: string, keep: Keep): string =>
   filterLines(text, (l) => (l[0] === '#' ? null : normalizeName(l.trim().split(/\s+/)[0] ?? '')), keep)
+
+/**
+ * A modprobe.d file, kept to the lines about modules inside the image: `alias` by its module
+ * (third word), `options`, `install`, `remove`, `blacklist` and `softdep` by the second word.
+ * Backslash continuations are joined first; comments go; a line of any other kind stays (the
+ * loader's tolerant parser reports it as kmod would).
+ */
+export function trimModprobeConf(text: string, keep: Keep): string {
+  const joined = text.replace(/\\\n/g, ' ')
+  const out: string[] = []
+  for (const raw of joined.split('\n')) {
+    const line = raw.trim()
+    if (line.length === 0 || line[0] === '#') continue
+    const words = line.split(/\s+/)
+    const which = words[0] === 'alias' ? words[2] : ['options', 'install', 'remove', 'blacklist', 'softdep'].includes(words[0]) ? words[1] : null
+    if (which === null || (which !== undefined && keep(normalizeName(which)))) out.push(line)
+  }
+  return out.length ? out.join('\n') + '\n' : ''
+}
+
+/** A modules-load.d list, kept to the modules inside the image. */
+export function trimModulesLoad(text: string, keep: Keep): string {
+  const out: string[] = []
+  for (const raw of text.split('\n')) {
+    const line = raw.trim()
+    if (line === '' || line[0] === '#' || line[0] === ';') continue
+    if (keep(normalizeName(line))) out.push(line)
+  }
+  return out.length ? out.join('\n') + '\n' : ''
+}
