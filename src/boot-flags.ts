@@ -17,7 +17,7 @@ const FLAGS = ['--no-sparkplug', '--no-maglev', '--no-turbofan']
 /** The other commands' names, which win over PID 1 as in commands.ts's dispatch (this file
  * cannot import that table: it must run before the modules it pulls in; a test keeps the two
  * in step). */
-const OTHER_COMMANDS = new Set(['modprobe', 'insmod', 'rmmod', 'lsmod', 'modinfo', 'depmod', 'mkinitramfs', 'resolve'])
+const OTHER_COMMANDS = new Set(['modprobe', 'insmod', 'rmmod', 'lsmod', 'modinfo', 'depmod', 'mkinitramfs', 'resolve', 'scan', 'install-hooks'])
 
 /** Whether dispatch will run init or coldplug for this process. */
 export function isBootRole(pid: number, argv0: string, args: readonly string[]): boolean {

@@ -11,10 +11,12 @@ import { lsmodTool } from './tools/lsmod.js'
 import { insmodTool } from './tools/insmod.js'
 import { rmmodTool } from './tools/rmmod.js'
 import { coldplugTool } from './tools/coldplug.js'
+import { scanTool } from './tools/scan.js'
+import { installHooksTool } from './tools/install-hooks.js'
 import type { Tool } from './tools/io.js'
 
 export const COMMANDS: readonly Tool[] = [initTool, mkinitramfsTool, resolveTool, modprobeTool,
-  modinfoTool, depmodTool, lsmodTool, insmodTool, rmmodTool, coldplugTool]
+  modinfoTool, depmodTool, lsmodTool, insmodTool, rmmodTool, coldplugTool, scanTool, installHooksTool]
 
 export type Dispatch =
   | { kind: 'tool'; tool: Tool; argv: string[]; prog: string }

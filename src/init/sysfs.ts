@@ -2,9 +2,11 @@
 // (a driver that just loaded adds children), so a vanished entry is normal, not an error.
 import { readdirSync, readFileSync, type Dirent } from 'node:fs'
 
-const VANISHED = new Set(['ENOENT', 'ENOTDIR', 'ENODEV', 'EACCES', 'EIO'])
+// EINVAL: readlink of an entry that is not (or no longer) a link
+const VANISHED = new Set(['ENOENT', 'ENOTDIR', 'ENODEV', 'EACCES', 'EIO', 'EINVAL'])
 
-function tolerate<T>(f: () => T, fallback: T): T {
+/** f(), or fallback when what it read vanished under it (the errors above). */
+export function tolerate<T>(f: () => T, fallback: T): T {
   try {
     return f()
   } catch (err) {

@@ -8,6 +8,7 @@ import { parseCmdline } from '../format/cmdline.js'
 import { coldplugSystem, DEFAULTS, settingsFromCmdline } from '../init/system.js'
 import { consoleLoglevel, isKernelConsole, makeLog, openKmsg } from '../init/log.js'
 import { succeeded } from '../init/report.js'
+import { readImageCmdline } from '../init/cmdline-file.js'
 import { PROC_CMDLINE } from '../paths.js'
 import { UsageError, type Tool } from './io.js'
 import type { Sys } from '../sys/syscalls.js'
@@ -73,7 +74,8 @@ export function makeColdplugTool(exit: (code: number, sys: Sys) => void = exitSo
         io.out(COLDPLUG_HELP)
         return 0
       }
-      const cmdlineText = readOr(PROC_CMDLINE)
+      // as init reads it: a modload image's default words, then the boot loader's
+      const cmdlineText = readImageCmdline(readOr(PROC_CMDLINE))
       const cmdline = parseCmdline(cmdlineText)
       const s = settingsFromCmdline(cmdline)
       const timeout = number(values.timeout, '--timeout')
