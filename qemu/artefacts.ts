@@ -23,8 +23,10 @@ export async function ensureExecutable(): Promise<string> {
 
 export interface ImageOptions {
   kernel: Kernel
-  /** module names or aliases, or 'all' */
+  /** selectors (module names, aliases, classes, host, ...: mkinitramfs --modules), or 'all' */
   modules: readonly string[] | 'all'
+  /** a captured /sys (qemu/capture.ts) for the host selector */
+  sysfs?: string
   compress?: string
   /** extra files: [host file, path in the image] */
   add?: readonly [string, string][]
@@ -32,12 +34,29 @@ export interface ImageOptions {
   name: string
 }
 
+/** A digest of a small directory tree: names, link targets and file contents. */
+async function treeDigest(dir: string): Promise<string> {
+  const h = createHash('sha256')
+  const walk = async (d: string): Promise<void> => {
+    for (const e of (await fs.readdir(d, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const p = path.join(d, e.name)
+      h.update(path.relative(dir, p) + '\0')
+      if (e.isSymbolicLink()) h.update('l' + (await fs.readlink(p)))
+      else if (e.isDirectory()) await walk(p)
+      else if (e.isFile()) h.update(await fs.readFile(p))
+    }
+  }
+  await walk(dir)
+  return h.digest('hex')
+}
+
 /** An initramfs for `kernel` with modload as /init; rebuilt only when an input changed. */
 export async function ensureImage(opts: ImageOptions): Promise<string> {
   const exe = await fs.stat(executable)
   const h = createHash('sha256')
-  h.update(JSON.stringify([exe.size, exe.mtimeMs, opts.kernel.version, opts.modules, opts.compress ?? 'lz4', opts.add ?? []]))
+  h.update(JSON.stringify([exe.size, exe.mtimeMs, opts.kernel.version, opts.kernel.root, opts.modules, opts.compress ?? 'lz4', opts.add ?? []]))
   for (const [src] of opts.add ?? []) h.update(await fs.readFile(src))
+  if (opts.sysfs) h.update(await treeDigest(opts.sysfs))
   const key = h.digest('hex').slice(0, 16)
   const out = path.join(imagesDir, `${opts.name}-${opts.kernel.version}-${key}.img`)
   try {
@@ -49,8 +68,10 @@ export async function ensureImage(opts: ImageOptions): Promise<string> {
   await ensureHostTools() // the lz4 program, for the default compression
   await fs.mkdir(imagesDir, { recursive: true })
   const args = ['mkinitramfs', '-o', out, '--kernel-root', opts.kernel.root, '-k', opts.kernel.version]
-  args.push('--modules', opts.modules === 'all' ? 'all' : opts.modules.join(','), '--compress', opts.compress ?? 'lz4')
+  // the build host's modprobe.d stays out: test images depend only on their inputs
+  args.push('--modules', opts.modules === 'all' ? 'all' : opts.modules.join(','), '--compress', opts.compress ?? 'lz4', '--no-modprobe-d')
   for (const [src, dest] of opts.add ?? []) args.push('--add', `${src}:${dest}`)
+  if (opts.sysfs) args.push('--sysfs', opts.sysfs)
   await run(executable, args, { env: { ...process.env, SOURCE_DATE_EPOCH: '0' }, passthrough: true })
   return out
 }

@@ -5,13 +5,11 @@
 // modload reports the failure. Two boots. `loglevel=7` puts the module's pr_info line on the
 // console despite `quiet`.
 import t, { type Test } from 'tap'
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { ensureExecutable, ensureImage } from '../qemu/artefacts.js'
 import { boot, markers, type BootResult } from '../qemu/boot.js'
 import { ensureHostTools } from '../qemu/deps.js'
 import { ensureKernel, type Kernel } from '../qemu/kernels.js'
-import { cacheDir } from '../qemu/paths.js'
 import { ensureTestRoot, type TestRoot } from '../qemu/test-modules.js'
 
 const FW_NAME = 'modload-test/fw.bin'
@@ -21,9 +19,6 @@ const FW_LINE = `modload_fwtest: firmware loaded size=${FW.length} first=${FW.su
 const MODULES = ['modload_fwtest', 'virtio_pci']
 const APPEND = 'modload.halt modload.load=modload_fwtest loglevel=7'
 
-const work = path.join(cacheDir, 'tmp', `firmware-qemu-${process.pid}`)
-t.teardown(() => rmSync(work, { recursive: true, force: true }))
-
 let kernel: Kernel
 t.before(async () => {
   await ensureHostTools()
@@ -32,9 +27,8 @@ t.before(async () => {
 })
 
 /** An image of `root` (its kernel modules with the test modules in extra/). */
-async function image(root: TestRoot, add: [string, string][]): Promise<string> {
-  // the root's directory name carries the hash of its contents: ensureImage's key does not
-  return ensureImage({ kernel: { ...kernel, root: root.root }, name: `fw-${path.basename(root.root)}`, modules: MODULES, add })
+async function image(root: TestRoot): Promise<string> {
+  return ensureImage({ kernel: { ...kernel, root: root.root }, name: `fw-${path.basename(root.root)}`, modules: MODULES })
 }
 
 function show(t: Test, r: BootResult): { modload: string[]; module: string[] } {
@@ -47,12 +41,8 @@ function show(t: Test, r: BootResult): { modload: string[]; module: string[] } {
 
 t.test('the firmware file is in the image: the kernel loads it for the module', async (t) => {
   const root = await ensureTestRoot(kernel, { name: 'fwtest', firmware: { [FW_NAME]: FW } })
-  mkdirSync(work, { recursive: true })
-  const fw = path.join(work, 'fw.bin')
-  writeFileSync(fw, FW)
-  // TODO(firmware): once mkinitramfs selects firmware from --kernel-root itself, rely on it: `const add: [string, string][] = []`
-  const add: [string, string][] = [[fw, `/lib/firmware/${FW_NAME}`]]
-  const r = await boot({ kernel, initrd: await image(root, add), machine: 'virtio', append: APPEND, timeoutMs: 240_000 })
+  // mkinitramfs finds the firmware itself, from the module's MODULE_FIRMWARE and --kernel-root
+  const r = await boot({ kernel, initrd: await image(root), machine: 'virtio', append: APPEND, timeoutMs: 240_000 })
   const m = show(t, r)
   t.notOk(r.timedOut, 'powered off by itself')
   t.notOk(r.panicked, 'no kernel panic')
@@ -64,7 +54,7 @@ t.test('the firmware file is in the image: the kernel loads it for the module', 
 
 t.test('the firmware file is missing: the module fails with ENOENT and modload says so', async (t) => {
   const root = await ensureTestRoot(kernel, { name: 'fwtest-nofw' })
-  const r = await boot({ kernel, initrd: await image(root, []), machine: 'virtio', append: APPEND, timeoutMs: 240_000 })
+  const r = await boot({ kernel, initrd: await image(root), machine: 'virtio', append: APPEND, timeoutMs: 240_000 })
   const m = show(t, r)
   t.notOk(r.timedOut, 'powered off by itself')
   t.notOk(r.panicked, 'no kernel panic')
