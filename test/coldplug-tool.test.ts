@@ -9,7 +9,7 @@ import * as system from '../src/init/system.js'
 import * as log from '../src/init/log.js'
 
 function report(results: ColdplugReport['results'], extra: Partial<ColdplugReport> = {}): ColdplugReport {
-  return { results, hung: [], blocked: [], unmatched: [], blacklisted: [], commands: [], matched: new Map(), events: 0, scans: 1, timedOut: false, ms: 1, ...extra }
+  return { results, hung: [], blocked: [], unmatched: [], blacklisted: [], commands: [], matched: new Map(), events: 0, scans: 1, timedOut: false, stoppedEarly: false, ms: 1, ...extra }
 }
 
 async function tool(t: Test, r: ColdplugReport) {

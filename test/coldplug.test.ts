@@ -298,3 +298,57 @@ t.test('with a socket it can wait on, the engine sleeps until something happens'
   t.ok(r.ms >= 20 * 3 + 150 + 300, `waited out the quiet period after the uevent (${r.ms} ms)`)
   t.ok(waits < 15, `${waits} waits, not one per 10 ms tick (${r.ms / 10})`)
 })
+
+t.test("the root's chain (urgent) starts before everything else, its dependencies with it", async (t) => {
+  const m = machine({ devices: [XHCI, 'platform:pcspkr', VIRTIO_PCI] })
+  const o = m.base()
+  o.concurrency = 1
+  o.urgent = new Set(['virtio_pci'])
+  await coldplug(o)
+  t.same(m.calls.map((c) => c.name).slice(0, 3), ['virtio', 'virtio_ring', 'virtio_pci'], 'one load at a time: the urgent chain first, though xhci is a USB controller')
+  const plain = machine({ devices: [XHCI, 'platform:pcspkr', VIRTIO_PCI] })
+  const p = plain.base()
+  p.concurrency = 1
+  await coldplug(p)
+  t.equal(plain.calls[0].name, 'xhci_pci', 'without it, the first controller found goes first')
+})
+
+t.test('enough (modload.handover=early): once the root device is there, no new load starts', async (t) => {
+  let disk = false
+  const m = machine({
+    devices: [VIRTIO_PCI, XHCI, 'platform:pcspkr'],
+    loadMs: 50,
+    onLoad: (n) => {
+      if (n === 'virtio_pci') return [[10, ev('add', '/devices/pci0000:00/0000:00:04.0/virtio1', { MODALIAS: 'virtio:d00000002v00001AF4' })]]
+      if (n === 'virtio_blk') {
+        disk = true
+        return [[5, ev('add', '/devices/pci0000:00/0000:00:04.0/virtio1/block/vda', { SUBSYSTEM: 'block', DEVNAME: 'vda' })]]
+      }
+      return []
+    },
+  })
+  const o = m.base()
+  o.concurrency = 1
+  o.urgent = new Set(['virtio_pci', 'virtio_blk'])
+  o.force = ['dummy']
+  let asked = 0
+  o.enough = () => {
+    asked++
+    return disk
+  }
+  const r = await coldplug(o)
+  t.ok(r.stoppedEarly)
+  // xhci_pci took the free slot while virtio_blk's device was still on its way; snd_pcsp
+  // started when virtio_blk ended, before the disk's uevent came, and is waited for
+  t.same(m.calls.map((c) => c.name), ['virtio', 'virtio_ring', 'virtio_pci', 'xhci_pci', 'virtio_blk', 'snd_pcsp'])
+  t.same(r.blocked.map((b) => b.name), ['dummy'], 'the rest is left to the root')
+  t.same(r.results.map((x) => x.name).at(-1), 'snd_pcsp')
+  t.equal(asked, 2, 'asked after the first scan and after the block device came, not at every wake-up')
+  t.ok(succeeded(r), 'an early stop is not a failure')
+  const never = machine({ devices: [XHCI] })
+  const n = never.base()
+  n.enough = () => false
+  const nr = await coldplug(n)
+  t.notOk(nr.stoppedEarly)
+  t.same(nr.blocked, [])
+})

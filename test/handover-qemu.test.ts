@@ -168,6 +168,17 @@ for (const flavor of kernelFlavors) {
       })
     }
 
+    t.test('modload.handover=early: hands over once the root device is there', { skip: flavor !== '6.1' && 'one kernel is enough' }, async (t) => {
+      const c = { machine: 'q35', disk: 'nvme0', modules: ['nvme', 'e1000e', 'xhci_pci', 'usb_storage', 'sd_mod'] }
+      const r = await bootWith(kernel, c, good, `root=/dev/nvme0n1 rootfstype=ext4 modload.onfail=poweroff modload.handover=early modload.debug`)
+      const m = show(t, r)
+      t.notOk(r.timedOut, 'powered off by itself')
+      t.notOk(r.panicked, 'no kernel panic')
+      t.ok(m.some((l) => l.startsWith('root=/dev/nvme0n1 is there: handing over before coldplug settles')), 'coldplug stopped for the root')
+      t.ok(m.includes('handover-ok pid=1'), 'the real init runs as PID 1')
+      t.notOk(m.some((l) => l.startsWith('report not started')), 'what was left is not reported as a failure')
+    })
+
     t.test('missing root device: named, then modload.onfail=poweroff', async (t) => {
       const c = CASES[0]
       const r = await bootWith(kernel, c, good, `root=UUID=${OTHER_UUID} rootwait=4 modload.onfail=poweroff`)

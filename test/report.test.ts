@@ -19,6 +19,7 @@ function report(extra: Partial<ColdplugReport> = {}): ColdplugReport {
     events: 9,
     scans: 1,
     timedOut: false,
+    stoppedEarly: false,
     ms: 1234.56,
     ...extra,
   }
@@ -70,4 +71,11 @@ t.test('levels and success', async (t) => {
   t.ok(succeeded(report({ results: [enodev, { name: 'amd64_edac', status: 'skipped', because: 'edac_mce_amd' }] })), 'nor what it skips')
   t.notOk(succeeded(report({ results: [{ name: 'a', status: 'failed', error: new SysError('finit_module', 8) }, { name: 'b', status: 'skipped', because: 'a' }] })))
   t.notOk(succeeded(report({ results: [{ name: 'a', status: 'skipped', because: 'x' }] })))
+})
+
+t.test('stopped early on purpose: what was queued is left to the root, not a failure', async (t) => {
+  const r = report({ results: [{ name: 'virtio_net', status: 'loaded', ms: 1 }], stoppedEarly: true, blocked: [{ name: 'snd_hda_intel', on: [] }, { name: 'e1000', on: [] }] })
+  t.ok(succeeded(r))
+  t.same(lines(r).filter(([, l]) => l.includes('left to the root')), [['info', 'report left to the root (modload.handover=early): snd_hda_intel, e1000']])
+  t.notOk(succeeded(report({ blocked: [{ name: 'x', on: ['y'] }] })), 'not started without an early stop is a failure')
 })

@@ -39,6 +39,15 @@ export interface ColdplugOptions {
   events: UeventSource | null
   /** modules to load whatever the hardware (modload.load=, modules-load.d) */
   force?: readonly string[]
+  /** modules that go before everything else when something wants them: the root's chain */
+  urgent?: ReadonlySet<string>
+  /**
+   * The caller has what it needs (the root device is there: modload.handover=early). Asked
+   * after the first scan and after each uevent batch that adds a block device; once it says
+   * yes, no new load starts, the loads in flight are waited for, and coldplug returns with
+   * `stoppedEarly` (what was still queued is left to the real root's udev).
+   */
+  enough?: () => boolean
   quietMs: number
   timeoutMs: number
   concurrency: number
@@ -75,6 +84,8 @@ export interface ColdplugReport {
   /** scans of /sys (1 with a uevent socket, unless the kernel dropped events) */
   scans: number
   timedOut: boolean
+  /** stopped because `enough` said so, before the machine settled */
+  stoppedEarly: boolean
   ms: number
 }
 
@@ -129,6 +140,9 @@ export function aliasPriority(alias: string): number {
   return 2
 }
 
+/** The priority of the root's own chain (ColdplugOptions.urgent): ahead of every bus. */
+export const URGENT = -1
+
 const REVEALING_BUSES = new Set(['virtio', 'usb', 'scsi', 'xen', 'vmbus', 'sdio', 'mmc', 'ccw'])
 const OTHER_BUSES = new Set(['hid', 'ap', 'mhi', 'pcmcia', 'ssb', 'bcma', 'ishtp', 'hdaudio', 'snd_hda'])
 
@@ -167,7 +181,8 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
   const softdepNames = (list: readonly string[]): string[] =>
     list.flatMap((n) => (lookup(o.db, o.config, n) ?? []).map((r) => r.name))
 
-  const addJob = (name: string, path: string, options: string, priority: number): void => {
+  const addJob = (name: string, path: string, options: string, wanted: number): void => {
+    const priority = o.urgent?.has(name) ? URGENT : wanted
     if (scheduler.has(name) || isLive(name)) {
       scheduler.add({ name, path, options, deps: [], after: [], priority }) // only raises its priority
       return
@@ -243,6 +258,8 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
   let loadedAtScan = 0
   const loadedCount = (): number => scheduler.outcomes().filter((r) => r.status === 'loaded').length
   let timedOut = false
+  let stopping = false
+  let askEnough = o.enough !== undefined
   for (;;) {
     const now = o.now()
     for (const name of scheduler.release()) debug(`${name}: still loading after ${o.slowMs ?? 5000} ms; its slot goes to the next module`)
@@ -253,6 +270,7 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
       // how close the quiet period came to cutting this off: the number to tune quietMs by
       if (scheduler.idle() && now - lastActivity >= 100) debug(`uevent after ${(now - lastActivity).toFixed(0)} ms of quiet: ${ev.action} ${ev.devpath}`)
       lastActivity = now
+      if (ev.action === 'add' && ev.env.get('SUBSYSTEM') === 'block') askEnough = o.enough !== undefined
       const alias = ev.env.get('MODALIAS')
       if (alias && (ev.action === 'add' || ev.action === 'change' || ev.action === 'bind')) want(alias, false)
       const hold = o.holdFor?.(ev) ?? 0
@@ -271,6 +289,16 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
       rescan()
       lastActivity = o.now()
     }
+    if (askEnough && !stopping) {
+      askEnough = false
+      if (o.enough?.()) {
+        stopping = true
+        scheduler.pause()
+        debug(`enough: stopping early, ${scheduler.inFlight().length} loads in flight, ${scheduler.waiting().length} left`)
+      }
+    }
+    // a load that has been in the kernel past slowMs may be hung: it does not hold up the root
+    if (stopping && scheduler.inFlight().every((f) => now - f.since >= (o.slowMs ?? 5000))) break
     if (scheduler.idle() && now - lastActivity >= o.quietMs && now >= holdUntil) {
       if (o.events !== null) break
       // no uevents: only a last look at /sys can tell whether devices came late
@@ -312,6 +340,7 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     events,
     scans,
     timedOut,
+    stoppedEarly: stopping,
     ms: end - t0,
   }
 }

@@ -11,6 +11,8 @@ import { registerModprobeHelper } from '../load/helper.js'
 import { parseRequest, serveRequest, startForwarding, type Forwarding } from '../load/forward.js'
 import type { ProbeInsertContext } from '../load/insert.js'
 import { rootRequested, runHandOver } from './root/run.js'
+import { readImageCmdline } from './cmdline-file.js'
+import { emitCapture } from '../image/capture.js'
 import { MS_NODEV, MS_NOEXEC, MS_NOSUID, REBOOT, SysError, type Sys } from '../sys/syscalls.js'
 import { PROC_CMDLINE, PROC_UPTIME, SYS_CLASS_BLOCK, SYS_CLASS_NET, SYS_MODULE } from '../paths.js'
 
@@ -87,12 +89,17 @@ async function coldplugStep(sys: Sys, log: Log, cmdline: Cmdline, cmdlineText: s
   log(`settled uptime=${uptime()}`)
 }
 
+const HALT_DRAIN_MS = 300
+
 /** Power off after coldplug (modload.halt), listing what the drivers made of the hardware. */
-function halt(sys: Sys, log: Log): void {
+async function halt(sys: Sys, log: Log): Promise<void> {
   for (const n of list(SYS_CLASS_NET)) log(`net ${n}`)
   for (const b of list(SYS_CLASS_BLOCK)) log(`block ${b}`)
   for (const name of liveModules()) log(`live ${name}`)
   log(`halt uptime=${uptime()}`)
+  // our lines are still in the console's tty buffer; the kernel's "reboot: Power down" goes
+  // to the UART directly and would land in the middle of them (seen under TCG)
+  await new Promise((r) => setTimeout(r, HALT_DRAIN_MS))
   try {
     sys.sync()
     sys.reboot(REBOOT.POWER_OFF)
@@ -134,7 +141,8 @@ export async function runInit(sys: Sys, consoleOnly: Log): Promise<void> {
   consoleOnly(`start uptime=${uptime()}`)
   for (const w of warnings) consoleOnly(w)
   mountAll(sys, consoleOnly, MOUNTS.slice(1))
-  const cmdlineText = readOr(PROC_CMDLINE, '')
+  // the image's default words (mkinitramfs.conf "cmdline") first: the boot loader's win
+  const cmdlineText = readImageCmdline(readOr(PROC_CMDLINE, ''))
   const cmdline = parseCmdline(cmdlineText)
   unlimitKmsg()
   // our console is the kernel's: what it prints from kmsg (errors, with "quiet") we do not repeat
@@ -163,6 +171,8 @@ export async function runInit(sys: Sys, consoleOnly: Log): Promise<void> {
     }
   }
 
+  // the machine's /sys, as console lines, for host-only images built elsewhere (qemu/capture.ts)
+  if (flag(cmdline, 'modload.capture')) emitCapture(consoleOnly)
   if (flag(cmdline, 'modload.halt')) return halt(sys, log)
 
   // Root hand-over (src/init/root/) goes here: mount root= and exec its init, or say what is

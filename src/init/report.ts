@@ -61,7 +61,8 @@ export function realFailures(report: ColdplugReport): LoadResult[] {
 
 /** Nothing failed for real, nothing hung, nothing left waiting: the hook's exit code 0. */
 export function succeeded(report: ColdplugReport): boolean {
-  return realFailures(report).length === 0 && report.hung.length === 0 && report.blocked.length === 0
+  // stopped early on purpose: what was still queued is the real root's to load
+  return realFailures(report).length === 0 && report.hung.length === 0 && (report.stoppedEarly || report.blocked.length === 0)
 }
 
 /** Lines of at most `width` characters joining `items` with ", ". */
@@ -84,7 +85,9 @@ export function printReport(log: Log, report: ColdplugReport): void {
   for (const l of wrap('report loaded: ', loaded.map((r) => `${r.name} ${(r.ms ?? 0).toFixed(1)} ms`))) log(l, 'detail')
   for (const r of report.results) if (r.status === 'failed' || r.status === 'skipped') log(`report ${describe(r)}`, levelOf(r))
   for (const h of report.hung) log(`report hung ${h.name}: init still running after ${(h.ms / 1000).toFixed(1)} s (stays in the kernel's hands; see dmesg)`, 'error')
-  for (const b of report.blocked) log(`report not started ${b.name}: waiting for ${b.on.join(', ')}`, 'error')
+  if (report.stoppedEarly) {
+    for (const l of wrap('report left to the root (modload.handover=early): ', report.blocked.map((b) => b.name))) log(l, 'info')
+  } else for (const b of report.blocked) log(`report not started ${b.name}: waiting for ${b.on.join(', ')}`, 'error')
   for (const c of report.commands) log(`report not run: install command for ${c.module} (${c.command})`, 'warn')
   for (const b of report.blacklisted) log(`report blacklisted ${b.module} (wanted by ${b.alias})`, 'detail')
   for (const a of report.unmatched) log(`no driver for ${a}`, 'detail')

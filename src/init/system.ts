@@ -17,10 +17,12 @@ import type { Sys } from '../sys/syscalls.js'
 import { coldplug, parseDelayUse, usbHubHold, usbStorageHold, type ColdplugReport } from './coldplug.js'
 import { scanModaliases } from './sysfs.js'
 import { openUeventSource, type UeventSource } from './uevent.js'
-import { parseLoadParam, readModulesLoad } from './modules-load.js'
+import { parseLoadParam, parseModulesLoad, readModulesLoad } from './modules-load.js'
 import { describe, levelOf, printReport } from './report.js'
 import type { Log } from './log.js'
-import { PROC_MODULES, SYS_DEVICES, SYS_MODULE } from '../paths.js'
+import { IMAGE_ROOT_MODULES, PROC_MODULES, SYS_DEVICES, SYS_MODULE } from '../paths.js'
+import { parseRootOptions, rootRequested } from './root/options.js'
+import { rootPresent } from './root/devices.js'
 import { readKernelCompression } from '../load/insert.js'
 
 export interface ColdplugSettings {
@@ -33,6 +35,8 @@ export interface ColdplugSettings {
   debug: boolean
   /** modload.load=a,b */
   force: string[]
+  /** modload.handover=early: hand over once the root device is there, not when settled */
+  early: boolean
 }
 
 // 60 s: a hung module init costs that much boot time before we give up on it (udev's settle
@@ -42,7 +46,7 @@ export interface ColdplugSettings {
 // of a new USB hub (usbHubHold) and the USB disk's SCSI device, which usb-storage adds
 // `delay_use` (1 s) after its host (usbStorageHold). Udev's settle waits for no quiet at all.
 // modload.debug prints every gap over 100 ms, to tune this by.
-export const DEFAULTS: Omit<ColdplugSettings, 'force' | 'debug'> = { timeoutMs: 60_000, quietMs: 250, concurrency: 4 }
+export const DEFAULTS: Omit<ColdplugSettings, 'force' | 'debug' | 'early'> = { timeoutMs: 60_000, quietMs: 250, concurrency: 4 }
 
 function num(c: Cmdline, key: string): number | undefined {
   const v = c.params.get(key)
@@ -59,6 +63,7 @@ export function settingsFromCmdline(c: Cmdline): ColdplugSettings {
     concurrency: Math.max(1, Math.floor(num(c, 'modload.jobs') ?? DEFAULTS.concurrency)),
     debug: flag(c, 'modload.debug'),
     force: parseLoadParam(c.params.get('modload.load')),
+    early: c.params.get('modload.handover') === 'early',
   }
 }
 
@@ -74,7 +79,6 @@ export function liveModules(): string[] {
   return parseProcModules(readOr(PROC_MODULES, '') ?? '').map((m) => m.name)
 }
 
-/** Run coldplug on this machine with `settings`; `cmdlineText` is /proc/cmdline. */
 /** The running kernel's module database and modprobe.d config: read once per boot (the index
  * read costs about a second under TCG) and shared by coldplug and the root hand-over. */
 export interface OpenedModules {
@@ -92,6 +96,18 @@ export function openSystemModules(log: Log, cmdlineText: string): OpenedModules 
   const sizes = db.format === 'text' ? ` modules=${db.modules.size} aliases=${db.aliases.size}` : ''
   log(`index kver=${kver} format=${db.format}${sizes} ms=${(performance.now() - t0).toFixed(1)}`)
   return { db, config }
+}
+
+/** modload.handover=early: coldplug is done for init once the root device is there. */
+function earlyRoot(cmdlineText: string, log: Log): (() => boolean) | undefined {
+  const opts = parseRootOptions(cmdlineText)
+  if (!opts.root) return undefined
+  const present = rootPresent(opts.root)
+  return () => {
+    const yes = present()
+    if (yes) log(`root=${opts.rootText} is there: handing over before coldplug settles (modload.handover=early)`, 'detail')
+    return yes
+  }
 }
 
 /** Run coldplug on this machine with `settings`; `cmdlineText` is /proc/cmdline; `opened` is
@@ -115,6 +131,11 @@ export async function coldplugSystem(
     const lists = readModulesLoad('/')
     if (lists.files.length) log(`modules-load.d: ${lists.files.join(' ')}: ${lists.names.join(' ') || '(empty)'}`, 'debug')
     const compression = readKernelCompression()
+    // the root's chain as the image builder saw it: first in line, and with root= loaded
+    // whatever the hardware (the filesystem module has no device to be found through)
+    const rootChain = parseModulesLoad(readOr(IMAGE_ROOT_MODULES, null) ?? '')
+    const withRoot = rootRequested(cmdlineText)
+    if (rootChain.length) log(`root chain${withRoot ? '' : ' (no root=: order only)'}: ${rootChain.join(' ')}`, 'debug')
     const report = await coldplug({
       db,
       config,
@@ -123,7 +144,9 @@ export async function coldplugSystem(
       live: new Set(liveModules()),
       scan: () => scanModaliases(SYS_DEVICES).map((d) => d.modalias),
       events,
-      force: [...new Set([...settings.force, ...lists.names])],
+      force: [...new Set([...(withRoot ? rootChain : []), ...settings.force, ...lists.names])],
+      urgent: new Set(rootChain),
+      enough: settings.early && withRoot ? earlyRoot(cmdlineText, log) : undefined,
       quietMs: settings.quietMs,
       timeoutMs: settings.timeoutMs,
       concurrency: settings.concurrency,

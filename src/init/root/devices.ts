@@ -156,3 +156,21 @@ export function blockIo(sysClassBlock = '/sys/class/block'): BlockIo {
     },
   }
 }
+
+/**
+ * Whether the device root= names is there now (modload.handover=early asks after each new
+ * block device). Unreadable devices count as not it, for now.
+ */
+export function rootPresent(spec: RootSpec, io: BlockIo = blockIo()): () => boolean {
+  const ider = new Identifier(io)
+  return () => {
+    const all = io.list()
+    return all.some((dev) => {
+      try {
+        return matches(spec, dev, () => ider.identify(dev, all))
+      } catch {
+        return false
+      }
+    })
+  }
+}
