@@ -1,7 +1,8 @@
-// npm run demo: the main job end to end. Builds dist/modload, fetches a Debian kernel, makes an
-// initramfs holding the executable and the kernel's whole module tree, boots it in QEMU with
+// npm run demo: the main job end to end. Builds dist/modload, fetches a Debian kernel, captures
+// the QEMU machine's /sys (one boot with the whole module tree, cached), builds the default
+// host-only image for that machine from the capture (`mkinitramfs --sysfs`), boots it with
 // modload.halt, streams what modload says, and ends with a summary of what was loaded.
-// Options: --kernel 6.1|6.12, --machine virtio|legacy-pc|q35, --modules all|a,b,c.
+// Options: --kernel 6.1|6.12, --machine virtio|legacy-pc|q35, --modules default|all|SELECTORS.
 import { parseArgs } from 'node:util'
 import { ensureHostTools } from './deps.js'
 import { ensureKernel, kernelFlavors, type KernelFlavor } from './kernels.js'
@@ -9,12 +10,14 @@ import { ensureExecutable, ensureImage } from './artefacts.js'
 import { boot, markers } from './boot.js'
 import { machineNames } from './machines.js'
 import { statSync } from 'node:fs'
+import { captureSysfs } from './capture.js'
+import { DEFAULT_SELECTORS } from '../src/image/classes.js'
 
 const { values } = parseArgs({
   options: {
     kernel: { type: 'string', default: '6.1' },
     machine: { type: 'string', default: 'virtio' },
-    modules: { type: 'string', default: 'all' },
+    modules: { type: 'string', default: 'default' },
   },
 })
 const flavor = values.kernel as KernelFlavor
@@ -29,10 +32,16 @@ await ensureExecutable()
 step(`Debian ${flavor} kernel`)
 const kernel = await ensureKernel(flavor)
 console.log(`${kernel.packageName}: ${kernel.version}`)
-step(`initramfs with ${values.modules === 'all' ? 'the whole module tree' : values.modules}`)
-const modules = values.modules === 'all' ? 'all' : values.modules.split(',')
-const image = await ensureImage({ kernel, name: `demo-${values.modules === 'all' ? 'all' : 'some'}`, modules, compress: 'lz4' })
-console.log(`${image} (${(statSync(image).size / 1e6).toFixed(1)} MB)`)
+let sysfs: string | undefined
+if (values.modules === 'default') {
+  step(`capturing the "${values.machine}" machine's /sys (one boot with the whole module tree; cached after the first run)`)
+  sysfs = await captureSysfs(kernel, values.machine)
+  console.log(sysfs)
+}
+const modules = values.modules === 'all' ? 'all' : values.modules === 'default' ? [...DEFAULT_SELECTORS] : values.modules.split(',')
+step(`initramfs with ${modules === 'all' ? 'the whole module tree' : `the modules of ${modules.join(',')}${sysfs ? ' (host: the capture)' : ''}`}`)
+const image = await ensureImage({ kernel, name: `demo-${values.modules === 'all' ? 'all' : values.modules === 'default' ? `host-${values.machine}` : 'some'}`, modules, sysfs, compress: 'lz4' })
+console.log(`${image} (${(statSync(image).size / 1e6).toFixed(1)} MB, lz4)`)
 step(`booting ${kernel.version} on the "${values.machine}" machine (QEMU, no KVM: takes a while)`)
 const r = await boot({
   kernel,

@@ -69,6 +69,27 @@ export const machines: Readonly<Record<string, Machine>> = {
       { id: 'usb0', sizeMiB: 16, device: 'usb-storage,bus=xhci0.0' },
     ],
   },
+  'hba-mix': {
+    name: 'hba-mix',
+    description: 'pc with SCSI/RAID host adapters whose drivers scan a bus (LSI 53c895a, MegaRAID SAS, VMware PVSCSI), USB storage behind EHCI, an SD card on SDHCI, pcnet and eepro100 NICs',
+    type: 'pc',
+    args: [
+      ...userNet('n0'), '-device', 'pcnet,netdev=n0',
+      ...userNet('n1'), '-device', 'i82559er,netdev=n1',
+      '-device', 'lsi53c895a,id=lsi0',
+      '-device', 'megasas,id=mega0',
+      '-device', 'pvscsi,id=pv0',
+      '-device', 'usb-ehci,id=ehci0',
+      '-device', 'sdhci-pci,id=sdhci0',
+    ],
+    disks: [
+      { id: 'lsi0d', sizeMiB: 16, device: 'scsi-hd,bus=lsi0.0' },
+      { id: 'mega0d', sizeMiB: 16, device: 'scsi-hd,bus=mega0.0' },
+      { id: 'pv0d', sizeMiB: 16, device: 'scsi-hd,bus=pv0.0' },
+      { id: 'usb0', sizeMiB: 16, device: 'usb-storage,bus=ehci0.0' },
+      { id: 'sd0', sizeMiB: 16, device: 'sd-card' },
+    ],
+  },
 };
 
 export const machineNames: readonly string[] = Object.keys(machines);

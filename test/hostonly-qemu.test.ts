@@ -1,0 +1,43 @@
+// Host-only images for every QEMU machine of qemu/machines.ts, end to end: each machine's /sys is captured in one boot
+// of the whole module tree (qemu/capture.ts), a default image (host + usb-host + input) is built
+// from that capture on the host with `mkinitramfs --sysfs`, and booting it on the same machine
+// must give the same live module set as the whole tree did, from an image a fraction its size.
+import t from 'tap'
+import { statSync } from 'node:fs'
+import { ensureKernel } from '../qemu/kernels.js'
+import { ensureHostTools } from '../qemu/deps.js'
+import { boot, markers } from '../qemu/boot.js'
+import { ensureExecutable, ensureImage } from '../qemu/artefacts.js'
+import { captureMachine } from '../qemu/capture.js'
+import { DEFAULT_SELECTORS } from '../src/image/classes.js'
+import { machineNames } from '../qemu/machines.js'
+
+const machines = machineNames
+
+t.before(async () => {
+  await ensureHostTools()
+  await ensureExecutable()
+})
+
+for (const machine of machines) {
+  t.test(`host-only image for ${machine} (6.1)`, async (t) => {
+    const kernel = await ensureKernel('6.1')
+    const cap = await captureMachine(kernel, machine)
+    const fullLive = cap.markers.filter((l) => l.startsWith('live ')).map((l) => l.slice(5)).sort()
+    t.ok(fullLive.length > 5, `the whole tree left ${fullLive.length} modules live`)
+    const all = await ensureImage({ kernel, modules: 'all', name: 'all', compress: 'lz4' })
+    const image = await ensureImage({ kernel, modules: [...DEFAULT_SELECTORS], sysfs: cap.dir, name: `host-${machine}`, compress: 'lz4' })
+    const ratio = statSync(image).size / statSync(all).size
+    t.comment(`image ${(statSync(image).size / 1e6).toFixed(1)} MB, ${(100 * ratio).toFixed(0)}% of the whole tree's`)
+    t.ok(ratio < 0.75, 'much smaller than the whole tree (the executable itself is ~100 MB of both)')
+    const r = await boot({ kernel, initrd: image, machine, append: 'modload.halt', timeoutMs: 300_000 })
+    const m = markers(r.lines).map((l) => l.slice('modload: '.length))
+    t.notOk(r.timedOut, 'powered off by itself')
+    t.notOk(r.panicked, 'no kernel panic')
+    const live = m.filter((l) => l.startsWith('live ')).map((l) => l.slice(5)).sort()
+    const missing = fullLive.filter((x) => !live.includes(x))
+    const extra = live.filter((x) => !fullLive.includes(x))
+    t.same({ missing, extra }, { missing: [], extra: [] }, 'the same live modules as with the whole tree')
+    if (missing.length || extra.length) t.comment(m.join('\n'))
+  })
+}
