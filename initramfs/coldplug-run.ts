@@ -82,12 +82,12 @@ export interface ColdplugBoot extends ColdplugMarkers {
 }
 
 /** Boot `image` on `machine` with `modload.halt` and read its markers. */
-export async function bootColdplug(opts: { kernel: Kernel; image: string; machine: string; timeoutMs?: number }): Promise<ColdplugBoot> {
+export async function bootColdplug(opts: { kernel: Kernel; image: string; machine: string; timeoutMs?: number; append?: string }): Promise<ColdplugBoot> {
   const result = await boot({
     kernel: opts.kernel,
     initrd: opts.image,
     machine: opts.machine,
-    append: 'modload.halt',
+    append: `modload.halt${opts.append ? ` ${opts.append}` : ''}`,
     memMiB: coldplugMemMiB,
     timeoutMs: opts.timeoutMs ?? 240_000,
   })

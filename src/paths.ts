@@ -7,6 +7,7 @@ export function modulesDir(root: string, kver: string): string {
 export const PROC_MODULES = '/proc/modules'
 export const PROC_CMDLINE = '/proc/cmdline'
 export const PROC_UPTIME = '/proc/uptime'
+export const PROC_STAT = '/proc/stat'
 export const SYS_DEVICES = '/sys/devices'
 export const SYS_MODULE = '/sys/module'
 export const SYS_MODULE_COMPRESSION = '/sys/module/compression'

@@ -352,3 +352,34 @@ t.test('enough (modload.handover=early): once the root device is there, no new l
   t.notOk(nr.stoppedEarly)
   t.same(nr.blocked, [])
 })
+
+t.test('loads that sleep in the kernel while the CPU idles get company: the limit follows the CPU', async (t) => {
+  // five HBA-like drivers whose init sleeps 1 s each, nothing for the CPU to do meanwhile
+  const devices = ['platform:hang', VIRTIO_PCI, XHCI, 'platform:pcspkr']
+  const m = machine({ devices, loadMs: 1000 })
+  const o = m.base()
+  o.concurrency = 1
+  o.maxConcurrency = 8
+  let jiffies = 0
+  o.cpu = () => {
+    jiffies = m.now()
+    return { busy: jiffies * 0.05, idle: jiffies * 0.95 } // 95% idle whatever happens
+  }
+  const lines: string[] = []
+  o.debug = (l) => lines.push(l)
+  const r = await coldplug(o)
+  t.notOk(r.timedOut)
+  t.ok(lines.some((l) => /^jobs 1 -> 2: cpu 95% idle, \d+ ready to start$/.test(l)), 'raised while the CPU idled')
+  const fixed = machine({ devices, loadMs: 1000 })
+  const f = fixed.base()
+  f.concurrency = 1
+  const rf = await coldplug(f)
+  t.ok(r.ms < rf.ms, `sooner with the limit adapting (${r.ms} ms) than fixed at 1 (${rf.ms} ms)`)
+  const busy = machine({ devices, loadMs: 1000 })
+  const b = busy.base()
+  b.concurrency = 1
+  b.maxConcurrency = 8
+  b.cpu = () => ({ busy: busy.now(), idle: 0 })
+  const rb = await coldplug(b)
+  t.equal(rb.ms, rf.ms, 'a busy CPU keeps the configured limit')
+})

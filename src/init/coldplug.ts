@@ -23,6 +23,7 @@ import type { ModuleDb } from '../core/moddb.js'
 import type { ModprobeConfig } from '../config/modprobe-conf.js'
 import { loadModuleFile, type LoaderSys, type LoadResult } from '../load/loader.js'
 import { Scheduler, type Job } from './scheduler.js'
+import { idleShare, nextConcurrency, type CpuSample } from './adapt.js'
 import type { Uevent, UeventSource } from './uevent.js'
 
 export interface ColdplugOptions {
@@ -48,6 +49,11 @@ export interface ColdplugOptions {
    * `stoppedEarly` (what was still queued is left to the real root's udev).
    */
   enough?: () => boolean
+  /** the CPU's cumulative busy and idle time (/proc/stat): with it, the number of loads in
+   * flight follows how idle the CPU is (adapt.ts), from `concurrency` up to `maxConcurrency` */
+  cpu?: () => CpuSample | null
+  /** default 4 x concurrency */
+  maxConcurrency?: number
   quietMs: number
   timeoutMs: number
   concurrency: number
@@ -139,6 +145,9 @@ export function aliasPriority(alias: string): number {
   if (OTHER_BUSES.has(bus)) return 1
   return 2
 }
+
+/** How often the CPU is looked at while loads wait for a slot (adapt.ts). */
+export const ADAPT_MS = 100
 
 /** The priority of the root's own chain (ColdplugOptions.urgent): ahead of every bus. */
 export const URGENT = -1
@@ -259,9 +268,28 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
   const loadedCount = (): number => scheduler.outcomes().filter((r) => r.status === 'loaded').length
   let timedOut = false
   let stopping = false
+  // the CPU between two looks, for the number of loads in flight
+  let sample = o.cpu?.() ?? null
+  let sampledAt = t0
+  const adapt = (now: number): void => {
+    if (sample === null || now - sampledAt < ADAPT_MS) return
+    const next = o.cpu?.() ?? null
+    if (next === null) return
+    const idle = idleShare(sample, next)
+    sample = next
+    sampledAt = now
+    if (idle === null) return
+    const waiting = scheduler.waiting().filter((w) => w.on.length === 0).length
+    const limit = nextConcurrency({ current: scheduler.concurrency, base: o.concurrency, max: o.maxConcurrency ?? 4 * o.concurrency, idle, waiting, running: scheduler.slotsUsed() })
+    if (limit !== scheduler.concurrency) {
+      debug(`jobs ${scheduler.concurrency} -> ${limit}: cpu ${(100 * idle).toFixed(0)}% idle, ${waiting} ready to start`)
+      scheduler.concurrency = limit
+    }
+  }
   let askEnough = o.enough !== undefined
   for (;;) {
     const now = o.now()
+    if (!stopping) adapt(now)
     for (const name of scheduler.release()) debug(`${name}: still loading after ${o.slowMs ?? 5000} ms; its slot goes to the next module`)
     const batch = o.events?.drain() ?? []
     if (batch.length > 1) scheduler.pause()
@@ -320,6 +348,8 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     if (scheduler.idle()) until = Math.min(until, Math.max(lastActivity + o.quietMs, holdUntil))
     const release = scheduler.nextReleaseAt()
     if (release !== undefined) until = Math.min(until, release)
+    // every slot taken and loads ready: look at the CPU again soon
+    if (sample !== null && !stopping && scheduler.slotsUsed() >= scheduler.concurrency && scheduler.waiting().length > 0) until = Math.min(until, sampledAt + ADAPT_MS)
     const ms = Math.max(1, until - o.now())
     await new Promise<void>((resolve) => {
       wakeUp = resolve

@@ -8,7 +8,8 @@
 //   fails (or is skipped), the job is skipped with that reason and never tried;
 // - soft ordering (softdep pre/post) only waits for the other job to finish, whatever its
 //   outcome, as kmod goes on after a failed softdep;
-// - at most `concurrency` loads are in flight; runnable jobs start by priority (lower first),
+// - at most `concurrency` loads are in flight (the caller may move the limit while it runs:
+//   adapt.ts); runnable jobs start by priority (lower first),
 //   then in the order they were added; a job's dependencies and softdeps inherit its priority,
 //   so an urgent module never waits behind its own dependencies' place in the queue;
 // - pause()/resume() queue a batch (the first scan's modules) before any of it starts, so
@@ -65,8 +66,27 @@ export class Scheduler {
   private readonly results: LoadResult[] = []
   private seq = 0
   private paused = false
+  private limit: number
 
-  constructor(private readonly opts: SchedulerOptions) {}
+  constructor(private readonly opts: SchedulerOptions) {
+    this.limit = opts.concurrency
+  }
+
+  /** Loads allowed in flight now (adapt.ts moves it; it starts at opts.concurrency). */
+  get concurrency(): number {
+    return this.limit
+  }
+
+  set concurrency(n: number) {
+    const raised = n > this.limit
+    this.limit = Math.max(1, n)
+    if (raised) this.pump()
+  }
+
+  /** Loads holding a slot (in flight and not released as slow). */
+  slotsUsed(): number {
+    return this.running
+  }
 
   /** Queue a job; false when the module is already known or live (a known one waiting still
    * takes the job's priority when that is more urgent). */
@@ -202,7 +222,7 @@ export class Scheduler {
           changed = true
           continue
         }
-        if (this.running >= this.opts.concurrency) continue
+        if (this.running >= this.limit) continue
         this.queue.splice(i--, 1)
         this.start(e)
         changed = true

@@ -20,9 +20,10 @@ import { openUeventSource, type UeventSource } from './uevent.js'
 import { parseLoadParam, parseModulesLoad, readModulesLoad } from './modules-load.js'
 import { describe, levelOf, printReport } from './report.js'
 import type { Log } from './log.js'
-import { IMAGE_ROOT_MODULES, PROC_MODULES, SYS_DEVICES, SYS_MODULE } from '../paths.js'
+import { IMAGE_ROOT_MODULES, PROC_MODULES, PROC_STAT, SYS_DEVICES, SYS_MODULE } from '../paths.js'
 import { parseRootOptions, rootRequested } from './root/options.js'
 import { rootPresent } from './root/devices.js'
+import { parseProcStat } from './adapt.js'
 import { readKernelCompression } from '../load/insert.js'
 
 export interface ColdplugSettings {
@@ -30,8 +31,10 @@ export interface ColdplugSettings {
   timeoutMs: number
   /** settled after this long without a uevent or a load (modload.quiet_ms=) */
   quietMs: number
-  /** loads in flight at once (modload.jobs=) */
+  /** loads in flight at once to begin with (modload.jobs=) */
   concurrency: number
+  /** at most this many while the CPU idles (modload.maxjobs=; = jobs: fixed) */
+  maxConcurrency: number
   debug: boolean
   /** modload.load=a,b */
   force: string[]
@@ -46,7 +49,8 @@ export interface ColdplugSettings {
 // of a new USB hub (usbHubHold) and the USB disk's SCSI device, which usb-storage adds
 // `delay_use` (1 s) after its host (usbStorageHold). Udev's settle waits for no quiet at all.
 // modload.debug prints every gap over 100 ms, to tune this by.
-export const DEFAULTS: Omit<ColdplugSettings, 'force' | 'debug' | 'early'> = { timeoutMs: 60_000, quietMs: 250, concurrency: 4 }
+// 16: the thread pool main.ts asks for (UV_THREADPOOL_SIZE); each load in flight holds a thread.
+export const DEFAULTS: Omit<ColdplugSettings, 'force' | 'debug' | 'early'> = { timeoutMs: 60_000, quietMs: 250, concurrency: 4, maxConcurrency: 16 }
 
 function num(c: Cmdline, key: string): number | undefined {
   const v = c.params.get(key)
@@ -61,6 +65,7 @@ export function settingsFromCmdline(c: Cmdline): ColdplugSettings {
     timeoutMs: timeout === undefined ? DEFAULTS.timeoutMs : timeout * 1000,
     quietMs: num(c, 'modload.quiet_ms') ?? DEFAULTS.quietMs,
     concurrency: Math.max(1, Math.floor(num(c, 'modload.jobs') ?? DEFAULTS.concurrency)),
+    maxConcurrency: Math.max(1, Math.floor(num(c, 'modload.maxjobs') ?? Math.max(DEFAULTS.maxConcurrency, num(c, 'modload.jobs') ?? 0))),
     debug: flag(c, 'modload.debug'),
     force: parseLoadParam(c.params.get('modload.load')),
     early: c.params.get('modload.handover') === 'early',
@@ -150,6 +155,8 @@ export async function coldplugSystem(
       quietMs: settings.quietMs,
       timeoutMs: settings.timeoutMs,
       concurrency: settings.concurrency,
+      maxConcurrency: Math.max(settings.concurrency, settings.maxConcurrency),
+      cpu: () => parseProcStat(readOr(PROC_STAT, null) ?? ''),
       now: () => performance.now(),
       sleep: (ms) => sleep(ms),
       holdFor: (ev) => Math.max(usbHubHold(ev), usbStorageHold(ev, () => parseDelayUse(readOr(`${SYS_MODULE}/usb_storage/parameters/delay_use`, null)))),

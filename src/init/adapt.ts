@@ -1,0 +1,57 @@
+// How many module loads to keep in flight, from what the CPU did meanwhile. A fixed number
+// tuned on a few machines does not carry over: a driver whose init scans a SCSI bus or waits
+// for a USB device to answer sleeps in the kernel and holds its slot while the CPU idles,
+// and loads that could use that CPU wait behind it. So the limit follows the CPU: while loads
+// are waiting for a slot and the CPU was mostly idle since the last look, one more slot; when
+// the CPU was busy, one fewer, down to the base. The samples are /proc/stat's first line
+// (cumulative jiffies of all CPUs), read by the caller; this file decides.
+
+export interface CpuSample {
+  /** jiffies the CPUs did work (user, nice, system, irq, softirq, steal) */
+  busy: number
+  /** jiffies they had nothing to run (idle, iowait) */
+  idle: number
+}
+
+/** /proc/stat's "cpu" line; null when the text has none. */
+export function parseProcStat(text: string): CpuSample | null {
+  const line = text.split('\n').find((l) => l.startsWith('cpu '))
+  if (!line) return null
+  const f = line.trim().split(/\s+/).slice(1).map(Number)
+  if (f.length < 4 || f.some((n) => !Number.isFinite(n))) return null
+  const [user, nice, system, idle, iowait = 0, irq = 0, softirq = 0, steal = 0] = f
+  return { busy: user + nice + system + irq + softirq + steal, idle: idle + iowait }
+}
+
+/** Idle share of the time between two samples; null when no time passed. */
+export function idleShare(from: CpuSample, to: CpuSample): number | null {
+  const busy = to.busy - from.busy
+  const idle = to.idle - from.idle
+  const all = busy + idle
+  return all > 0 ? idle / all : null
+}
+
+export interface AdaptInput {
+  current: number
+  /** the configured number (modload.jobs): never fewer */
+  base: number
+  /** never more (the thread pool's size) */
+  max: number
+  /** idle share of the CPU since the last look */
+  idle: number
+  /** loads ready or queued that wait for a slot */
+  waiting: number
+  /** loads in flight that hold a slot */
+  running: number
+}
+
+/** At least this idle share, with loads waiting for a slot: one more slot. */
+export const RAISE_IDLE = 0.5
+/** Less idle than this: one slot fewer (never below the base). */
+export const LOWER_IDLE = 0.2
+
+export function nextConcurrency(a: AdaptInput): number {
+  if (a.waiting > 0 && a.running >= a.current && a.idle >= RAISE_IDLE) return Math.min(a.max, a.current + 1)
+  if (a.idle < LOWER_IDLE && a.current > a.base) return Math.max(a.base, a.current - 1)
+  return a.current
+}
