@@ -26,7 +26,8 @@ for (const machine of machines) {
     const fullLive = cap.markers.filter((l) => l.startsWith('live ')).map((l) => l.slice(5)).sort()
     t.ok(fullLive.length > 5, `the whole tree left ${fullLive.length} modules live`)
     const all = await ensureImage({ kernel, modules: 'all', name: 'all', compress: 'lz4' })
-    const image = await ensureImage({ kernel, modules: [...DEFAULT_SELECTORS], sysfs: cap.dir, name: `host-${machine}`, compress: 'lz4' })
+    // zstd, as mkinitramfs's default: the runtime goes in an lz4 archive of its own before it
+    const image = await ensureImage({ kernel, modules: [...DEFAULT_SELECTORS], sysfs: cap.dir, name: `host-${machine}`, compress: 'zstd' })
     const ratio = statSync(image).size / statSync(all).size
     t.comment(`image ${(statSync(image).size / 1e6).toFixed(1)} MB, ${(100 * ratio).toFixed(0)}% of the whole tree's`)
     t.ok(ratio < 0.75, 'much smaller than the whole tree (the executable itself is ~100 MB of both)')

@@ -2,7 +2,7 @@ import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { gunzipSync } from 'node:zlib'
 import { fileURLToPath } from 'node:url'
-import { mkinitramfs, checkCompression } from '../src/initramfs/mkinitramfs.js'
+import { mkinitramfs, checkCompression, defaultRuntimeCompression } from '../src/initramfs/mkinitramfs.js'
 import { parseSelectors } from '../src/image/select.js'
 import { readCpio } from '../src/initramfs/cpio.js'
 import { buildModuleDbFromBin } from '../src/core/moddb-bin.js'
@@ -129,4 +129,31 @@ t.test('compression against the kernel config', async (t) => {
   t.doesNotThrow(() => checkCompression('none', { path: 'c', text: '' }))
   t.doesNotThrow(() => checkCompression('lz4', { path: 'c', text: 'CONFIG_RD_LZ4=y\n' }))
   t.throws(() => checkCompression('lz4', { path: 'c', text: 'CONFIG_RD_LZ4=m\n' }), /c: CONFIG_RD_LZ4 is not set/)
+})
+
+t.test('the runtime in an archive of its own (--compress-runtime)', async (t) => {
+  const dir = t.testdir()
+  const r = await mkinitramfs({ init: '/bin/true', kernelRoot: root, kver, selectors: parseSelectors(['fs-ext4']), compress: 'gzip', compressRuntime: 'none', mtime: 0, configRoot: null, output: `${dir}/s.img` })
+  const img = readFileSync(`${dir}/s.img`)
+  t.equal(img.subarray(0, 6).toString(), '070701', 'an uncompressed archive first')
+  const gz = img.indexOf(Buffer.from([0x1f, 0x8b, 0x08]))
+  t.ok(gz > 0 && gz % 4 === 0, 'then a gzip stream, on a 4-byte boundary')
+  const first = readCpio(img.subarray(0, gz)).map((f) => f.path)
+  const second = readCpio(gunzipSync(img.subarray(gz))).map((f) => f.path)
+  t.ok(first.includes('init') && first.includes('usr/lib/modload/modprobe'), 'the executable and its tool links')
+  t.ok(first.some((p) => p.endsWith('/libc.so.6')) && first.includes('lib64/ld-linux-x86-64.so.2'), 'its libraries')
+  t.notOk(first.some((p) => p.endsWith('.ko')), 'no module in the runtime archive')
+  t.ok(second.includes(`lib/modules/${kver}/kernel/fs/ext4/ext4.ko`) && second.includes('dev/console'), 'the rest in the second')
+  t.same(first.filter((p) => second.includes(p)), [], 'no entry twice')
+  t.equal(r.bytes, img.length)
+})
+
+t.test('the runtime goes lz4 by default only where the kernel says it unpacks lz4', async (t) => {
+  const lz4 = { text: 'CONFIG_RD_ZSTD=y\nCONFIG_RD_LZ4=y\n' }
+  t.equal(defaultRuntimeCompression('zstd', lz4), 'lz4')
+  t.equal(defaultRuntimeCompression('xz', lz4), 'lz4')
+  t.equal(defaultRuntimeCompression('lz4', lz4), undefined, 'already lz4: one archive')
+  t.equal(defaultRuntimeCompression('none', lz4), undefined)
+  t.equal(defaultRuntimeCompression('zstd', { text: 'CONFIG_RD_ZSTD=y\n# CONFIG_RD_LZ4 is not set\n' }), undefined)
+  t.equal(defaultRuntimeCompression('zstd', null), undefined, 'no config: nothing assumed')
 })

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util'
 import { release } from 'node:os'
 import { loadImageConfig } from '../image/config-fs.js'
 import { imageOutput, mergeImageSettings, parseAddFile, parseCmdlineWords, parseCompress, parseModuleSelector, selectorText, type ImageFlags, type Parsed } from '../image/config.js'
-import { mkinitramfs, plan, checkCompression, readKernelConfig, PARTS, type Plan, type MkInitramfsOptions } from '../initramfs/mkinitramfs.js'
+import { defaultRuntimeCompression, mkinitramfs, plan, checkCompression, readKernelConfig, PARTS, type Plan, type MkInitramfsOptions } from '../initramfs/mkinitramfs.js'
 import { MkInitramfsError } from '../initramfs/errors.js'
 import { describeReason, describeReasons, parseSelectors, SelectorError, type Selector } from '../image/select.js'
 import { CLASS_NAMES, DEFAULT_SELECTORS } from '../image/classes.js'
@@ -30,6 +30,10 @@ const USAGE = `usage: modload mkinitramfs [-o OUT] [-k KVER] [--kernel-root ROOT
       Dependencies and softdeps are always added; every alias of every module is kept.
   --sysfs DIR             read the machine from DIR instead of /sys (a copy, or 'modload scan --save')
   --compress KIND[:N]     zstd (default, level 9), gzip (6), lz4 (1), xz (6) or none
+  --compress-runtime KIND the executable and its libraries in an archive of their own,
+                          compressed KIND (the kernel unpacks one archive after the other);
+                          default lz4 when the kernel's config has CONFIG_RD_LZ4=y and
+                          --compress is tighter ('same': one archive)
   --init FILE             program to install as /init (default: this executable)
   --add SRC[:DEST]        add a file to the image (replaces an entry at DEST; DEST defaults to SRC)
   --cmdline WORDS         default kernel command line words for init (the real command line wins)
@@ -118,6 +122,7 @@ export const mkinitramfsTool: Tool = {
         modules: { type: 'string', short: 'm', multiple: true },
         sysfs: { type: 'string' },
         compress: { type: 'string' },
+        'compress-runtime': { type: 'string' },
         init: { type: 'string' },
         add: { type: 'string', multiple: true },
         cmdline: { type: 'string' },
@@ -172,6 +177,12 @@ export const mkinitramfsTool: Tool = {
       host: selectors.some((s) => s.kind === 'host') ? readHostFacts({ sysfs: values.sysfs }) : undefined,
       compress,
       level: settings.compress.level,
+      compressRuntime:
+        values['compress-runtime'] === 'same'
+          ? undefined
+          : values['compress-runtime'] !== undefined
+            ? flag('compress-runtime', parseCompress(values['compress-runtime'])).kind
+            : defaultRuntimeCompression(compress, readKernelConfig(kernelRoot, kver)),
       add: settings.add.map((a) => ({ src: a.src, dest: a.dest })),
       mtime: epoch && /^\d+$/.test(epoch) ? Number(epoch) : 0,
       configRoot: settings.modprobeD ? '/' : null,
@@ -197,7 +208,8 @@ export const mkinitramfsTool: Tool = {
     const started = Date.now()
     const r = await mkinitramfs(opts)
     warn(r)
-    io.err(formatSummary(r, { output, bytes: r.bytes, compress, seconds: (Date.now() - started) / 1000 }) + '\n')
+    const how = opts.compressRuntime ? `${compress}, runtime ${opts.compressRuntime}` : compress
+    io.err(formatSummary(r, { output, bytes: r.bytes, compress: how, seconds: (Date.now() - started) / 1000 }) + '\n')
     return 0
   },
 }
