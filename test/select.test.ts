@@ -155,3 +155,17 @@ t.test('reasons on one line', async (t) => {
   ])
   t.match(line, /^host: device devices\/system\/cpu \(cpu:type:x86.{40,60}\.\.\.\) \(\+1 more devices\); class crypto; needed by a, b, c \(\+1 more\); softdep of ext4$/)
 })
+
+t.test('an unknown root filesystem: --rootfs names it, else the fs class goes in', async (t) => {
+  const fromInitramfs: HostNeeds = { devices: [], loaded: [], builtinBound: [], root: { source: 'rootfs', fstype: 'rootfs', modules: [] } }
+  const all = selectModules({ db, config, selectors: parseSelectors(['host']), host: fromInitramfs })
+  t.same(names(all), ['crc32c_generic', 'crc32c_intel', 'ext4', 'jbd2', 'mbcache'], 'every filesystem of the class, with its closure')
+  t.match(all.warnings.join('\n'), /the root filesystem is unknown \(\/ is rootfs\): every filesystem of the fs class is added; name it with --rootfs TYPE/)
+  const named = selectModules({ db, config, selectors: parseSelectors(['host']), host: { ...fromInitramfs, root: undefined }, rootFs: ['ext4'] })
+  t.same(names(named), ['crc32c_generic', 'crc32c_intel', 'ext4', 'jbd2', 'mbcache'])
+  t.same(named.modules.find((m) => m.name === 'ext4')?.reasons, [{ kind: 'root', what: 'filesystem ext4' }])
+  t.same(named.warnings, [])
+  const vfat = selectModules({ db, config, selectors: parseSelectors(['host']), host, rootFs: ['vfat'] })
+  t.notOk(names(vfat).includes('ext4'), '--rootfs wins over what the host says')
+  t.match(vfat.warnings.join('\n'), /root filesystem vfat: no module or alias/)
+})

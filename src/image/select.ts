@@ -81,6 +81,9 @@ export interface SelectInput {
   selectors: readonly Selector[]
   /** required when a selector is `host` */
   host?: HostNeeds
+  /** the root's filesystem types when the host cannot say (a capture made without a mounted
+   * root, an image for another machine): mkinitramfs --rootfs */
+  rootFs?: readonly string[]
   classes?: Readonly<Record<string, DriverClass>>
 }
 
@@ -205,7 +208,7 @@ function coldplugRefs(db: ModuleDb, config: ModprobeConfig, alias: string): { re
   return { refs: kept, blacklisted: refs.filter((r) => !kept.includes(r)).map((r) => r.name) }
 }
 
-function addHost(c: Collector, input: SelectInput): void {
+function addHost(c: Collector, input: SelectInput, classes: Readonly<Record<string, DriverClass>>): void {
   const host = input.host
   if (!host) throw new SelectorError('the host selector needs the machine\'s /sys (none was read)')
   const { db, config } = input
@@ -228,14 +231,24 @@ function addHost(c: Collector, input: SelectInput): void {
       const n = normalizeName(name)
       if (db.modules.has(n) || db.builtin.has(n)) c.add(n, { kind: 'root', what: `device ${host.root.source ?? ''}`.trim() })
     }
-    const fs = host.root.fstype
-    if (fs) {
-      const hits = [...(lookup(db, config, fs) ?? []), ...(lookup(db, config, `fs-${fs}`) ?? [])]
-      for (const r of hits) c.add(r.name, { kind: 'root', what: `filesystem ${fs}` })
-      if (hits.length === 0) c.warnings.push(`root filesystem ${fs}: no module or alias in ${db.dir} (built in, or not supported by this kernel)`)
-    }
+  }
+  const known = host.root?.fstype && !MEMORY_FILESYSTEMS.has(host.root.fstype) ? [host.root.fstype] : []
+  const types = input.rootFs?.length ? input.rootFs : known
+  for (const fs of types) {
+    const hits = [...(lookup(db, config, fs) ?? []), ...(lookup(db, config, `fs-${fs}`) ?? [])]
+    for (const r of hits) c.add(r.name, { kind: 'root', what: `filesystem ${fs}` })
+    if (hits.length === 0) c.warnings.push(`root filesystem ${fs}: no module or alias in ${db.dir} (built in, or not supported by this kernel)`)
+  }
+  if (types.length === 0) {
+    // a machine running from its initramfs, or a capture of one: the root could be anything
+    const fs = classes.fs
+    for (const e of allModules(db)) if (fs && classMatches(fs, e.path)) c.add(e.name, { kind: 'root', what: 'filesystem unknown: the fs class' })
+    c.warnings.push(`the root filesystem is unknown (${host.root ? `/ is ${host.root.fstype}` : 'no mounted root'}): every filesystem of the fs class is added; name it with --rootfs TYPE for a smaller image`)
   }
 }
+
+/** What / is on a machine that runs from its initramfs: no block device, no filesystem module. */
+const MEMORY_FILESYSTEMS = new Set(['rootfs', 'tmpfs', 'ramfs'])
 
 function allModules(db: ModuleDb): Iterable<{ name: string; path: string }> {
   return db.modules.values()
@@ -267,7 +280,7 @@ export function selectModules(input: SelectInput): Selection {
       removals.push(s.what)
       continue
     }
-    if (s.kind === 'host') addHost(c, input)
+    if (s.kind === 'host') addHost(c, input, classes)
     else if (s.kind === 'all') for (const e of allModules(db)) c.add(e.name, { kind: 'all' })
     else {
       const { names, reason } = matchSelector(db, config, s, classes)

@@ -51,6 +51,8 @@ export interface MkInitramfsOptions {
   selectors: readonly Selector[]
   /** what the `host` selector reads (src/image/host.ts) */
   host?: HostNeeds
+  /** the root's filesystem types, when the host cannot say (--rootfs) */
+  rootFs?: readonly string[]
   compress: Compression
   /** compression level; each kind has a default that favours build speed over a few MB */
   level?: number
@@ -152,7 +154,7 @@ export async function plan(opts: MkInitramfsOptions): Promise<Plan> {
   }
   let selection: Selection
   try {
-    selection = selectModules({ db, config: modprobe.config, selectors: opts.selectors, host: opts.host })
+    selection = selectModules({ db, config: modprobe.config, selectors: opts.selectors, host: opts.host, rootFs: opts.rootFs })
   } catch (err) {
     if (err instanceof SelectorError) throw new MkInitramfsError(err.message)
     throw err

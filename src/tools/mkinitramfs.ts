@@ -29,6 +29,8 @@ const USAGE = `usage: modload mkinitramfs [-o OUT] [-k KVER] [--kernel-root ROOT
         -X                remove X (a name, class or pattern), whatever added it
       Dependencies and softdeps are always added; every alias of every module is kept.
   --sysfs DIR             read the machine from DIR instead of /sys (a copy, or 'modload scan --save')
+  --rootfs TYPE[,TYPE]    the root's filesystem, when the machine cannot say (a capture made
+                          without a mounted root); without either, the whole fs class goes in
   --compress KIND[:N]     zstd (default, level 9), gzip (6), lz4 (1), xz (6) or none
   --compress-runtime KIND the executable and its libraries in an archive of their own,
                           compressed KIND (the kernel unpacks one archive after the other);
@@ -121,6 +123,7 @@ export const mkinitramfsTool: Tool = {
         kver: { type: 'string', short: 'k' },
         modules: { type: 'string', short: 'm', multiple: true },
         sysfs: { type: 'string' },
+        rootfs: { type: 'string' },
         compress: { type: 'string' },
         'compress-runtime': { type: 'string' },
         init: { type: 'string' },
@@ -175,6 +178,7 @@ export const mkinitramfsTool: Tool = {
       kver,
       selectors,
       host: selectors.some((s) => s.kind === 'host') ? readHostFacts({ sysfs: values.sysfs }) : undefined,
+      rootFs: values.rootfs?.split(',').filter((f) => f.length > 0),
       compress,
       level: settings.compress.level,
       compressRuntime:
