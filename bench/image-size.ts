@@ -210,7 +210,15 @@ async function buildModload(id: Contender, kernel: Kernel, args: string[]): Prom
   const tool = await modloadVersion()
   if (r.exitCode !== 0) return { id, tool, unavailable: `failed: ${r.stderr.trim().split('\n').at(-1)}`, notes: [], warnings: [] }
   const bytes = (await stat(out)).size
-  return { id, tool, bytes, buildSeconds, path: out, ...(await inspect(out)), notes: [], warnings: [] }
+  // lsinitramfs reads one compressed archive, and modload's runtime comes in one of its own:
+  // the same build's plan says what is inside
+  const plan = await run(executable, ['mkinitramfs', '--json', '--kernel-root', kernel.root, '-k', kernel.version, ...args], { nothrow: true })
+  let contents = { modules: Number.NaN, unpackedBytes: Number.NaN }
+  if (plan.exitCode === 0) {
+    const j = JSON.parse(plan.stdout.toString()) as { modules: unknown[]; sizes: Record<string, number> }
+    contents = { modules: j.modules.length, unpackedBytes: Object.values(j.sizes).reduce((a, b) => a + b, 0) }
+  }
+  return { id, tool, bytes, buildSeconds, path: out, ...contents, notes: [], warnings: [] }
 }
 
 async function measure(id: Contender, kernel: Kernel, log: (l: string) => void): Promise<Measurement> {

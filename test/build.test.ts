@@ -40,6 +40,12 @@ t.test('dist/modload is an x86-64 ELF executable', async (t) => {
   t.equal(head.readUInt16LE(18), 0x3e, 'x86-64')
 })
 
+t.test("Node's ICU data is cut out (docs/runtime-weight.md)", async (t) => {
+  const exe = readFileSync(EXE)
+  t.ok(exe.length < 80e6, `${(exe.length / 1e6).toFixed(1)} MB: the 33 MB of icudt78_dat are gone`)
+  t.equal(exe.readBigUInt64LE(0x28), 0n, 'no section headers (they would describe the old layout)')
+})
+
 t.test('it embeds the SEA blob and the syscall shim', async (t) => {
   const exe = readFileSync(EXE)
   t.ok(exe.includes('NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2:1'), 'SEA fuse is set')
