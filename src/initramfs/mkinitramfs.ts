@@ -6,7 +6,7 @@
 // trimmed likewise, and a default kernel command line. write() turns a plan into bytes:
 // reproducible (entries sorted by path, one fixed mtime, uid/gid 0), written to a temporary file
 // and renamed, so a failure never leaves a half-written image.
-import { readdirSync, readFileSync, statSync, renameSync, rmSync } from 'node:fs'
+import { readFileSync, statSync, renameSync, rmSync } from 'node:fs'
 import { type CpioEntry } from './cpio.js'
 import { MkInitramfsError } from './errors.js'
 import { writeSegments, type Compression, type Segment } from './output.js'
@@ -17,9 +17,9 @@ import { openModuleDb } from '../core/moddb-fs.js'
 import { IMAGE_CMDLINE, IMAGE_ROOT_MODULES, modulesDir } from '../paths.js'
 import { formatImageCmdline } from '../init/cmdline-file.js'
 import { loadModprobeConfig } from '../config/config-fs.js'
-import { emptyConfig } from '../config/modprobe-conf.js'
+import type { ConfigFile } from '../config/config.js'
 import { classMatches, selectModules, SelectorError, type HostNeeds, type Selection, type Selector } from '../image/select.js'
-import { MODULES_LOAD_DIRS } from '../init/modules-load.js'
+import { readModulesLoad } from '../init/modules-load.js'
 import { DRIVER_CLASSES } from '../image/classes.js'
 import { builtinModuleFirmware, findFirmware, moduleFirmware, type FirmwareFile } from '../image/firmware-fs.js'
 import { describeMissing, type MissingFirmware, type ModuleFirmware } from '../image/firmware.js'
@@ -146,12 +146,8 @@ export async function plan(opts: MkInitramfsOptions): Promise<Plan> {
   const db = openModuleDb(opts.kernelRoot, opts.kver)
   const dir = db.dir
   const configRoot = opts.configRoot === undefined ? '/' : opts.configRoot
-  const modprobe = configRoot === null ? { config: emptyConfig(), files: [] } : loadModprobeConfig({ root: configRoot, modulesDir: dir, cmdline: '' })
-  if (configRoot === null) {
-    // modules.softdep still applies: it is the tree's own
-    const soft = readText(`${dir}/modules.softdep`)
-    if (soft !== undefined) Object.assign(modprobe, loadModprobeConfig({ paths: [`${dir}/modules.softdep`], cmdline: '' }))
-  }
+  // without the host's configuration, modules.softdep still applies: it is the tree's own
+  const modprobe = loadModprobeConfig({ root: configRoot ?? '/', paths: configRoot === null ? [] : undefined, modulesDir: dir, cmdline: '' })
   let selection: Selection
   try {
     selection = selectModules({ db, config: modprobe.config, selectors: opts.selectors, host: opts.host, rootFs: opts.rootFs })
@@ -162,10 +158,12 @@ export async function plan(opts: MkInitramfsOptions): Promise<Plan> {
 
   const inImage = `/lib/modules/${opts.kver}`
   const byPath = new Map<string, CpioEntry>()
-  const partOf = new Map<string, Part>()
-  const put = (e: CpioEntry, part: Part): void => {
+  /** each file's part and size (from stat: nothing is read before write()) */
+  const fileInfo = new Map<string, { part: Part; bytes: number }>()
+  const put = (e: CpioEntry, part: Part, bytes = e.type === 'file' ? e.data().length : 0): void => {
     byPath.set(e.path, e)
-    partOf.set(e.path, part)
+    if (e.type === 'file') fileInfo.set(e.path, { part, bytes })
+    else fileInfo.delete(e.path)
   }
   const file = (dest: string, src: string, part: Part, mode?: number): void => {
     let st
@@ -174,11 +172,11 @@ export async function plan(opts: MkInitramfsOptions): Promise<Plan> {
     } catch {
       throw new MkInitramfsError(`${src}: cannot be read (it was to go into the image as ${dest})`)
     }
-    put({ type: 'file', path: dest, mode: mode ?? (st.mode & 0o111 ? 0o755 : 0o644), data: () => readFileSync(src) }, part)
+    put({ type: 'file', path: dest, mode: mode ?? (st.mode & 0o111 ? 0o755 : 0o644), data: () => readFileSync(src) }, part, st.size)
   }
   const text = (dest: string, content: string, part: Part): void => {
     const data = Buffer.from(content, 'latin1')
-    put({ type: 'file', path: dest, mode: 0o644, data: () => data }, part)
+    put({ type: 'file', path: dest, mode: 0o644, data: () => data }, part, data.length)
   }
 
   for (const d of ['/dev', '/proc', '/sys', '/run', '/root', '/sbin', '/bin', '/etc', '/lib', '/lib64', '/usr', '/mnt']) put({ type: 'dir', path: d }, 'config')
@@ -245,38 +243,8 @@ export async function plan(opts: MkInitramfsOptions): Promise<Plan> {
   for (const b of bins) put({ type: 'file', path: `${inImage}/${b.name}`, mode: 0o644, data: () => b.data }, 'indexes')
 
   // the host's modprobe.d and modules-load.d, trimmed to the modules inside
-  const configFiles: string[] = []
-  if (configRoot !== null) {
-    for (const f of modprobe.files) {
-      if (f.name === 'modules.softdep') continue
-      const t = readText(f.path)
-      if (t === undefined) continue
-      const trimmed = trimModprobeConf(t, keep)
-      if (trimmed.trim().length === 0) continue
-      text(`/etc/modprobe.d/${f.name}`, trimmed, 'config')
-      configFiles.push(f.path)
-    }
-    const prefix = configRoot === '/' ? '' : configRoot.replace(/\/+$/, '')
-    const seen = new Set<string>()
-    for (const d of MODULES_LOAD_DIRS) {
-      let names: string[] = []
-      try {
-        names = readdirSync(prefix + d)
-      } catch {
-        continue
-      }
-      for (const n of names.filter((x) => x.endsWith('.conf')).sort()) {
-        if (seen.has(n)) continue
-        seen.add(n)
-        const t = readText(`${prefix}${d}/${n}`)
-        if (t === undefined) continue
-        const trimmed = trimModulesLoad(t, keep)
-        if (trimmed.trim().length === 0) continue
-        text(`/etc/modules-load.d/${n}`, trimmed, 'config')
-        configFiles.push(`${prefix}${d}/${n}`)
-      }
-    }
-  }
+  const config = configRoot === null ? [] : hostConfigFiles(configRoot, modprobe.files, keep)
+  for (const c of config) text(c.dest, c.content, 'config')
   if (opts.cmdline?.length) text(IMAGE_CMDLINE, formatImageCmdline(opts.cmdline), 'config')
   // the root's drivers and filesystem as the host selector found them: init loads them first
   const rootChain = selection.modules.filter((m) => m.reasons.some((r) => r.kind === 'root')).map((m) => m.name)
@@ -295,16 +263,31 @@ export async function plan(opts: MkInitramfsOptions): Promise<Plan> {
   const sizes = Object.fromEntries(PARTS.map((p) => [p, 0])) as Record<Part, number>
   const files: PlannedFile[] = []
   for (const e of entries) {
-    if (e.type !== 'file') continue
-    const part = partOf.get(e.path) as Part
-    const bytes = e.data().length
-    sizes[part] += bytes
-    files.push({ path: e.path, part, bytes })
+    const info = fileInfo.get(e.path)
+    if (info === undefined) continue
+    sizes[info.part] += info.bytes
+    files.push({ path: e.path, ...info })
   }
-  const moduleBytes = new Map<string, number>()
-  const bytesAt = new Map(files.map((f) => [f.path, f.bytes]))
-  for (const m of selection.modules) moduleBytes.set(m.name, bytesAt.get(`${inImage}/${m.path}`) ?? 0)
+  const moduleBytes = new Map(selection.modules.map((m) => [m.name, fileInfo.get(`${inImage}/${m.path}`)?.bytes ?? 0]))
+  const configFiles = config.map((c) => c.from)
   return { selection, entries, files, sizes, configFiles, moduleBytes, firmware: fw.files, missingFirmware: fw.missing }
+}
+
+/**
+ * The modprobe.d files that apply on the host (kmod's order and hiding) and its modules-load.d
+ * lists (systemd's), each kept to the lines about modules inside the image; files left empty
+ * stay out.
+ */
+function hostConfigFiles(root: string, modprobeFiles: readonly ConfigFile[], keep: (name: string) => boolean): { dest: string; content: string; from: string }[] {
+  const out: { dest: string; content: string; from: string }[] = []
+  const add = (dest: string, from: string, trim: (text: string, keep: (n: string) => boolean) => string): void => {
+    const t = readText(from)
+    const content = t === undefined ? '' : trim(t, keep)
+    if (content.trim().length) out.push({ dest, content, from })
+  }
+  for (const f of modprobeFiles) if (f.name !== 'modules.softdep') add(`/etc/modprobe.d/${f.name}`, f.path, trimModprobeConf)
+  for (const from of readModulesLoad(root).files) add(`/etc/modules-load.d/${from.slice(from.lastIndexOf('/') + 1)}`, from, trimModulesLoad)
+  return out
 }
 
 /**
