@@ -294,7 +294,8 @@ Every image is built in the same run, one after the other, by its own tool, for 
 kernel (the cached, depmod'ed tree of \`qemu/kernels.ts\`); the build time is the tool's wall-clock
 time on the project's machine (2 cores, shared: compare within one run only). Sizes are of the
 file the boot loader loads; "unpacked" adds up the regular files in it and ".ko files" counts its
-kernel modules, both as \`lsinitramfs -l\` lists them. Ratios are against ${labels[baseline]},
+kernel modules, both as \`lsinitramfs -l\` lists them (for modload's images, whose runtime is an archive of its
+own that lsinitramfs does not read, as \`mkinitramfs --json\` plans them). Ratios are against ${labels[baseline]},
 the image Debian's own tool makes for the machine it runs on.${opts.boot ? `
 "Root reached" is one boot of each image on the QEMU \`virtio\` machine (TCG, 1 CPU, 2048 MiB)
 with the ext4 root disk of \`initramfs/peers.ts\` (\`root=UUID=...\`): the guest's uptime when the
