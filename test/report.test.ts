@@ -1,5 +1,5 @@
 import t from 'tap'
-import { describe, levelOf, printReport, succeeded } from '../src/init/report.js'
+import { describe, levelOf, oopsDuring, parseTainted, printReport, succeeded, TAINT_DIE } from '../src/init/report.js'
 import type { ColdplugReport } from '../src/init/coldplug.js'
 import { SysError } from '../src/sys/syscalls.js'
 
@@ -78,4 +78,53 @@ t.test('stopped early on purpose: what was queued is left to the root, not a fai
   t.ok(succeeded(r))
   t.same(lines(r).filter(([, l]) => l.includes('left to the root')), [['info', 'report left to the root (modload.handover=early): snd_hda_intel, e1000']])
   t.notOk(succeeded(report({ blocked: [{ name: 'x', on: ['y'] }] })), 'not started without an early stop is a failure')
+})
+
+t.test('an errno the table has no hint for gets its text, not its code twice', async (t) => {
+  const eio = describe({ name: 'modload_fail', status: 'failed', path: '/m/modload_fail.ko', error: new SysError('finit_module', 5, '/m/modload_fail.ko') })
+  t.equal(eio, "failed modload_fail: EIO (Input/output error): the module's init failed talking to its hardware (it returned -EIO); see dmesg for the driver's reason [/m/modload_fail.ko]")
+  const erange = describe({ name: 'x', status: 'failed', error: new SysError('finit_module', 34, '/m/x.ko') })
+  t.equal(erange, "failed x: ERANGE (Numerical result out of range): probably what the module's own init returned; see dmesg for the driver's reason [/m/x.ko]")
+})
+
+t.test('oopsDuring: TAINT_DIE newly set, pinned on the one load in flight or the one stuck in Loading', async (t) => {
+  const hung = (...names: string[]): { hung: { name: string; ms: number }[] } => ({ hung: names.map((name) => ({ name, ms: 8000 })) })
+  // 4096|8192: out-of-tree and unsigned modules, as the test modules taint; no oops
+  t.equal(oopsDuring(hung('modload_hang'), { taintedBefore: 0, taintedAfter: 4096 | 8192, loading: ['modload_hang'] }), null, 'a hang is not an oops')
+  t.same(oopsDuring(hung('modload_oops'), { taintedBefore: 0, taintedAfter: TAINT_DIE | 4096, loading: [] }), { module: 'modload_oops', inFlight: ['modload_oops'] }, 'the only load in flight')
+  t.same(
+    oopsDuring(hung('modload_hang', 'modload_oops', 'slow'), { taintedBefore: 4096, taintedAfter: TAINT_DIE | 4096, loading: ['modload_oops', 'virtio_net'] }),
+    { module: 'modload_oops', inFlight: ['modload_hang', 'modload_oops', 'slow'] },
+    'the one in flight that /proc/modules shows as Loading',
+  )
+  t.same(oopsDuring(hung('a', 'b'), { taintedBefore: 0, taintedAfter: TAINT_DIE, loading: ['a', 'b'] }), { inFlight: ['a', 'b'] }, 'two stuck: not named')
+  t.same(oopsDuring(hung(), { taintedBefore: null, taintedAfter: TAINT_DIE, loading: [] }), { inFlight: [] }, 'an oops outside any load')
+  t.equal(oopsDuring(hung('a'), { taintedBefore: TAINT_DIE, taintedAfter: TAINT_DIE, loading: ['a'] }), null, 'oopsed before coldplug: not this one')
+  t.equal(oopsDuring(hung('a'), { taintedBefore: 0, taintedAfter: null, loading: ['a'] }), null, 'no /proc/sys/kernel/tainted')
+})
+
+t.test('parseTainted', async (t) => {
+  t.equal(parseTainted('12416\n'), 12416)
+  t.equal(parseTainted(' 0 '), 0)
+  t.equal(parseTainted(null), null)
+  t.equal(parseTainted('x'), null)
+})
+
+t.test('the report names the oopsed module instead of calling it hung, and counts it as failed', async (t) => {
+  const r = report({ results: [], hung: [{ name: 'modload_oops', ms: 7900 }, { name: 'modload_hang', ms: 7950 }], timedOut: true })
+  // without the oops argument, both are hung (the old report)
+  t.match(lines(r).map(([, l]) => l).join('\n'), /hung=2 /)
+  const done = (o: [string, string][]): string => o.map(([, l]) => l).find((l) => l.startsWith('coldplug done')) ?? ''
+  const withOops: [string, string][] = []
+  printReport((l, level = 'info') => withOops.push([level, l]), r, { module: 'modload_oops', inFlight: ['modload_oops', 'modload_hang'] })
+  const text = withOops.map(([lv, l]) => `${lv} ${l}`)
+  t.ok(text.includes('error report oops modload_oops: the kernel oopsed in its init (see dmesg); the load never returns and the module stays half-loaded (Loading) until reboot'))
+  t.notOk(text.some((l) => l.includes('report hung modload_oops')), 'not hung')
+  t.ok(text.some((l) => l.startsWith('error report hung modload_hang: init still running after 8.0 s')), 'the real hang still is')
+  t.match(done(withOops), / failed=1 hung=1 /)
+  const unnamed: [string, string][] = []
+  printReport((l, level = 'info') => unnamed.push([level, l]), r, { inFlight: ['modload_oops', 'modload_hang'] })
+  t.ok(unnamed.some(([lv, l]) => lv === 'error' && l === 'report oops: the kernel oopsed during coldplug while modload_oops, modload_hang were loading (see dmesg)'))
+  t.match(done(unnamed), / failed=0 hung=2 /, 'unnamed: the loads stay hung')
+  t.notOk(succeeded(r))
 })

@@ -1,7 +1,8 @@
 // What coldplug says: one line per load outcome as it happens ("loaded NAME ms=T" in the
 // kernel log, "failed NAME: ..." on the console too, which the boot tests read), and the report at the
 // end: load times, failures with their errno and what they mean, hung loads, devices that no
-// driver matched, total time. Pure formatting over a Log.
+// driver matched, total time; and whether the kernel oopsed in a module's init meanwhile
+// (oopsDuring). Pure formatting over a Log.
 import { explain } from '../load/explain.js'
 import type { LoadResult } from '../load/loader.js'
 import { SysError } from '../sys/syscalls.js'
@@ -20,7 +21,7 @@ export function describe(r: LoadResult): string {
     case 'failed': {
       const e = r.error
       if (e instanceof SysError) {
-        const x = explain(e.code, r.path ?? e.path)
+        const x = explain(e.code, r.path ?? e.path, e.errno)
         return `failed ${r.name}: ${e.code} (${x.text}): ${x.hint} [${r.path ?? e.path ?? ''}]`
       }
       return `failed ${r.name}: ${e?.message ?? 'unknown error'}`
@@ -65,6 +66,47 @@ export function succeeded(report: ColdplugReport): boolean {
   return realFailures(report).length === 0 && report.hung.length === 0 && (report.stoppedEarly || report.blocked.length === 0)
 }
 
+/** TAINT_DIE, 'D': the kernel sets it on every oops (die()) and never clears it. */
+export const TAINT_DIE = 1 << 7
+
+/** What the kernel says around coldplug, read by the caller (system.ts). */
+export interface OopsEvidence {
+  /** /proc/sys/kernel/tainted before and after coldplug; null when it could not be read */
+  taintedBefore: number | null
+  taintedAfter: number | null
+  /** modules /proc/modules shows in state Loading after coldplug: their init never returned */
+  loading: readonly string[]
+}
+
+/** An oops during coldplug; `module` when it can be pinned on one load. */
+export interface Oops {
+  module?: string
+  /** the loads still in the kernel when coldplug stopped */
+  inFlight: string[]
+}
+
+/** /proc/sys/kernel/tainted's number, or null. */
+export function parseTainted(text: string | null): number | null {
+  const m = /^\s*(\d+)\s*$/.exec(text ?? '')
+  return m ? Number(m[1]) : null
+}
+
+/**
+ * Did the kernel oops during coldplug, and in whose init? A task that oopses is killed, so a
+ * load whose thread oopsed never returns: coldplug sees it as hung, and the module stays in
+ * /proc/modules as Loading. The oops is known from TAINT_DIE newly set; it is pinned on a module
+ * when exactly one load was still in flight, or when exactly one of them is stuck in Loading (a
+ * load whose init waits forever is Loading too, so with two such loads it stays unnamed).
+ */
+export function oopsDuring(report: Pick<ColdplugReport, 'hung'>, e: OopsEvidence): Oops | null {
+  if (e.taintedAfter === null || (e.taintedAfter & TAINT_DIE) === 0) return null
+  if (e.taintedBefore !== null && (e.taintedBefore & TAINT_DIE) !== 0) return null // oopsed before: cannot tell a new one
+  const inFlight = report.hung.map((h) => h.name)
+  const stuck = inFlight.filter((n) => e.loading.includes(n))
+  const module = inFlight.length === 1 ? inFlight[0] : stuck.length === 1 ? stuck[0] : undefined
+  return module === undefined ? { inFlight } : { module, inFlight }
+}
+
 /** Lines of at most `width` characters joining `items` with ", ". */
 function wrap(prefix: string, items: string[], width = 200): string[] {
   const out: string[] = []
@@ -80,11 +122,19 @@ function wrap(prefix: string, items: string[], width = 200): string[] {
   return out
 }
 
-export function printReport(log: Log, report: ColdplugReport): void {
+/** `oops`: what oopsDuring found, if anything. */
+export function printReport(log: Log, report: ColdplugReport, oops: Oops | null = null): void {
   const loaded = report.results.filter((r) => r.status === 'loaded').sort((a, b) => (b.ms ?? 0) - (a.ms ?? 0))
   for (const l of wrap('report loaded: ', loaded.map((r) => `${r.name} ${(r.ms ?? 0).toFixed(1)} ms`))) log(l, 'detail')
   for (const r of report.results) if (r.status === 'failed' || r.status === 'skipped') log(`report ${describe(r)}`, levelOf(r))
-  for (const h of report.hung) log(`report hung ${h.name}: init still running after ${(h.ms / 1000).toFixed(1)} s (stays in the kernel's hands; see dmesg)`, 'error')
+  if (oops?.module !== undefined) {
+    log(`report oops ${oops.module}: the kernel oopsed in its init (see dmesg); the load never returns and the module stays half-loaded (Loading) until reboot`, 'error')
+  } else if (oops) {
+    const during = oops.inFlight.length ? ` while ${oops.inFlight.join(', ')} ${oops.inFlight.length === 1 ? 'was' : 'were'} loading` : ''
+    log(`report oops: the kernel oopsed during coldplug${during} (see dmesg)`, 'error')
+  }
+  const hung = report.hung.filter((h) => h.name !== oops?.module)
+  for (const h of hung) log(`report hung ${h.name}: init still running after ${(h.ms / 1000).toFixed(1)} s (stays in the kernel's hands; see dmesg)`, 'error')
   if (report.stoppedEarly) {
     for (const l of wrap('report left to the root (modload.handover=early): ', report.blocked.map((b) => b.name))) log(l, 'info')
   } else for (const b of report.blocked) log(`report not started ${b.name}: waiting for ${b.on.join(', ')}`, 'error')
@@ -94,7 +144,7 @@ export function printReport(log: Log, report: ColdplugReport): void {
   if (report.timedOut) log(`report: stopped waiting after ${(report.ms / 1000).toFixed(1)} s (modload.timeout)`, 'warn')
   log(
     `coldplug done events=${report.events} scans=${report.scans} loaded=${loaded.length} ` +
-      `failed=${count(report, 'failed') + count(report, 'skipped')} hung=${report.hung.length} ` +
+      `failed=${count(report, 'failed') + count(report, 'skipped') + (hung.length < report.hung.length ? 1 : 0)} hung=${hung.length} ` +
       `unmatched=${report.unmatched.length} ms=${report.ms.toFixed(1)}`,
   )
 }

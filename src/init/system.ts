@@ -18,9 +18,9 @@ import { coldplug, parseDelayUse, usbHubHold, usbStorageHold, type ColdplugRepor
 import { scanModaliases } from './sysfs.js'
 import { openUeventSource, type UeventSource } from './uevent.js'
 import { parseLoadParam, parseModulesLoad, readModulesLoad } from './modules-load.js'
-import { describe, levelOf, printReport } from './report.js'
+import { describe, levelOf, oopsDuring, parseTainted, printReport } from './report.js'
 import type { Log } from './log.js'
-import { IMAGE_ROOT_MODULES, PROC_MODULES, PROC_STAT, SYS_DEVICES, SYS_MODULE } from '../paths.js'
+import { IMAGE_ROOT_MODULES, PROC_MODULES, PROC_STAT, PROC_TAINTED, SYS_DEVICES, SYS_MODULE } from '../paths.js'
 import { parseRootOptions, rootRequested } from './root/options.js'
 import { rootPresent } from './root/devices.js'
 import { parseProcStat } from './adapt.js'
@@ -80,8 +80,11 @@ function readOr(path: string, fallback: string | null): string | null {
   }
 }
 
+/** Modules in the kernel and done loading: a module whose init oopsed stays 'Loading'. */
 export function liveModules(): string[] {
-  return parseProcModules(readOr(PROC_MODULES, '') ?? '').map((m) => m.name)
+  return parseProcModules(readOr(PROC_MODULES, '') ?? '')
+    .filter((m) => m.state === 'Live')
+    .map((m) => m.name)
 }
 
 /** The running kernel's module database and modprobe.d config: read once per boot (the index
@@ -141,6 +144,8 @@ export async function coldplugSystem(
     const rootChain = parseModulesLoad(readOr(IMAGE_ROOT_MODULES, null) ?? '')
     const withRoot = rootRequested(cmdlineText)
     if (rootChain.length) log(`root chain${withRoot ? '' : ' (no root=: order only)'}: ${rootChain.join(' ')}`, 'debug')
+    // an oops in a module's init shows as a hung load: the taint flag tells them apart
+    const taintedBefore = parseTainted(readOr(PROC_TAINTED, null))
     const report = await coldplug({
       db,
       config,
@@ -163,7 +168,12 @@ export async function coldplugSystem(
       onResult: (r) => log(describe(r), levelOf(r)),
       debug: settings.debug ? (l) => log(l, 'debug') : undefined,
     })
-    printReport(log, report)
+    const oops = oopsDuring(report, {
+      taintedBefore,
+      taintedAfter: parseTainted(readOr(PROC_TAINTED, null)),
+      loading: parseProcModules(readOr(PROC_MODULES, '') ?? '').filter((m) => m.state === 'Loading').map((m) => m.name),
+    })
+    printReport(log, report, oops)
     // CPU time of this process (every thread: the loads' time in the kernel is system time)
     const cpu = process.cpuUsage()
     log(`cpu user_ms=${(cpu.user / 1000).toFixed(0)} system_ms=${(cpu.system / 1000).toFixed(0)}`, 'detail')

@@ -1,5 +1,9 @@
 // What a failed module load means, in words a person can act on. kmod's tools print the
-// short form ("Invalid module format"); the hint says what usually causes it.
+// short form ("Invalid module format"); the hint says what usually causes it. An errno that
+// load_module() itself does not return (EIO, EINTR, ...) is usually what the
+// module's own init returned: it gets the errno's text (strerror) and a hint saying so.
+import { strerror } from '../sys/syscalls.js'
+
 export interface Explanation {
   text: string
   hint: string
@@ -8,9 +12,9 @@ export interface Explanation {
 const TABLE: Record<string, Explanation> = {
   ENOEXEC: { text: 'Invalid module format', hint: 'the file is corrupt or was built for another kernel (check vermagic with modinfo)' },
   ENOENT: { text: 'Unknown symbol in module', hint: 'a dependency is missing or not loaded; run depmod and check dmesg' },
-  EINVAL: { text: 'Invalid parameters', hint: 'an option given to the module is unknown or malformed; see dmesg' },
+  EINVAL: { text: 'Invalid parameters', hint: 'a parameter given to the module (kernel command line MODULE.PARAM=, modprobe.d options) is unknown or malformed; dmesg names it' },
   EEXIST: { text: 'Module already in kernel', hint: 'nothing to do' },
-  EKEYREJECTED: { text: 'Key was rejected by service', hint: 'the module signature does not verify (module.sig_enforce is on): use a signed module' },
+  EKEYREJECTED: { text: 'Key was rejected by service', hint: 'module signatures are enforced (module.sig_enforce=1 or lockdown) and the module is unsigned or its signature does not verify: use a module signed with a key the kernel trusts' },
   ENOKEY: { text: 'Required key not available', hint: 'the module is unsigned or signed by an unknown key and signatures are enforced' },
   EBADMSG: { text: 'Bad message', hint: 'the module signature is malformed' },
   ENODEV: { text: 'No such device', hint: 'the driver found no hardware it supports (harmless for probing loads)' },
@@ -21,12 +25,15 @@ const TABLE: Record<string, Explanation> = {
   ENOMEM: { text: 'Cannot allocate memory', hint: 'the machine is out of memory' },
   ENOSPC: { text: 'No space left on device', hint: 'the kernel ran out of module space' },
   ETIMEDOUT: { text: 'Timed out', hint: 'the module init took too long' },
+  EIO: { text: 'Input/output error', hint: "the module's init failed talking to its hardware (it returned -EIO); see dmesg for the driver's reason" },
+  EINTR: { text: 'Interrupted system call', hint: "the module's init was interrupted by a signal to the loading process" },
 }
 
-/** `path` refines the hint: the kernel reports a compressed file it cannot unpack as EINVAL. */
-export function explain(code: string, path = ''): Explanation {
+/** `path` refines the hint: the kernel reports a compressed file it cannot unpack as EINVAL.
+ * `errno` gives the text of a code the table does not know. */
+export function explain(code: string, path = '', errno?: number): Explanation {
   if (code === 'EINVAL' && /\.ko\.(xz|zst|gz)$/.test(path)) {
     return { text: 'Invalid argument', hint: 'the kernel could not decompress the file (corrupt?) or an option is unknown; see dmesg' }
   }
-  return TABLE[code] ?? { text: code, hint: "see dmesg for the kernel's reason" }
+  return TABLE[code] ?? { text: errno === undefined ? code : strerror(errno), hint: "probably what the module's own init returned; see dmesg for the driver's reason" }
 }
