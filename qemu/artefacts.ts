@@ -35,7 +35,7 @@ export interface ImageOptions {
 }
 
 /** A digest of a small directory tree: names, link targets and file contents. */
-async function treeDigest(dir: string): Promise<string> {
+export async function treeDigest(dir: string): Promise<string> {
   const h = createHash('sha256')
   const walk = async (d: string): Promise<void> => {
     for (const e of (await fs.readdir(d, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
