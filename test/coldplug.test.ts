@@ -27,6 +27,7 @@ const db = buildModuleDb(dir, {
     'kernel/hangs.ko:',
     'kernel/needs_hang.ko: kernel/hangs.ko',
     'kernel/dummy.ko:',
+    'kernel/aesni.ko:',
     '',
   ].join('\n'),
   alias: [
@@ -39,6 +40,7 @@ const db = buildModuleDb(dir, {
     'alias platform:pcspkr snd_pcsp',
     'alias platform:hang hangs',
     'alias platform:hang2 needs_hang',
+    'alias cpu:type:x86,ven*fam*mod*:feature:*0099* aesni',
     '',
   ].join('\n'),
   builtin: 'kernel/i8042.ko\n',
@@ -382,4 +384,43 @@ t.test('loads that sleep in the kernel while the CPU idles get company: the limi
   b.cpu = () => ({ busy: busy.now(), idle: 0 })
   const rb = await coldplug(b)
   t.equal(rb.ms, rf.ms, 'a busy CPU keeps the configured limit')
+})
+
+t.test('while the root is awaited (enough), CPU-feature modules wait; left to the root, or let go when all else is quiet', async (t) => {
+  const CPU = 'cpu:type:x86,ven0000fam0006mod003F:feature:,0000,0099'
+  let disk = false
+  const m = machine({
+    devices: [CPU, VIRTIO_PCI],
+    onLoad: (n) => {
+      if (n === 'virtio_pci') return [[10, ev('add', '/devices/pci0000:00/0000:00:04.0/virtio1', { MODALIAS: 'virtio:d00000002v00001AF4' })]]
+      if (n === 'virtio_blk') {
+        disk = true
+        return [[5, ev('add', '/devices/pci0000:00/0000:00:04.0/virtio1/block/vda', { SUBSYSTEM: 'block', DEVNAME: 'vda' })]]
+      }
+      return []
+    },
+  })
+  const o = m.base()
+  o.enough = () => disk
+  const r = await coldplug(o)
+  t.ok(r.stoppedEarly)
+  t.notOk(m.calls.some((c) => c.name === 'aesni'), 'the CPU-feature module never took the CPU from the disk drivers')
+  t.same(r.blocked.map((b) => b.name), ['aesni'], 'left to the root')
+
+  const never = machine({ devices: [CPU, VIRTIO_PCI] })
+  const n = never.base()
+  n.enough = () => false
+  const lines: string[] = []
+  n.debug = (l) => lines.push(l)
+  const nr = await coldplug(n)
+  t.notOk(nr.stoppedEarly)
+  t.ok(never.calls.some((c) => c.name === 'aesni'), 'no root: it loads once all else is quiet')
+  t.ok(never.calls.findIndex((c) => c.name === 'aesni') > never.calls.findIndex((c) => c.name === 'virtio_pci'), 'after the bus drivers')
+  t.ok(lines.some((l) => l.startsWith('the root is not there yet and all else is quiet')))
+  t.same(nr.blocked, [])
+  t.notOk(nr.timedOut, 'settles, no timeout')
+
+  const plain = machine({ devices: [CPU, VIRTIO_PCI] })
+  await coldplug(plain.base())
+  t.equal(plain.calls.find((c) => c.name === 'aesni')?.at, 0, 'without enough, nothing is held')
 })

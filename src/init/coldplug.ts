@@ -136,7 +136,7 @@ export function parseDelayUse(text: string | null): number {
 export function aliasPriority(alias: string): number {
   const colon = alias.indexOf(':')
   const bus = colon < 0 ? '' : alias.slice(0, colon)
-  if (bus === 'cpu') return 3
+  if (bus === 'cpu') return CPU_FEATURES
   if (bus === 'pci') {
     const m = /bc([0-9A-F]{2})sc([0-9A-F]{2})/.exec(alias)
     return m !== null && (m[1] === '01' || (m[1] === '0C' && m[2] === '03')) ? 0 : 1
@@ -145,6 +145,9 @@ export function aliasPriority(alias: string): number {
   if (OTHER_BUSES.has(bus)) return 1
   return 2
 }
+
+/** The priority of the CPU's feature modules (crypto, kvm, cpufreq, EDAC): they reveal no device. */
+export const CPU_FEATURES = 3
 
 /** How often the CPU is looked at while loads wait for a slot (adapt.ts). */
 export const ADAPT_MS = 100
@@ -257,6 +260,11 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     debug(`scan ${scans}: ${aliases.length} modaliases read in ${(t1 - t).toFixed(1)} ms, resolved in ${(o.now() - t1).toFixed(1)} ms`)
   }
 
+  // while the root is awaited (enough), the CPU's feature modules wait: under emulation their
+  // self-tests took the one CPU from the disk's drivers (aesni 1.2 s, kvm 0.8 s); they go when
+  // all else is quiet and the root is still not there, or are left to the root's own udev
+  if (o.enough !== undefined) scheduler.holdFrom = CPU_FEATURES
+
   // the whole first scan is queued before anything starts, so that priorities order it
   scheduler.pause()
   rescan()
@@ -327,6 +335,10 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     }
     // a load that has been in the kernel past slowMs may be hung: it does not hold up the root
     if (stopping && scheduler.inFlight().every((f) => now - f.since >= (o.slowMs ?? 5000))) break
+    if (!stopping && scheduler.holdFrom !== undefined && scheduler.idleBelowHold() && now - lastActivity >= o.quietMs && now >= holdUntil) {
+      debug('the root is not there yet and all else is quiet: the held CPU-feature modules go now')
+      scheduler.releaseHold()
+    }
     if (scheduler.idle() && now - lastActivity >= o.quietMs && now >= holdUntil) {
       if (o.events !== null) break
       // no uevents: only a last look at /sys can tell whether devices came late
@@ -345,7 +357,7 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     // sleep until something happens: a uevent, a load's end, or the next deadline (the end of
     // the quiet period or a hold, a slow load's release, the timeout)
     let until = t0 + o.timeoutMs
-    if (scheduler.idle()) until = Math.min(until, Math.max(lastActivity + o.quietMs, holdUntil))
+    if (scheduler.idle() || (scheduler.holdFrom !== undefined && scheduler.idleBelowHold())) until = Math.min(until, Math.max(lastActivity + o.quietMs, holdUntil))
     const release = scheduler.nextReleaseAt()
     if (release !== undefined) until = Math.min(until, release)
     // every slot taken and loads ready: look at the CPU again soon

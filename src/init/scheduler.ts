@@ -83,6 +83,21 @@ export class Scheduler {
     if (raised) this.pump()
   }
 
+  /** Jobs of this priority or less urgent wait while it is set (coldplug: CPU-feature modules
+   * while the root is awaited); undefined: none held. */
+  holdFrom: number | undefined = undefined
+
+  /** Nothing in flight, nothing queued but held jobs. */
+  idleBelowHold(): boolean {
+    return this.inFlight().length === 0 && this.queue.every((e) => this.holdFrom !== undefined && e.priority >= this.holdFrom)
+  }
+
+  /** Let held jobs go. */
+  releaseHold(): void {
+    this.holdFrom = undefined
+    this.pump()
+  }
+
   /** Loads holding a slot (in flight and not released as slow). */
   slotsUsed(): number {
     return this.running
@@ -223,6 +238,7 @@ export class Scheduler {
           continue
         }
         if (this.running >= this.limit) continue
+        if (this.holdFrom !== undefined && e.priority >= this.holdFrom) continue
         this.queue.splice(i--, 1)
         this.start(e)
         changed = true
