@@ -315,19 +315,29 @@ t.test("the root's chain (urgent) starts before everything else, its dependencie
   t.equal(plain.calls[0].name, 'xhci_pci', 'without it, the first controller found goes first')
 })
 
-t.test('enough (modload.handover=early): once the root device is there, no new load starts', async (t) => {
-  let disk = false
-  const m = machine({
-    devices: [VIRTIO_PCI, XHCI, 'platform:pcspkr'],
-    loadMs: 50,
-    onLoad: (n) => {
+/** virtio_pci reveals a virtio disk, whose driver then adds its block device: `there` turns
+ * true once virtio_blk loaded (the root device is about to appear). */
+function diskBehindVirtio(): { there: boolean; onLoad: (name: string) => [number, Uevent][] } {
+  const d = {
+    there: false,
+    onLoad: (n: string): [number, Uevent][] => {
       if (n === 'virtio_pci') return [[10, ev('add', '/devices/pci0000:00/0000:00:04.0/virtio1', { MODALIAS: 'virtio:d00000002v00001AF4' })]]
       if (n === 'virtio_blk') {
-        disk = true
+        d.there = true
         return [[5, ev('add', '/devices/pci0000:00/0000:00:04.0/virtio1/block/vda', { SUBSYSTEM: 'block', DEVNAME: 'vda' })]]
       }
       return []
     },
+  }
+  return d
+}
+
+t.test('enough (modload.handover=early): once the root device is there, no new load starts', async (t) => {
+  const disk = diskBehindVirtio()
+  const m = machine({
+    devices: [VIRTIO_PCI, XHCI, 'platform:pcspkr'],
+    loadMs: 50,
+    onLoad: disk.onLoad,
   })
   const o = m.base()
   o.concurrency = 1
@@ -336,7 +346,7 @@ t.test('enough (modload.handover=early): once the root device is there, no new l
   let asked = 0
   o.enough = () => {
     asked++
-    return disk
+    return disk.there
   }
   const r = await coldplug(o)
   t.ok(r.stoppedEarly)
@@ -388,20 +398,13 @@ t.test('loads that sleep in the kernel while the CPU idles get company: the limi
 
 t.test('while the root is awaited (enough), CPU-feature modules wait; left to the root, or let go when all else is quiet', async (t) => {
   const CPU = 'cpu:type:x86,ven0000fam0006mod003F:feature:,0000,0099'
-  let disk = false
+  const disk = diskBehindVirtio()
   const m = machine({
     devices: [CPU, VIRTIO_PCI],
-    onLoad: (n) => {
-      if (n === 'virtio_pci') return [[10, ev('add', '/devices/pci0000:00/0000:00:04.0/virtio1', { MODALIAS: 'virtio:d00000002v00001AF4' })]]
-      if (n === 'virtio_blk') {
-        disk = true
-        return [[5, ev('add', '/devices/pci0000:00/0000:00:04.0/virtio1/block/vda', { SUBSYSTEM: 'block', DEVNAME: 'vda' })]]
-      }
-      return []
-    },
+    onLoad: disk.onLoad,
   })
   const o = m.base()
-  o.enough = () => disk
+  o.enough = () => disk.there
   const r = await coldplug(o)
   t.ok(r.stoppedEarly)
   t.notOk(m.calls.some((c) => c.name === 'aesni'), 'the CPU-feature module never took the CPU from the disk drivers')
