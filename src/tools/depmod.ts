@@ -1,7 +1,7 @@
 // `depmod`: kmod's depmod. Reads the modules of one kernel and writes modules.dep, .alias,
 // .softdep, .symbols, .devname and the binary indexes kmod's tools read, byte for byte as
 // kmod 30 writes them (plus modules.builtin.alias as text, for modload's own database).
-import { release } from 'node:os'
+import { kernelRelease } from '../sys/release.js'
 import { isAbsolute } from 'node:path'
 import { computeDepmod, DepmodError, DEFAULT_CONFIG_PATHS, upToDate, writeOutputs } from '../depmod/run.js'
 import type { Diagnostic } from '../depmod/depmod.js'
@@ -66,7 +66,7 @@ export interface DepmodEnv {
   cwd: () => string
 }
 
-const DEFAULT_ENV: DepmodEnv = { release, configPaths: DEFAULT_CONFIG_PATHS, cwd: () => process.cwd() }
+const DEFAULT_ENV: DepmodEnv = { release: kernelRelease, configPaths: DEFAULT_CONFIG_PATHS, cwd: () => process.cwd() }
 
 function printDiags(io: ToolIo, diags: readonly Diagnostic[]): void {
   for (const d of diags) io.err(`${io.prog}: ${d.level}: ${latin1ToText(d.message)}\n`)

@@ -2,7 +2,7 @@
 // would go in and why. Arguments and the config file become options; the core decides
 // (src/initramfs/mkinitramfs.ts, src/image/select.ts); this file formats.
 import { parseArgs } from 'node:util'
-import { release } from 'node:os'
+import { kernelRelease } from '../sys/release.js'
 import { loadImageConfig } from '../image/config-fs.js'
 import { imageOutput, mergeImageSettings, parseAddFile, parseCmdlineWords, parseCompress, parseModuleSelector, selectorText, type ImageFlags, type Parsed } from '../image/config.js'
 import { defaultRuntimeCompression, mkinitramfs, plan, checkCompression, readKernelConfig, PARTS, type Plan, type MkInitramfsOptions } from '../initramfs/mkinitramfs.js'
@@ -168,7 +168,7 @@ export const mkinitramfsTool: Tool = {
     }
     const epoch = process.env.SOURCE_DATE_EPOCH
     const kernelRoot = values['kernel-root'] ?? '/'
-    const kver = values.kver ?? release()
+    const kver = values.kver ?? kernelRelease()
     const output = values.output ?? imageOutput(settings.output, kver)
     const compress = settings.compress.kind
     const opts: MkInitramfsOptions = {

@@ -3,7 +3,7 @@
 // (tools/modinfo.c, kmod 30): "key:" padded to 16 columns, parameters gathered at the end,
 // -F FIELD for one field's values, -0 for NUL separators.
 import { readFileSync, statSync } from 'node:fs'
-import { release } from 'node:os'
+import { kernelRelease } from '../sys/release.js'
 import { moduleInfo } from '../elf/module.js'
 import { readModuleImage } from '../elf/read.js'
 import type { InfoEntry } from '../elf/modinfo.js'
@@ -90,7 +90,7 @@ export interface ModinfoEnv {
   cwd: () => string
 }
 
-const DEFAULT_ENV: ModinfoEnv = { release, cwd: () => process.cwd() }
+const DEFAULT_ENV: ModinfoEnv = { release: kernelRelease, cwd: () => process.cwd() }
 
 interface Ctx {
   io: ToolIo

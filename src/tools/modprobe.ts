@@ -6,7 +6,7 @@
 // OPTIONS", "builtin NAME", "rmmod NAME"; a FATAL message ends the run (exit 1) unless -a
 // makes it a WARNING or -q silences it. Also the kernel's module helper: `modprobe -q -- NAME`
 // with no PATH, HOME or /etc.
-import { release } from 'node:os'
+import { kernelRelease } from '../sys/release.js'
 import { readFileSync } from 'node:fs'
 import { PROC_CMDLINE, SYS_MODULE } from '../paths.js'
 import { errnoCode, strerror } from '../sys/syscalls.js'
@@ -158,7 +158,7 @@ export function optionsFromArgs(args: readonly string[]): string | null {
 
 /** The modules directory as kmod computes it: ROOT/lib/modules/KVER, made absolute. */
 export function kmodDirname(root: string | undefined, kver: string | undefined, cwd: string): string {
-  const dir = root !== undefined || kver !== undefined ? `${root ?? ''}/lib/modules/${kver ?? release()}` : `/lib/modules/${release()}`
+  const dir = root !== undefined || kver !== undefined ? `${root ?? ''}/lib/modules/${kver ?? kernelRelease()}` : `/lib/modules/${kernelRelease()}`
   return dir.startsWith('/') ? dir : `${cwd}/${dir}`
 }
 

@@ -3,7 +3,7 @@
 // by other modules (holders/), or by something else (refcnt); -f skips the checks and forces
 // (delete_module with O_TRUNC, needs CONFIG_MODULE_FORCE_UNLOAD). Messages and exit code as kmod's.
 import { readFileSync, statSync } from 'node:fs'
-import { release } from 'node:os'
+import { kernelRelease } from '../sys/release.js'
 import { SYS_MODULE } from '../paths.js'
 import { strerror } from '../sys/syscalls.js'
 import { checkInUse as checkInUseIn, deleteModule } from '../load/remove.js'
@@ -43,7 +43,7 @@ export interface RmmodEnv {
 
 function defaultBuiltinList(): string | undefined {
   try {
-    return readFileSync(`${kmodDirname(undefined, release())}/modules.builtin`, 'latin1')
+    return readFileSync(`${kmodDirname(undefined, kernelRelease())}/modules.builtin`, 'latin1')
   } catch {
     return undefined
   }

@@ -5,7 +5,7 @@
 // JSON, then a summary. --save DIR only writes the capture (host.ts) for another run.
 import { parseArgs } from 'node:util'
 import { existsSync } from 'node:fs'
-import { release } from 'node:os'
+import { kernelRelease } from '../sys/release.js'
 import { openModuleDirFast, MissingIndexError } from '../core/moddb-fs.js'
 import { loadModprobeConfig } from '../config/config-fs.js'
 import { modulesDir } from '../paths.js'
@@ -55,7 +55,7 @@ export const scanTool: Tool = {
     }
     const facts = readHostFacts({ sysfs, root: false })
     const root = values['kernel-root'] ?? '/'
-    const dir = modulesDir(root, values.kver ?? release())
+    const dir = modulesDir(root, values.kver ?? kernelRelease())
     let db
     try {
       db = openModuleDirFast(dir)

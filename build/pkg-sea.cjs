@@ -1,0 +1,24 @@
+// pkg-sea.cjs: makes a Node single-executable with a V8 start-up snapshot, through
+// @yao-pkg/pkg's own sea() (lib-es5/sea.js). pkg's CLI passes no seaConfig in simple --sea
+// mode, so useSnapshot is only reachable this way. Runs under the Node that is embedded
+// (pkg needs >= 22, and the snapshot must be made by the same Node that will read it).
+// Usage: node pkg-sea.cjs BUNDLE NODE_BINARY OUTPUT [snapshot|plain]
+'use strict'
+const { join, dirname } = require('node:path')
+const [bundle, nodePath, output, mode = 'snapshot'] = process.argv.slice(2)
+if (!bundle || !nodePath || !output) {
+  console.error('usage: pkg-sea.cjs BUNDLE NODE_BINARY OUTPUT [snapshot|plain]')
+  process.exit(2)
+}
+const lib = join(dirname(require.resolve('@yao-pkg/pkg/package.json')), 'lib-es5')
+const sea = require(join(lib, 'sea.js')).default
+const version = process.version.slice(1)
+sea(bundle, {
+  targets: [{ nodeRange: `node${version}`, platform: 'linux', arch: 'x64', output }],
+  // the (stripped) binary to embed, and the one that builds the blob: never a download
+  nodePath,
+  seaConfig: { useSnapshot: mode === 'snapshot', disableExperimentalSEAWarning: true },
+}).catch((err) => {
+  console.error(err?.stack ?? err)
+  process.exit(1)
+})
