@@ -19,7 +19,7 @@
 //      failure line of its console, and its other runs there are skipped;
 //   4. prints a table of medians (guest clock, /proc/uptime) with ratios against initramfs-tools
 //      MODULES=most, dracut --no-hostonly and tiny-initramfs on the same machine, and a line per
-//      machine: modload against the best peer; with --write also docs/e2e-boot.md, an SVG chart
+//      machine: modload against the best peer; with --write also docs/e2e-boot.md (docs/e2e-boot-6.12.md for BENCH_E2E_KERNEL=6.12), an SVG chart
 //      drawn here and a PNG of it (rsvg-convert, Debian's librsvg2-bin).
 //
 // Command-line words that only act when the root never comes (so a contender that cannot boot
@@ -374,7 +374,7 @@ export interface E2eOptions {
   runs: number
   machines: readonly string[]
   flavor: KernelFlavor
-  /** write docs/e2e-boot.md and its chart */
+  /** write docs/e2e-boot.md (or the kernel's own page: docBase) and its chart */
   write: boolean
   log: (line: string) => void
 }
@@ -490,6 +490,11 @@ function loadAverage(): string {
   return os.loadavg().map((x) => x.toFixed(1)).join(' ')
 }
 
+/** The docs' file name (without extension) for a kernel: each kernel keeps its own page. Pure. */
+export function docBase(flavor: KernelFlavor): string {
+  return flavor === '6.1' ? 'e2e-boot' : `e2e-boot-${flavor}`
+}
+
 function commandLine(opts: E2eOptions): string {
   return `BENCH_E2E_RUNS=${opts.runs} BENCH_E2E_MACHINES=${opts.machines.join(',')} BENCH_E2E_KERNEL=${opts.flavor} npm run bench:e2e -- --write`
 }
@@ -498,13 +503,14 @@ async function writeDocs(rows: readonly Row[], opts: E2eOptions, info: { date: s
   const docs = path.join(projectRoot, 'docs')
   await fs.mkdir(docs, { recursive: true })
   const date = info.date.slice(0, 16).replace('T', ' ')
-  await fs.writeFile(path.join(docs, 'e2e-boot.svg'), svgChart(rows, `Kernel start to the real root's init on ${info.kernel}, QEMU TCG (median of ${opts.runs})`))
+  const base = docBase(opts.flavor)
+  await fs.writeFile(path.join(docs, `${base}.svg`), svgChart(rows, `Kernel start to the real root's init on ${info.kernel}, QEMU TCG (median of ${opts.runs})`))
   let png = false
   try {
     await ensureDebianPackages(['librsvg2-bin'])
     const rsvg = await findCommand('rsvg-convert')
     if (rsvg) {
-      await run(rsvg, ['-o', path.join(docs, 'e2e-boot.png'), path.join(docs, 'e2e-boot.svg')])
+      await run(rsvg, ['-o', path.join(docs, `${base}.png`), path.join(docs, `${base}.svg`)])
       png = true
     }
   } catch (err) {
@@ -563,7 +569,7 @@ of \`/proc/uptime\` at the root's init: how much of the time the one vCPU worked
 own boot included). Ratios divide the row's median by the named image's median on the same
 machine.
 
-![kernel start to root init per machine and image](e2e-boot.${png ? 'png' : 'svg'})
+![kernel start to root init per machine and image](${base}.${png ? 'png' : 'svg'})
 
 ${table(rows)}
 
@@ -604,8 +610,8 @@ ${holds.join('\n')}
   they cannot boot it.
 - dracut runs systemd as its init; its numbers include systemd's start-up under TCG.
 `
-  await fs.writeFile(path.join(docs, 'e2e-boot.md'), doc)
-  opts.log(`e2e: wrote docs/e2e-boot.md, docs/e2e-boot.svg${png ? ', docs/e2e-boot.png' : ''}`)
+  await fs.writeFile(path.join(docs, `${base}.md`), doc)
+  opts.log(`e2e: wrote docs/${base}.md, docs/${base}.svg${png ? `, docs/${base}.png` : ''}`)
 }
 
 /** Run the benchmark; returns the rows. */

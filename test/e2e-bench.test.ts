@@ -3,6 +3,7 @@
 // the benchmark itself boots (npm run bench:e2e).
 import t from 'tap'
 import {
+  docBase,
   contenders,
   countListing,
   extraCmdline,
@@ -195,4 +196,9 @@ t.test('svgChart: a bar per image that booted, the words where it cannot, valid 
   t.match(svg, /cannot boot this machine: Gave up waiting for root file system device\.</)
   t.equal((svg.match(/<svg/g) ?? []).length, (svg.match(/<\/svg>/g) ?? []).length)
   t.notMatch(svg, /NaN|undefined/)
+})
+
+t.test('each kernel keeps its own page: 6.1 the historic name, others a suffix', async (t) => {
+  t.equal(docBase('6.1'), 'e2e-boot')
+  t.equal(docBase('6.12'), 'e2e-boot-6.12')
 })
