@@ -20,6 +20,7 @@
 //   --force: redo every step
 //   --keep-icu: leave the ICU data in (the executable as pkg made it)
 //   --no-snapshot: the bundle as a plain SEA main script, compiled at every start (to compare)
+//   --code-cache: no snapshot, but V8's code cache of the bundle in the blob (to compare)
 //   --out FILE: write the executable to FILE instead of dist/modload (variants)
 // MODLOAD_BUILD_DEBUG=1 prints the stack of a failure.
 import { createHash } from 'node:crypto'
@@ -306,12 +307,12 @@ async function cutIcuData(exe, bundleFile) {
   await writeFile(exe, cutPages(bytes, start, end))
 }
 
-async function packExecutable(node, bundleFile, version, out, { keepIcu, snapshot }) {
+async function packExecutable(node, bundleFile, version, out, { keepIcu, mode }) {
   const pkgDir = join(require.resolve('@yao-pkg/pkg/package.json'), '..')
   const pkgJson = await readJson(join(pkgDir, 'package.json'))
   const driver = join(ROOT, 'build', 'pkg-sea.cjs')
   // the cut's own version: bump it when cutPages changes, so executables are remade
-  const variant = `${keepIcu ? 'icu' : 'no-icu-1'} ${snapshot ? 'snapshot' : 'plain'}`
+  const variant = `${keepIcu ? 'icu' : 'no-icu-1'} ${mode}`
   const key = sha256(await readFile(bundleFile), await readFile(driver), node.version, pkgJson.version, version, variant)
   if (await fresh(out, key)) return false
   const nodeFile = await strippedNode(node)
@@ -319,7 +320,7 @@ async function packExecutable(node, bundleFile, version, out, { keepIcu, snapsho
   const env = { ...process.env, HOME: PKG_HOME, TMPDIR: TMP }
   try {
     // With the snapshot, Node evaluates the whole bundle here and keeps the heap (src/cli.ts).
-    await $({ env, cwd: TMP })`${node.bin} ${driver} ${bundleFile} ${nodeFile} ${tmp} ${snapshot ? 'snapshot' : 'plain'}`.quiet()
+    await $({ env, cwd: TMP })`${node.bin} ${driver} ${bundleFile} ${nodeFile} ${tmp} ${mode}`.quiet()
     await verify(tmp, version)
     if (!keepIcu) {
       await cutIcuData(tmp, bundleFile)
@@ -345,7 +346,7 @@ function option(name) {
 async function main() {
   const force = process.argv.includes('--force')
   const keepIcu = process.argv.includes('--keep-icu')
-  const snapshot = !process.argv.includes('--no-snapshot')
+  const mode = process.argv.includes('--code-cache') ? 'code-cache' : process.argv.includes('--no-snapshot') ? 'plain' : 'snapshot'
   const output = option('--out') ? resolve(option('--out')) : OUTPUT
   const t0 = performance.now()
   if (force) await rm(CACHE, { recursive: true, force: true })
@@ -359,11 +360,11 @@ async function main() {
   await timed('shim.node', () => buildShim(node, shim))
   await timed('modprobe-forward', () => buildForward(forward))
   await timed('bundle', () => bundle(shim, forward, version, bundled))
-  await timed('executable', () => packExecutable(node, bundled, version, output, { keepIcu, snapshot }))
+  await timed('executable', () => packExecutable(node, bundled, version, output, { keepIcu, mode }))
   const { size } = await stat(output)
   const secs = ((performance.now() - t0) / 1000).toFixed(1)
   const icu = keepIcu ? ', with ICU data' : ''
-  const snap = snapshot ? ', start-up snapshot' : ', no snapshot'
+  const snap = { snapshot: ', start-up snapshot', 'code-cache': ', code cache, no snapshot', plain: ', no snapshot' }[mode]
   console.log(`${relative(ROOT, output)}: ${(size / 1e6).toFixed(1)} MB (${size} bytes), node ${node.version}${icu}${snap}, ${secs} s`)
 }
 

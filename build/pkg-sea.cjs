@@ -2,12 +2,16 @@
 // @yao-pkg/pkg's own sea() (lib-es5/sea.js). pkg's CLI passes no seaConfig in simple --sea
 // mode, so useSnapshot is only reachable this way. Runs under the Node that is embedded
 // (pkg needs >= 22, and the snapshot must be made by the same Node that will read it).
-// Usage: node pkg-sea.cjs BUNDLE NODE_BINARY OUTPUT [snapshot|plain]
+// Usage: node pkg-sea.cjs BUNDLE NODE_BINARY OUTPUT [snapshot|code-cache|plain]
 'use strict'
 const { join, dirname } = require('node:path')
 const [bundle, nodePath, output, mode = 'snapshot'] = process.argv.slice(2)
 if (!bundle || !nodePath || !output) {
-  console.error('usage: pkg-sea.cjs BUNDLE NODE_BINARY OUTPUT [snapshot|plain]')
+  console.error('usage: pkg-sea.cjs BUNDLE NODE_BINARY OUTPUT [snapshot|code-cache|plain]')
+  process.exit(2)
+}
+if (!['snapshot', 'code-cache', 'plain'].includes(mode)) {
+  console.error(`pkg-sea.cjs: unknown mode ${mode}: snapshot, code-cache or plain`)
   process.exit(2)
 }
 const lib = join(dirname(require.resolve('@yao-pkg/pkg/package.json')), 'lib-es5')
@@ -17,7 +21,8 @@ sea(bundle, {
   targets: [{ nodeRange: `node${version}`, platform: 'linux', arch: 'x64', output }],
   // the (stripped) binary to embed, and the one that builds the blob: never a download
   nodePath,
-  seaConfig: { useSnapshot: mode === 'snapshot', disableExperimentalSEAWarning: true },
+  // code-cache: V8's bytecode of the main script's eagerly compiled functions, no heap
+  seaConfig: { useSnapshot: mode === 'snapshot', useCodeCache: mode === 'code-cache', disableExperimentalSEAWarning: true },
 }).catch((err) => {
   console.error(err?.stack ?? err)
   process.exit(1)
