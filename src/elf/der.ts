@@ -30,9 +30,14 @@ export const TAG = {
   CONTEXT_1: 0xa1,
 } as const
 
+/** Nesting of indefinite lengths readTlv follows: PKCS#7 needs a handful; past this the input
+ * is hostile, and recursion would overflow the stack. */
+const MAX_DEPTH = 64
+
 /** The TLV starting at `off`, which must end at or before `limit`. */
-export function readTlv(b: Uint8Array, off: number, limit: number): Tlv {
+export function readTlv(b: Uint8Array, off: number, limit: number, depth = 0): Tlv {
   if (off + 2 > limit) throw new DerError('truncated header')
+  if (depth > MAX_DEPTH) throw new DerError(`indefinite lengths nested more than ${MAX_DEPTH} deep`)
   const tag = b[off]
   if ((tag & 0x1f) === 0x1f) throw new DerError('multi-byte tag')
   let len = b[off + 1]
@@ -43,7 +48,7 @@ export function readTlv(b: Uint8Array, off: number, limit: number): Tlv {
     for (;;) {
       if (p + 2 > limit) throw new DerError('indefinite length without end-of-contents')
       if (b[p] === 0 && b[p + 1] === 0) return { tag, start, end: p, next: p + 2 }
-      p = readTlv(b, p, limit).next
+      p = readTlv(b, p, limit, depth + 1).next
     }
   }
   if (len & 0x80) {

@@ -11,7 +11,7 @@
 // DER ContentInfo holding SignedData; kmod shows its first SignerInfo: the issuer's commonName
 // (or, lacking one, the last name attribute) as signer, the serial number as key id, the digest
 // algorithm, and the encrypted digest. Anything it cannot parse means "no signature info".
-import { TAG, children, expect, integerMagnitude, oid, readTlv, type Tlv } from './der.js'
+import { DerError, TAG, children, expect, integerMagnitude, oid, readTlv, type Tlv } from './der.js'
 import { latin1 } from './elf.js'
 
 export interface SignatureInfo {
@@ -85,8 +85,10 @@ function fromPkcs7(b: Uint8Array, start: number, end: number): Omit<SignatureInf
       hashAlgo: digest,
       signature: b.slice(encDigest.start, encDigest.end),
     }
-  } catch {
-    return null
+  } catch (err) {
+    // malformed DER is "no signature info", as kmod shows it; anything else is a bug to see
+    if (err instanceof DerError) return null
+    throw err
   }
 }
 

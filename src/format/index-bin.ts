@@ -33,6 +33,8 @@ export interface BinValue {
 
 /** One node, decoded from its offset word. */
 interface Node {
+  /** file position */
+  pos: number
   prefix: string
   first: number
   last: number
@@ -86,20 +88,34 @@ export class BinIndex {
 
   private node(offset: number): Node | null {
     if (offset === 0) return null
-    let at = offset & F_MASK
-    if (at + 1 >= this.bytes.length) throw new IndexError(this.file, 1, `node offset ${at} is past the end (${this.bytes.length} bytes)`)
+    const pos = offset & F_MASK
+    // a node without prefix, children or values occupies no bytes (depmod writes an empty
+    // index's root that way, at the end of the file)
+    if (pos > this.bytes.length) throw new IndexError(this.file, 1, `node offset ${pos} is past the end (${this.bytes.length} bytes)`)
+    let at = pos
     let prefix = ''
     if (offset & F_PREFIX) [prefix, at] = this.cstring(at)
     let first = 128
     let last = 0
     let childAt = 0
     if (offset & F_CHILDS) {
+      if (at + 2 > this.bytes.length) throw new IndexError(this.file, 1, `children of the node at ${pos} are past the end (${this.bytes.length} bytes)`)
       first = this.bytes[at]
       last = this.bytes[at + 1]
       childAt = at + 2
-      at = childAt + 4 * (last - first + 1)
+      at = childAt + 4 * Math.max(0, last - first + 1)
     }
-    return { prefix, first, last, childAt, valuesAt: offset & F_VALUES ? at : -1 }
+    return { pos, prefix, first, last, childAt, valuesAt: offset & F_VALUES ? at : -1 }
+  }
+
+  /** A child met while walking a subtree: in a tree every node has one parent, so a node met
+   * twice is a loop (or a shared subtree) that would walk forever or exponentially. */
+  private childOnce(n: Node, ch: number, seen: Set<number>): Node | null {
+    const c = this.child(n, ch)
+    if (c === null) return null
+    if (seen.has(c.pos)) throw new IndexError(this.file, 1, `node at ${c.pos} is reached twice (a loop in the trie)`)
+    seen.add(c.pos)
+    return c
   }
 
   private child(n: Node, ch: number): Node | null {
@@ -186,12 +202,22 @@ export class BinIndex {
     return list
   }
 
-  private walk(n: Node, here: string, list: Flat[]): void {
-    for (let ch = n.first; ch <= n.last; ch++) {
-      const c = this.child(n, ch)
-      if (c !== null) this.walk(c, here + String.fromCharCode(ch) + c.prefix, list)
+  /** Post-order (children by byte, then the node), without recursion: a corrupt index can
+   * chain nodes deeper than the stack. */
+  private walk(root: Node, here: string, list: Flat[]): void {
+    const seen = new Set<number>([root.pos])
+    const stack: { n: Node; here: string; ch: number }[] = [{ n: root, here, ch: root.first }]
+    while (stack.length > 0) {
+      const f = stack[stack.length - 1]
+      if (f.ch <= f.n.last) {
+        const ch = f.ch++
+        const c = this.childOnce(f.n, ch, seen)
+        if (c !== null) stack.push({ n: c, here: f.here + String.fromCharCode(ch) + c.prefix, ch: c.first })
+      } else {
+        stack.pop()
+        if (f.n.valuesAt >= 0) list.push({ pattern: f.here, node: f.n })
+      }
     }
-    if (n.valuesAt >= 0) list.push({ pattern: here, node: n })
   }
 
   private matchFlat(list: readonly Flat[], subkey: string, out: BinValue[]): void {
@@ -206,13 +232,15 @@ export class BinIndex {
   *entries(): Generator<[string, BinValue]> {
     const stack: [Node, string][] = []
     const root = this.node(this.root)
+    const seen = new Set<number>()
     if (root !== null) stack.push([root, ''])
+    if (root !== null) seen.add(root.pos)
     while (stack.length > 0) {
       const [n, before] = stack.pop() as [Node, string]
       const key = before + n.prefix
       for (const v of this.values(n)) yield [key, v]
       for (let ch = n.last; ch >= n.first; ch--) {
-        const c = this.child(n, ch)
+        const c = this.childOnce(n, ch, seen)
         if (c !== null) stack.push([c, key + String.fromCharCode(ch)])
       }
     }

@@ -63,8 +63,8 @@ export function parseModulesDep(text: string, file = 'modules.dep'): Map<string,
 
 // A line that is not depmod's own form ("PATH:" or "PATH: DEP DEP", single spaces).
 const ODD_LINE = /\n(?![^ \t\r\n:]+:(?: [^ \t\r\n]+)*\n|#|\n|$)/
-// Lines whose module path has a '-' in its base name (module names use '_').
-const DASHED = /\n([^\n: ]*-[^\n:/ ]*):/g
+// Lines whose module path has a '-' in its base name (module names use '_'); not comments.
+const DASHED = /\n(?!#)([^\n: ]*-[^\n:/ ]*):/g
 // After this many single lookups, parse everything: searching the text is for the first few.
 const LAZY_LIMIT = 64
 
@@ -103,6 +103,10 @@ export function lazyModulesDep(text: string, file = 'modules.dep'): ReadonlyMap<
         if (colon < 0 || (space >= 0 && space < colon) || nl < colon) continue // a dependency, not a line's path
         const lineStart = src.lastIndexOf('\n', at) + (needle[0] === '\n' ? 0 : 1)
         const start = needle[0] === '\n' ? at + 1 : lineStart
+        // in a dependency after the line's path (a dependency with a ':' in it, which depmod
+        // never writes), not in the path: parseModulesDep reads the path up to the first ':'
+        if (src.indexOf(':', start) !== colon) continue
+        if (src[start] === '#') continue // a comment line, which parseModulesDep skips
         if (src.slice(start, colon).indexOf('/', at + 1 - start) >= 0) continue
         if (best < 0 || start < best) best = start
         break

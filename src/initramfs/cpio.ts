@@ -5,6 +5,7 @@
 // the NUL-terminated name padded to a multiple of 4, then the data padded to a multiple of 4.
 // The archive ends with an entry named "TRAILER!!!". Pure: entries in, byte chunks out; the
 // caller decides where they go and how they are compressed.
+import { MkInitramfsError } from './errors.js'
 
 export const S_IFDIR = 0o040000
 export const S_IFREG = 0o100000
@@ -97,25 +98,58 @@ export function* writeCpio(entries: Iterable<CpioEntry>, mtime: number): Generat
   yield* record('TRAILER!!!', { ino: 0, mode: 0, nlink: 1, mtime: 0 }, new Uint8Array(0))
 }
 
-/** Parse a newc archive back into entries (used by tests and by `mkinitramfs --list`). */
-export function readCpio(buf: Uint8Array): { path: string; mode: number; size: number; data: Uint8Array; rdev: [number, number] }[] {
-  const out: { path: string; mode: number; size: number; data: Uint8Array; rdev: [number, number] }[] = []
+/** A newc archive that cannot be read back: which archive, at which byte, what is wrong. */
+export class CpioError extends MkInitramfsError {
+  readonly code = 'ECPIO'
+  constructor(
+    readonly file: string,
+    readonly offset: number,
+    what: string,
+  ) {
+    super(`${file}: offset ${offset}: ${what} (not a newc cpio archive, or a truncated one: rebuild the image)`)
+    this.name = 'CpioError'
+  }
+}
+
+export interface CpioFile {
+  path: string
+  mode: number
+  size: number
+  data: Uint8Array
+  rdev: [number, number]
+}
+
+const HEADER_SIZE = 110
+
+/**
+ * Parse a newc archive back into entries (used by tests and by `mkinitramfs --list`); `file`
+ * names it in errors. Strict: every header field must be 8 hex digits and every name and
+ * body must lie inside the archive, so a damaged archive is a CpioError, never a loop.
+ */
+export function readCpio(buf: Uint8Array, file = 'cpio archive'): CpioFile[] {
+  const out: CpioFile[] = []
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)
   let off = 0
   for (;;) {
-    if (off + 110 > b.length) throw new Error(`cpio: truncated header at offset ${off}`)
+    if (off + HEADER_SIZE > b.length) throw new CpioError(file, off, `truncated header (${b.length - off} bytes left, a header is ${HEADER_SIZE}), no TRAILER!!! entry`)
     const magic = b.toString('latin1', off, off + 6)
-    if (magic !== '070701') throw new Error(`cpio: bad magic ${JSON.stringify(magic)} at offset ${off}`)
-    const field = (i: number): number => parseInt(b.toString('latin1', off + 6 + i * 8, off + 14 + i * 8), 16)
+    if (magic !== '070701') throw new CpioError(file, off, `bad magic ${JSON.stringify(magic)}, expected "070701"`)
+    const field = (i: number): number => {
+      const text = b.toString('latin1', off + 6 + i * 8, off + 14 + i * 8)
+      if (!/^[0-9a-fA-F]{8}$/.test(text)) throw new CpioError(file, off + 6 + i * 8, `header field ${i} is ${JSON.stringify(text)}, not 8 hex digits`)
+      return parseInt(text, 16)
+    }
     const mode = field(1)
     const size = field(6)
     const rdev: [number, number] = [field(9), field(10)]
     const nameSize = field(11)
-    const nameStart = off + 110
+    const nameStart = off + HEADER_SIZE
+    if (nameSize < 1 || nameStart + nameSize > b.length) throw new CpioError(file, off, `name of ${nameSize} bytes does not fit in the archive`)
     const name = b.toString('utf8', nameStart, nameStart + nameSize - 1)
     let dataStart = nameStart + nameSize
     dataStart += pad4(dataStart)
     if (name === 'TRAILER!!!') break
+    if (dataStart + size > b.length) throw new CpioError(file, off, `${JSON.stringify(name)}: ${size} bytes of data run past the end of the archive`)
     out.push({ path: name, mode, size, data: b.subarray(dataStart, dataStart + size), rdev })
     off = dataStart + size
     off += pad4(off)
