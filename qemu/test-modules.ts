@@ -1,6 +1,6 @@
 // Small out-of-tree kernel modules for the QEMU tests (test/modules/<name>/: one that asks for
 // firmware, and faults: an init that fails, sleeps, hangs, oopses, takes a bad parameter, needs
-// an unknown symbol), built for a test kernel with Debian's linux-headers package for exactly
+// an unknown symbol, requests a module whose init requests it back), built for a test kernel with Debian's linux-headers package for exactly
 // that kernel ABI (apt-get installs it with linux-kbuild and the matching gcc). Built once per
 // kernel and source hash under .cache/test-modules/<kver>/mods-<hash>/, with a completion
 // marker written last, under a lock (as kernels.ts does).

@@ -2,7 +2,9 @@ import t from 'tap'
 import { explain } from '../src/load/explain.js'
 
 t.test("kmod's words for what load_module() returns", async (t) => {
-  t.equal(explain('ENOENT').text, 'Unknown symbol in module')
+  t.equal(explain('ENOENT').text, 'No such file or directory')
+  t.match(explain('ENOENT').hint, /Unknown symbol.*firmware/, 'both causes of ENOENT: a missing symbol, a missing file (firmware)')
+  t.match(explain('ENOENT', '/m/x.ko', 2, 'open').hint, /module file is missing/, 'a module file that cannot be opened')
   t.equal(explain('ENOEXEC').text, 'Invalid module format')
   t.match(explain('EINVAL').hint, /parameter given to the module .* is unknown or malformed/)
   t.match(explain('EKEYREJECTED').hint, /unsigned/)

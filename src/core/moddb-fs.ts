@@ -4,7 +4,8 @@ import { buildModuleDb, type ModuleDb } from './moddb.js'
 import { buildModuleDbFromBin } from './moddb-bin.js'
 import { modulesDir } from '../paths.js'
 
-function readOptional(path: string): string | undefined {
+/** A file's text, or undefined when it does not exist (any other error is thrown). */
+export function readOptional(path: string): string | undefined {
   try {
     return readFileSync(path, 'latin1')
   } catch (err) {

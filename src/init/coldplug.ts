@@ -21,7 +21,8 @@ import { fnmatch } from '../core/fnmatch.js'
 import { modNameFromPath } from '../core/names.js'
 import type { ModuleDb } from '../core/moddb.js'
 import type { ModprobeConfig } from '../config/modprobe-conf.js'
-import { loadModuleFile, type LoaderSys, type LoadResult } from '../load/loader.js'
+import type { LoaderSys, LoadResult } from '../load/loader.js'
+import { insertModuleFile } from '../load/insert.js'
 import { Scheduler, type Job } from './scheduler.js'
 import { idleShare, nextConcurrency, type CpuSample } from './adapt.js'
 import type { Uevent, UeventSource } from './uevent.js'
@@ -181,7 +182,7 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     concurrency: o.concurrency,
     now: o.now,
     isLive,
-    load: (job) => loadModuleFile(o.sys, o.kernelCompression, job.path, job.options),
+    load: (job) => insertModuleFile(o.sys, job.path, job.options, false, { kernelCompression: () => o.kernelCompression }, { within: o.db.dir }),
     onResult: o.onResult,
     onChange: () => {
       lastActivity = o.now()
@@ -230,6 +231,17 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     }
     matched.set(key, [...new Set(refs.map((r) => r.name))])
     const priority = forced ? 2 : aliasPriority(key)
+    // each plan is queued whole before any of it starts: a dependency comes after the module
+    // that needs it when modules.dep is cyclic, and must be known when that one is looked at
+    scheduler.pause()
+    try {
+      wantRefs(key, refs, forced, priority)
+    } finally {
+      scheduler.resume()
+    }
+  }
+
+  const wantRefs = (key: string, refs: NonNullable<ReturnType<typeof lookup>>, forced: boolean, priority: number): void => {
     for (const ref of refs) {
       // systemd-modules-load applies the blacklist to named modules too; modalias lookups
       // always do (kmod: only modules found through an alias)

@@ -3,12 +3,13 @@
 // with modload.halt, list what was found and power off. PID 1 must never exit, since that
 // panics the kernel: every failure is logged and the program stays up.
 import { performance } from 'node:perf_hooks'
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { parseCmdline, flag, type Cmdline } from '../format/cmdline.js'
-import { coldplugSystem, liveModules, openSystemModules, settingsFromCmdline, type OpenedModules } from './system.js'
+import { cmdlineWarnings, coldplugSystem, liveModules, openSystemModules, settingsFromCmdline, type OpenedModules } from './system.js'
 import { consoleLoglevel, makeLog, openKmsg, type Log } from './log.js'
-import { registerModprobeHelper } from '../load/helper.js'
-import { parseRequest, serveRequest, startForwarding, type Forwarding } from '../load/forward.js'
+import { MODLOAD_MODPROBE, registerModprobeHelper } from '../load/helper.js'
+import { FORWARD_DIR, parseRequest, serveRequest, startForwarding, type Forwarding } from '../load/forward.js'
 import type { ProbeInsertContext } from '../load/insert.js'
 import { rootRequested, runHandOver } from './root/run.js'
 import { readImageCmdline } from './cmdline-file.js'
@@ -53,8 +54,23 @@ function list(dir: string): string[] {
   }
 }
 
+/** Something is mounted on `dir` already: it lies on another device than its parent. */
+function isMountPoint(dir: string): boolean {
+  try {
+    return statSync(dir).dev !== statSync(dirname(dir)).dev
+  } catch {
+    return false
+  }
+}
+
 function mountAll(sys: Sys, log: Log, mounts: typeof MOUNTS): void {
   for (const [src, target, type, flags, data] of mounts) {
+    // a filesystem put there before us (an rdinit= wrapper, a hook's caller) is kept: a second
+    // tmpfs on /run would hide what is in the first, not add to it
+    if (isMountPoint(target)) {
+      log(`${target}: already mounted, kept`)
+      continue
+    }
     try {
       sys.mount(src, target, type, flags, data)
     } catch (err) {
@@ -113,7 +129,8 @@ async function halt(sys: Sys, log: Log): Promise<void> {
  * executable has no forwarding helper or it cannot be installed. */
 async function forwardKernelRequests(sys: Sys, log: Log, opened: OpenedModules): Promise<Forwarding | undefined> {
   if (sys.modprobeForward === undefined) return undefined
-  const ctx: ProbeInsertContext = { db: opened.db, sys: () => sys, sysModule: SYS_MODULE, report: { log() {}, error() {}, info() {}, show() {} } }
+  // like coldplug, init runs no modprobe.d install command, whoever asks
+  const ctx: ProbeInsertContext = { db: opened.db, sys: () => sys, sysModule: SYS_MODULE, report: { log() {}, error() {}, info() {}, show() {} }, noCommands: true }
   const answer = async (args: string[]): Promise<number> => {
     const req = parseRequest(args)
     if ('error' in req) {
@@ -127,7 +144,9 @@ async function forwardKernelRequests(sys: Sys, log: Log, opened: OpenedModules):
   try {
     return await startForwarding(sys.modprobeForward, answer, (path) => registerModprobeHelper(path))
   } catch (err) {
-    log(`warning: kernel module requests will wait for coldplug: cannot install the forwarding helper: ${(err as Error).message}`, 'warn')
+    // the kernel's helper stays its default, which an image does not have: its requests fail
+    // (request_module returns -ENOENT) until the Node helper is registered after coldplug
+    log(`warning: cannot install the forwarding helper in ${FORWARD_DIR} (${(err as Error).message}): the kernel's module requests fail until coldplug is done, then go to ${MODLOAD_MODPROBE}`, 'warn')
     return undefined
   }
 }
@@ -147,6 +166,7 @@ export async function runInit(sys: Sys, consoleOnly: Log): Promise<void> {
   unlimitKmsg()
   // our console is the kernel's: what it prints from kmsg (errors, with "quiet") we do not repeat
   const log = makeLog({ console: 1, kmsg: openKmsg(), debug: flag(cmdline, 'modload.debug'), kernelConsoleLevel: consoleLoglevel() })
+  for (const w of cmdlineWarnings(cmdline)) log(`warning: kernel command line: ${w}`, 'warn')
   const cpu = process.cpuUsage()
   log(`runtime start-up ms=${startupMs.toFixed(0)} cpu user_ms=${(cpu.user / 1000).toFixed(0)} system_ms=${(cpu.system / 1000).toFixed(0)}`, 'detail')
 

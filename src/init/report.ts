@@ -4,6 +4,7 @@
 // driver matched, total time; and whether the kernel oopsed in a module's init meanwhile
 // (oopsDuring). Pure formatting over a Log.
 import { explain } from '../load/explain.js'
+import { InsertError } from '../load/insert.js'
 import type { LoadResult } from '../load/loader.js'
 import { SysError } from '../sys/syscalls.js'
 import type { ColdplugReport } from './coldplug.js'
@@ -21,8 +22,10 @@ export function describe(r: LoadResult): string {
     case 'failed': {
       const e = r.error
       if (e instanceof SysError) {
-        const x = explain(e.code, r.path ?? e.path, e.errno)
-        return `failed ${r.name}: ${e.code} (${x.text}): ${x.hint} [${r.path ?? e.path ?? ''}]`
+        const x = explain(e.code, r.path ?? e.path, e.errno, e.syscall)
+        // insert.ts knows more about the file than the errno says (it is not an ELF object)
+        const hint = e instanceof InsertError ? `${e.hint}; ${x.hint}` : x.hint
+        return `failed ${r.name}: ${e.code} (${x.text}): ${hint} [${r.path ?? e.path ?? ''}]`
       }
       return `failed ${r.name}: ${e?.message ?? 'unknown error'}`
     }

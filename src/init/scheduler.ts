@@ -16,7 +16,10 @@
 //   the priorities of the whole batch decide what goes first;
 // - a load that never returns must not hold up the others: after `slowMs` in flight it gives
 //   its slot back (release(), called by the caller's clock) while it stays in flight in its
-//   thread; `inFlight()` names it so the caller can report it as hung when it stops waiting.
+//   thread; `inFlight()` names it so the caller can report it as hung when it stops waiting;
+// - a cycle never waits forever: hard dependencies that need each other (a modules.dep no
+//   depmod wrote) fail, each naming the cycle; a softdep that would close a cycle is dropped
+//   (kmod loads both, in the order it meets them).
 import { SysError } from '../sys/syscalls.js'
 import type { LoadResult } from '../load/loader.js'
 
@@ -65,7 +68,8 @@ export class Scheduler {
   private running = 0
   private readonly results: LoadResult[] = []
   private seq = 0
-  private paused = false
+  /** pause() calls not yet resumed: batches nest (a scan's batch holds each module's plan) */
+  private paused = 0
   private limit: number
 
   constructor(private readonly opts: SchedulerOptions) {
@@ -112,12 +116,44 @@ export class Scheduler {
       if (known !== undefined && priority < known.priority) this.urge(job.name, priority)
       return false
     }
-    const e: Entry = { job, state: { kind: 'waiting' }, priority, seq: this.seq++ }
+    // a softdep on a job that already waits for this one would close a cycle: dropped
+    const after = job.after.filter((a) => this.pathTo(a, job.name) === null)
+    const e: Entry = { job: after.length === job.after.length ? job : { ...job, after }, state: { kind: 'waiting' }, priority, seq: this.seq++ }
     this.entries.set(job.name, e)
     this.queue.push(e)
-    for (const d of [...job.deps, ...job.after]) this.urge(d, priority)
+    for (const d of job.deps) {
+      const cycle = this.pathTo(d, job.name, true)
+      if (cycle !== null) this.failCycle([job.name, ...cycle])
+    }
+    for (const d of [...e.job.deps, ...e.job.after]) this.urge(d, priority)
     this.pump()
     return true
+  }
+
+  /** The names from `from` to `to` along the waits of jobs not finished (hard dependencies
+   * only with `hard`), `to` included; null when `to` is not reached. */
+  private pathTo(from: string, to: string, hard = false, seen = new Set<string>()): string[] | null {
+    if (from === to) return [to]
+    const e = this.entries.get(from)
+    if (e === undefined || e.state.kind === 'done' || seen.has(from)) return null
+    seen.add(from)
+    for (const d of hard ? e.job.deps : [...e.job.deps, ...e.job.after]) {
+      const rest = this.pathTo(d, to, hard, seen)
+      if (rest !== null) return [from, ...rest]
+    }
+    return null
+  }
+
+  /** Fail every job of a dependency cycle (`cycle` starts and ends with the same name). */
+  private failCycle(cycle: string[]): void {
+    const error = new Error(`modules.dep is cyclic: ${cycle.join(' needs ')}; none of them can load first (regenerate the index with depmod)`)
+    for (const name of new Set(cycle)) {
+      const e = this.entries.get(name)
+      if (e === undefined || e.state.kind !== 'waiting') continue
+      const i = this.queue.indexOf(e)
+      if (i >= 0) this.queue.splice(i, 1)
+      this.finish(e, { name, status: 'failed', path: e.job.path, error })
+    }
   }
 
   /** Raise a waiting job (and what it waits for) to `priority`. */
@@ -130,12 +166,12 @@ export class Scheduler {
 
   /** Hold every start until resume(): jobs added meanwhile are ordered as one batch. */
   pause(): void {
-    this.paused = true
+    this.paused++
   }
 
   resume(): void {
-    this.paused = false
-    this.pump()
+    if (this.paused > 0) this.paused--
+    if (this.paused === 0) this.pump()
   }
 
   has(name: string): boolean {
@@ -221,7 +257,7 @@ export class Scheduler {
 
   /** Start whatever can start; settle skips, which may unblock others, until nothing changes. */
   private pump(): void {
-    if (this.paused) return
+    if (this.paused > 0) return
     if (this.queue.length > 1) this.queue.sort((a, b) => a.priority - b.priority || a.seq - b.seq)
     let changed = true
     while (changed) {

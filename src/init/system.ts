@@ -5,12 +5,12 @@
 import type { ModuleDb } from '../core/moddb.js'
 import type { ModprobeConfig } from '../config/modprobe-conf.js'
 import { closeSync, readFileSync } from 'node:fs'
-import { release } from 'node:os'
+import { kernelRelease } from '../sys/release.js'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { flag, type Cmdline } from '../format/cmdline.js'
 import { parseProcModules } from '../format/proc-modules.js'
-import { openModuleDirFast } from '../core/moddb-fs.js'
+import { openBootIndex } from './index-open.js'
 import { modulesDir } from '../paths.js'
 import { loadModprobeConfig } from '../config/config-fs.js'
 import type { Sys } from '../sys/syscalls.js'
@@ -72,6 +72,44 @@ export function settingsFromCmdline(c: Cmdline): ColdplugSettings {
   }
 }
 
+/** modload's own kernel command-line options, and what each takes. */
+const OPTIONS: Record<string, 'flag' | 'number' | 'list' | readonly string[]> = {
+  'modload.halt': 'flag',
+  'modload.capture': 'flag',
+  'modload.debug': 'flag',
+  'modload.timeout': 'number',
+  'modload.quiet_ms': 'number',
+  'modload.jobs': 'number',
+  'modload.maxjobs': 'number',
+  'modload.load': 'list',
+  'modload.handover': ['early'],
+  'modload.onfail': ['poweroff', 'reboot', 'halt', 'wait'],
+}
+
+const MODULE_NAME = /^[A-Za-z0-9_-]+$/
+
+/**
+ * What is wrong with modload's options on the command line, one line each: an unknown
+ * modload.* key, a value that is not a number, not one of the choices, or a module name that
+ * cannot be one. settingsFromCmdline uses the default for each of those; the words are for
+ * the log, so that a typo does not go unnoticed. Pure.
+ */
+export function cmdlineWarnings(c: Cmdline): string[] {
+  const out: string[] = []
+  for (const [key, v] of c.params) {
+    if (!key.startsWith('modload.')) continue
+    const kind = OPTIONS[key]
+    const shown = v === true ? key : `${key}=${v}`
+    if (kind === undefined) out.push(`${shown}: unknown option (modload knows ${Object.keys(OPTIONS).join(', ')}); ignored`)
+    else if (kind === 'number' && num(c, key) === undefined) out.push(`${shown}: not a number >= 0; the default is used`)
+    else if (kind === 'list') {
+      const bad = (typeof v === 'string' ? v.split(',') : []).filter((n) => n.length > 0 && !MODULE_NAME.test(n))
+      if (bad.length) out.push(`${shown}: ${bad.map((n) => JSON.stringify(n)).join(', ')} cannot be module names; looked up all the same (nothing matches them)`)
+    } else if (Array.isArray(kind) && (v === true || !kind.includes(v))) out.push(`${shown}: not one of ${kind.join(', ')}; ignored`)
+  }
+  return out
+}
+
 function readOr(path: string, fallback: string | null): string | null {
   try {
     return readFileSync(path, 'latin1')
@@ -96,8 +134,8 @@ export interface OpenedModules {
 
 export function openSystemModules(log: Log, cmdlineText: string): OpenedModules {
   const t0 = performance.now()
-  const kver = release()
-  const db = openModuleDirFast(modulesDir('/', kver))
+  const kver = kernelRelease()
+  const db = openBootIndex(modulesDir('/', kver), (w) => log(`warning: ${w}`, 'warn'))
   const { config, warnings } = loadModprobeConfig({ modulesDir: db.dir, cmdline: cmdlineText })
   for (const w of warnings) log(`${w.file}:${w.line}: ${w.message}`, 'warn')
   // counting the entries would read the whole index: the binary one is searched in place

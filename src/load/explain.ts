@@ -11,7 +11,13 @@ export interface Explanation {
 
 const TABLE: Record<string, Explanation> = {
   ENOEXEC: { text: 'Invalid module format', hint: 'the file is corrupt or was built for another kernel (check vermagic with modinfo)' },
-  ENOENT: { text: 'Unknown symbol in module', hint: 'a dependency is missing or not loaded; run depmod and check dmesg' },
+  // load_module() says ENOENT for a symbol no loaded module exports (kmod's insmod calls it
+  // "Unknown symbol in module"), but a module's init also returns it when a file it asked for
+  // is missing, most often firmware: both are possible, and dmesg tells which
+  ENOENT: {
+    text: 'No such file or directory',
+    hint: 'either a symbol it needs is exported by no loaded module (dmesg: "Unknown symbol"; a dependency is missing: run depmod), or its init did not find a file it asked for, usually firmware (dmesg: "Direct firmware load ... failed")',
+  },
   EINVAL: { text: 'Invalid parameters', hint: 'a parameter given to the module (kernel command line MODULE.PARAM=, modprobe.d options) is unknown or malformed; dmesg names it' },
   EEXIST: { text: 'Module already in kernel', hint: 'nothing to do' },
   EKEYREJECTED: { text: 'Key was rejected by service', hint: 'module signatures are enforced (module.sig_enforce=1 or lockdown) and the module is unsigned or its signature does not verify: use a module signed with a key the kernel trusts' },
@@ -29,9 +35,17 @@ const TABLE: Record<string, Explanation> = {
   EINTR: { text: 'Interrupted system call', hint: "the module's init was interrupted by a signal to the loading process" },
 }
 
+/** What open() failing on a module file means: the load never reached the kernel. */
+const OPEN: Record<string, Explanation> = {
+  ENOENT: { text: 'No such file or directory', hint: 'the module file is missing: the index names a file the image (or the module directory) does not have; rebuild the image or run depmod' },
+  EACCES: { text: 'Permission denied', hint: 'the module file cannot be read' },
+}
+
 /** `path` refines the hint: the kernel reports a compressed file it cannot unpack as EINVAL.
- * `errno` gives the text of a code the table does not know. */
-export function explain(code: string, path = '', errno?: number): Explanation {
+ * `errno` gives the text of a code the table does not know. `syscall` 'open': the module file
+ * itself could not be opened. */
+export function explain(code: string, path = '', errno?: number, syscall?: string): Explanation {
+  if (syscall === 'open') return OPEN[code] ?? { text: errno === undefined ? code : strerror(errno), hint: 'the module file could not be opened' }
   if (code === 'EINVAL' && /\.ko\.(xz|zst|gz)$/.test(path)) {
     return { text: 'Invalid argument', hint: 'the kernel could not decompress the file (corrupt?) or an option is unknown; see dmesg' }
   }

@@ -10,7 +10,7 @@ import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { lookup } from '../core/lookup.js'
 import { Prober } from '../core/probe.js'
-import { probeInsert, type ProbeInsertContext } from './insert.js'
+import { initState, probeInsert, type ProbeInsertContext } from './insert.js'
 import type { ModprobeConfig } from '../config/modprobe-conf.js'
 
 export const FORWARD_DIR = '/run/modload'
@@ -42,8 +42,37 @@ export function parseRequest(args: readonly string[]): { names: string[] } | { e
  * kernel, install commands) over the database init already holds. The exit status is
  * modprobe's: 0 when something matched and nothing it needed failed (a blacklisted alias
  * counts as done, as for kmod), else 1; `messages` are what modprobe would have said.
+ *
+ * One departure from kmod 30, for a module the kernel is loading right now (initstate
+ * "coming"): kmod calls finit_module again, which waits in the kernel until the first load
+ * ends. When that module's own init is what asked, directly or through another module's
+ * init (A's init requests B, whose init requests A back), that wait never ends: a deadlock
+ * until the helper's own 60 s limit. So the answer waits while the module is coming, as
+ * kmod's would (a module requested while coldplug loads it must be live when the answer
+ * comes: ext4 asking for crc32c), but at most `comingWaitMs`; a module still coming then is
+ * taken to be waiting for this very answer, and 0 is answered.
  */
-export async function serveRequest(ctx: ProbeInsertContext, config: ModprobeConfig, name: string): Promise<{ status: number; messages: string[] }> {
+export interface ServeOptions {
+  /** how long to wait for a module that is coming before answering 0; default 5000 ms */
+  comingWaitMs?: number
+  /** how often to look at its initstate meanwhile; default 20 ms */
+  pollMs?: number
+}
+
+/** Wait while `name` is coming: 'live', 'gone' (its load failed, or was never there), or
+ * 'coming' when `ms` passed. */
+async function whileComing(sysModule: string, name: string, ms: number, pollMs: number): Promise<'live' | 'gone' | 'coming'> {
+  const until = Date.now() + ms
+  for (;;) {
+    const state = initState(sysModule, name)
+    if (state === 'live') return 'live'
+    if (state !== 'coming') return 'gone'
+    if (Date.now() >= until) return 'coming'
+    await new Promise((r) => setTimeout(r, pollMs))
+  }
+}
+
+export async function serveRequest(ctx: ProbeInsertContext, config: ModprobeConfig, name: string, opts: ServeOptions = {}): Promise<{ status: number; messages: string[] }> {
   const messages: string[] = []
   const say = (m: string): void => void messages.push(m.trimEnd())
   const quiet: ProbeInsertContext = { ...ctx, report: { log: say, error: say, info: say, show: () => undefined } }
@@ -51,7 +80,23 @@ export async function serveRequest(ctx: ProbeInsertContext, config: ModprobeConf
   if (refs === null || refs.length === 0) return { status: 1, messages: [`Module ${name} not found in directory ${ctx.db.dir}`] }
   const prober = new Prober(ctx.db, config)
   let err = 0
-  for (const ref of refs) err = await probeInsert(quiet, prober, ref, {})
+  for (const ref of refs) {
+    if (initState(ctx.sysModule, ref.name) === 'coming') {
+      const waitMs = opts.comingWaitMs ?? 5000
+      const outcome = await whileComing(ctx.sysModule, ref.name, waitMs, opts.pollMs ?? 20)
+      if (outcome === 'live') {
+        err = 0
+        continue
+      }
+      if (outcome === 'coming') {
+        say(`${ref.name} is still being loaded after ${waitMs} ms: answered 0 (its init may be what asked, directly or through another module: waiting longer could deadlock)`)
+        err = 0
+        continue
+      }
+      // its load failed meanwhile: try it as modprobe would
+    }
+    err = await probeInsert(quiet, prober, ref, {})
+  }
   return { status: err < 0 ? 1 : 0, messages }
 }
 

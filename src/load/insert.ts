@@ -1,21 +1,27 @@
-// The one place that puts a module file into the kernel (insmod, modprobe; the coldplug loader
-// may follow). kmod 30's kmod_module_insert_module, plus in-kernel decompression:
+// The one place that puts a module file into the kernel: coldplug's scheduler, the root
+// hand-over's loader (loader.ts), insmod and modprobe all come here, so every fault of a
+// module file is handled once. kmod 30's kmod_module_insert_module, plus in-kernel
+// decompression:
 //  - uncompressed: finit_module(fd) (with the IGNORE_* flags when forcing);
 //  - compressed, and /sys/module/compression names the same kind: finit_module with
 //    MODULE_INIT_COMPRESSED_FILE, the kernel decompresses;
 //  - otherwise: decompressed here and given to init_module (when forcing, after stripping
 //    __versions and/or vermagic from the image, as kmod does).
 // finit_module answering ENOSYS (a kernel without it) falls back to init_module, as kmod does.
-// The kind of file is told by its first bytes, as kmod does, not by its name.
+// The kind of file is told by its first bytes, as kmod does, not by its name (by its name
+// only when the first bytes cannot be read: finit_module's own open then says why).
+// A file the index found is first checked to lie inside the module directory
+// (core/module-path.ts); a file that is not a module is said to be one in the error.
 import { spawnSync } from 'node:child_process'
 import { constants as osConstants } from 'node:os'
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs'
-import { detectCompression, decompress } from '../compress/compress.js'
+import { compressionOfName, detectCompression, decompress } from '../compress/compress.js'
 import { stripForForce } from '../elf/strip.js'
 import { errnoOf } from '../depmod/run.js'
 import type { ModuleDb } from '../core/moddb.js'
 import type { ModRef } from '../core/lookup.js'
 import { modNameFromPath } from '../core/names.js'
+import { checkModulePath, ModulePathError } from '../core/module-path.js'
 import { formatAction, type ProbeAction, type Prober } from '../core/probe.js'
 import { SYS_MODULE_COMPRESSION } from '../paths.js'
 import {
@@ -32,8 +38,19 @@ export interface InsertEnv {
   kernelCompression: () => string | null
 }
 
+/** The syscalls an insertion needs: finitModuleAsync is used when present, so a slow module
+ * init blocks a thread-pool thread, not the program. */
+export type InsertSys = Pick<Sys, 'finitModule' | 'initModule'> & Partial<Pick<Sys, 'finitModuleAsync'>>
+
 /** What to make the kernel ignore: true means both (insmod -f, modprobe -f). */
 export type Force = boolean | { modversions: boolean; vermagic: boolean }
+
+export interface InsertOptions {
+  force?: Force
+  /** the module directory the file was found through (an index, an alias, a uevent): the file
+   * must lie inside it; unset for a file a person named (insmod FILE) */
+  within?: string
+}
 
 /** /sys/module/compression of the running kernel, or null when it has none. */
 export function readKernelCompression(path = SYS_MODULE_COMPRESSION): string | null {
@@ -46,37 +63,78 @@ export function readKernelCompression(path = SYS_MODULE_COMPRESSION): string | n
 
 export const defaultInsertEnv: InsertEnv = { kernelCompression: () => readKernelCompression() }
 
-/** The first bytes of a file: enough to tell a compressed module from an ELF one. */
-function readMagic(path: string): Uint8Array {
-  const fd = openSync(path, 'r')
+/** The first bytes of a file: enough to tell a compressed module from an ELF one; null when
+ * the file cannot be read (finit_module's open then reports it, as a SysError of 'open'). */
+function readMagic(path: string): Uint8Array | null {
+  let fd: number
+  try {
+    fd = openSync(path, 'r')
+  } catch {
+    return null
+  }
   try {
     const b = Buffer.alloc(8)
     const n = readSync(fd, b, 0, b.length, 0)
     return b.subarray(0, n)
+  } catch {
+    return null
   } finally {
     closeSync(fd)
   }
 }
 
-/** Load a module file into the kernel. Throws SysError (the kernel's answer) or a file/decompression error. */
-export async function insertModuleFile(sys: Sys, path: string, params: string, force: Force, env: InsertEnv = defaultInsertEnv): Promise<void> {
+const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46]
+
+/** A failed insertion: the kernel's (or open's) error, with what we know about the file. */
+export class InsertError extends SysError {
+  /** says more than the errno's usual meaning (the file is not an ELF object, ...) */
+  readonly hint: string
+  constructor(cause: SysError, hint: string) {
+    super(cause.syscall, cause.errno, cause.path)
+    this.name = 'InsertError'
+    this.hint = hint
+  }
+}
+
+/** What the first bytes of a module file say when they are neither ELF nor a compressed stream. */
+function notAModule(magic: Uint8Array): string {
+  const shown = Buffer.from(magic.subarray(0, 4)).toString('latin1').replace(/[^\x20-\x7e]/g, '.')
+  return magic.length === 0 ? 'the file is empty' : `the file is not an ELF object nor a compressed one (it starts with "${shown}")`
+}
+
+/**
+ * Load a module file into the kernel. Throws SysError (the kernel's answer; an InsertError when
+ * there is more to say), a ModulePathError (outside `within`), or a decompression error.
+ * `env.kernelCompression` is read only when the file is compressed.
+ */
+export async function insertModuleFile(sys: InsertSys, path: string, params: string, force: Force = false, env: InsertEnv = defaultInsertEnv, opts: InsertOptions = {}): Promise<void> {
+  if (opts.within !== undefined) checkModulePath(opts.within, path)
   const what = typeof force === 'boolean' ? { modversions: force, vermagic: force } : force
-  const kind = detectCompression(readMagic(path))
+  const magic = readMagic(path)
+  const kind = magic === null ? compressionOfName(path) : detectCompression(magic)
+  const foreign = magic !== null && kind === null && !ELF_MAGIC.every((b, i) => magic[i] === b)
   const ignore = (what.modversions ? MODULE_INIT_IGNORE_MODVERSIONS : 0) | (what.vermagic ? MODULE_INIT_IGNORE_VERMAGIC : 0)
+  const explainFailure = (err: unknown): unknown => (foreign && err instanceof SysError && err.code === 'ENOEXEC' ? new InsertError(err, notAModule(magic)) : err)
   if (kind === null || kind === env.kernelCompression()) {
+    const flags = ignore | (kind === null ? 0 : MODULE_INIT_COMPRESSED_FILE)
     try {
       // off the main thread: when init serves the kernel's module requests (forward.ts), a
       // module's init may wait for a request that this very process has to answer
-      await sys.finitModuleAsync(path, params, ignore | (kind === null ? 0 : MODULE_INIT_COMPRESSED_FILE))
+      if (sys.finitModuleAsync) await sys.finitModuleAsync(path, params, flags)
+      else sys.finitModule(path, params, flags)
       return
     } catch (err) {
-      if (!(err instanceof SysError && err.code === 'ENOSYS')) throw err
+      if (!(err instanceof SysError && err.code === 'ENOSYS')) throw explainFailure(err)
     }
   }
   const bytes = readFileSync(path)
   let image: Uint8Array = kind === null ? bytes : await decompress(bytes, kind, path)
   if (what.modversions || what.vermagic) image = stripForForce(image, path, what).image
-  sys.initModule(image, params, path)
+  try {
+    sys.initModule(image, params, path)
+  } catch (err) {
+    throw explainFailure(err)
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -144,24 +202,36 @@ export interface ProbeInsertContext {
   run?: CommandRunner
   /** environment for install commands */
   commandEnv?: Record<string, string | undefined>
+  /** never run install commands (init serving the kernel's requests, as its coldplug does
+   * not run them either): such a module fails, its command named */
+  noCommands?: boolean
 }
 
+const EPERM = 1
 const ENOENT = 2
 const EEXIST = 17
 const EINVAL = 22
 
+/** /sys/module/NAME/initstate: 'live', 'coming', 'going', or null (not loaded, or built in). */
+export function initState(sysModule: string, name: string): string | null {
+  try {
+    return readFileSync(`${sysModule}/${name}/initstate`, 'latin1').trim()
+  } catch {
+    return null
+  }
+}
+
 /** kmod's module_is_inkernel: live, or built in. */
 export function isInKernel(db: ModuleDb, sysModule: string, name: string): boolean {
-  if (db.builtin.has(name)) return true
-  try {
-    return readFileSync(`${sysModule}/${name}/initstate`, 'latin1') === 'live\n'
-  } catch {
-    return false
-  }
+  return db.builtin.has(name) || initState(sysModule, name) === 'live'
 }
 
 async function installCommand(ctx: ProbeInsertContext, name: string, command: string, options: string): Promise<number> {
   const cmd = command.split('$CMDLINE_OPTS').join(options)
+  if (ctx.noCommands) {
+    ctx.report.error(`install command '${cmd}' for module ${name} not run: modload's init runs no modprobe.d commands\n`)
+    return -EPERM
+  }
   const r = (ctx.run ?? runCommand)(cmd, { ...(ctx.commandEnv ?? process.env), MODPROBE_MODULE: name })
   if (r.missingShell) {
     ctx.report.error(`cannot run install command '${cmd}' for module ${name}: ${r.missingShell} is missing (install commands run through it; add a shell or use -i)\n`)
@@ -209,10 +279,12 @@ async function act(ctx: ProbeInsertContext, a: ProbeAction, opts: ProbeInsertOpt
       return -ENOENT
     case 'insmod':
       try {
-        await insertModuleFile(ctx.sys(), a.path, a.options, opts.force ?? false, ctx.insertEnv ?? defaultInsertEnv)
+        await insertModuleFile(ctx.sys(), a.path, a.options, opts.force ?? false, ctx.insertEnv ?? defaultInsertEnv, { within: ctx.db.dir })
         return 0
       } catch (e) {
         const errno = errnoOf(e)
+        // kmod has no such refusal: its words alone ("Operation not permitted") would hide why
+        if (e instanceof ModulePathError) ctx.report.error(`${e.message}\n`)
         ctx.report.info(`Failed to insert module '${a.path}': ${strerror(errno)}\n`)
         return -errno
       }

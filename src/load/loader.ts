@@ -1,14 +1,14 @@
-// Loads modules with their dependencies through the syscall shim, in dependency order, one at
-// a time; coldplug's scheduler (src/init/scheduler.ts) runs loadModuleFile in parallel instead.
-// A failure is recorded and the modules that need it are skipped with that reason; everything
-// else still loads. The only place that turns a module file into a syscall.
-import { readFileSync } from 'node:fs'
+// Loads modules with their dependencies, in dependency order, one at a time (the root
+// hand-over's filesystem and late drivers); coldplug's scheduler (src/init/scheduler.ts) runs
+// loads in parallel instead. A failure is recorded and the modules that need it are skipped
+// with that reason; everything else still loads. Each file goes into the kernel through
+// insert.ts's insertModuleFile, the one insertion path.
 import { loadOrder, modulePath, type ModuleDb } from '../core/moddb.js'
 import { modNameFromPath } from '../core/names.js'
-import { compressionOfName, decompress } from '../compress/compress.js'
-import { MODULE_INIT_COMPRESSED_FILE, SysError, type Sys } from '../sys/syscalls.js'
+import { SysError } from '../sys/syscalls.js'
+import { insertModuleFile, type InsertSys } from './insert.js'
 
-export type LoaderSys = Pick<Sys, 'finitModule' | 'initModule'> & Partial<Pick<Sys, 'finitModuleAsync'>>
+export type LoaderSys = InsertSys
 
 export type LoadStatus = 'loaded' | 'live' | 'failed' | 'skipped'
 
@@ -38,27 +38,8 @@ export interface LoaderContext {
   params?: (name: string) => string
 }
 
-/**
- * Load one module file, nothing else: finit_module, with the compressed-file flag when the
- * kernel decompresses this kind itself, else decompressed here and given to init_module.
- */
-export async function loadModuleFile(
-  sys: LoaderSys,
-  kernelCompression: string | null,
-  path: string,
-  params: string,
-): Promise<void> {
-  const kind = compressionOfName(path)
-  const finit = (flags: number): Promise<void> | void =>
-    sys.finitModuleAsync ? sys.finitModuleAsync(path, params, flags) : sys.finitModule(path, params, flags)
-  if (kind === null) await finit(0)
-  else if (kind === kernelCompression) await finit(MODULE_INIT_COMPRESSED_FILE)
-  // the kernel cannot decompress this kind itself: hand it the ELF image
-  else sys.initModule(await decompress(readFileSync(path), kind, path), params, path)
-}
-
 async function loadOne(ctx: LoaderContext, name: string, path: string): Promise<void> {
-  await loadModuleFile(ctx.sys, ctx.kernelCompression, path, ctx.params?.(name) ?? '')
+  await insertModuleFile(ctx.sys, path, ctx.params?.(name) ?? '', false, { kernelCompression: () => ctx.kernelCompression }, { within: ctx.db.dir })
 }
 
 /** Load `name` and whatever it depends on. Returns one result per module that was not already live. */

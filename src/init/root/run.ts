@@ -3,10 +3,10 @@
 // crypto-crc32c first), /proc/filesystems, node:fs for the new root, process.execve.
 // init.ts calls runHandOver() once coldplug has settled, when root= is on the command line.
 import { openSystemModules, type OpenedModules } from '../system.js'
+import { kernelRelease } from '../../sys/release.js'
 import { KERNEL_DEFAULT_MODPROBE, registerModprobeHelper } from '../../load/helper.js'
 import { FORWARD_DIR } from '../../load/forward.js'
 import { mkdirSync, readFileSync, rmSync } from 'node:fs'
-import { release } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { resolve, type ModuleDb } from '../../core/moddb.js'
@@ -83,7 +83,7 @@ function openModules(sys: Sys, log: Log, cmdlineText: string, opened?: OpenedMod
 /** Load what filesystem `type` needs, through kmod's plan for fs-TYPE (else TYPE). */
 async function loadFilesystem(mods: Modules | null, type: string, known: () => { type: string }[]): Promise<string[]> {
   if (known().some((f) => f.type === type)) return []
-  const where = mods ? mods.db.dir : `/lib/modules/${release()}`
+  const where = mods ? mods.db.dir : `/lib/modules/${kernelRelease()}`
   const plan = mods && (probe(mods.db, mods.config, `fs-${type}`) ?? probe(mods.db, mods.config, type))
   if (!mods || !plan) {
     throw new RootError(
