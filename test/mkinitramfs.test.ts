@@ -73,6 +73,21 @@ t.test('unknown module is a clear error', async (t) => {
   )
 })
 
+t.test('a modules.dep entry leading out of the tree is refused, not copied into the image', async (t) => {
+  const { mkdirSync, writeFileSync, existsSync } = await import('node:fs')
+  const dir = t.testdir()
+  const md = `${dir}/tree/lib/modules/${kver}`
+  mkdirSync(`${md}/kernel`, { recursive: true })
+  writeFileSync(`${dir}/secret.ko`, 'host file')
+  writeFileSync(`${md}/kernel/good.ko`, 'x')
+  writeFileSync(`${md}/modules.dep`, 'kernel/good.ko:\n../../../../secret.ko:\n')
+  const opts = { init: '/bin/true', kernelRoot: `${dir}/tree`, kver, compress: 'none' as const, mtime: 0, output: `${dir}/x.img` }
+  await t.rejects(mkinitramfs({ ...opts, selectors: parseSelectors(['secret']) }), /modules\.dep: the entry "\.\.\/\.\.\/\.\.\/\.\.\/secret\.ko" leads to .*secret\.ko, outside the module directory/)
+  t.notOk(existsSync(`${dir}/x.img`), 'no image written')
+  await mkinitramfs({ ...opts, selectors: parseSelectors(['good']) })
+  t.ok(existsSync(`${dir}/x.img`), 'the good module alone is fine')
+})
+
 t.test('softdeps, firmware, host config and the default command line go in', async (t) => {
   const { buildElf, modinfoSection } = await import('./fixtures/tools/elf-builder.js')
   const { mkdirSync, writeFileSync, existsSync, readdirSync } = await import('node:fs')

@@ -6,6 +6,7 @@
 // trimmed likewise, and a default kernel command line. write() turns a plan into bytes:
 // reproducible (entries sorted by path, one fixed mtime, uid/gid 0), written to a temporary file
 // and renamed, so a failure never leaves a half-written image.
+import { checkModulePath } from '../core/module-path.js'
 import { readFileSync, statSync, renameSync, rmSync } from 'node:fs'
 import { type CpioEntry } from './cpio.js'
 import { MkInitramfsError } from './errors.js'
@@ -197,7 +198,16 @@ export async function plan(opts: MkInitramfsOptions): Promise<Plan> {
 
   const inside = new Set(selection.modules.map((m) => m.name))
   const keep = (name: string): boolean => inside.has(name)
-  for (const m of selection.modules) file(`${inImage}/${m.path}`, `${dir}/${m.path}`, 'modules', 0o644)
+  for (const m of selection.modules) {
+    // an index entry out of the tree must not pull a host file into the image (nor a path
+    // out of the image's own module directory)
+    try {
+      checkModulePath(dir, `${dir}/${m.path}`)
+    } catch (err) {
+      throw new MkInitramfsError(`${(err as Error).message}`)
+    }
+    file(`${inImage}/${m.path}`, `${dir}/${m.path}`, 'modules', 0o644)
+  }
 
   const fw = await chooseFirmware(opts, selection, dir)
   for (const f of fw.files) {
