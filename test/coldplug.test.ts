@@ -301,6 +301,27 @@ t.test('with a socket it can wait on, the engine sleeps until something happens'
   t.ok(waits < 15, `${waits} waits, not one per 10 ms tick (${r.ms / 10})`)
 })
 
+t.test('a sleep that loses the race to the socket is cancelled: no timer outlives coldplug', async (t) => {
+  const m = machine({ devices: [VIRTIO_PCI] })
+  const o = m.base()
+  o.events = {
+    drain: () => m.queue.splice(0),
+    overflowed: () => false,
+    close: () => undefined,
+    wait: async (ms) => {
+      await m.step(ms)
+    },
+  }
+  const signals: (AbortSignal | undefined)[] = []
+  o.sleep = (_ms, signal) => {
+    signals.push(signal)
+    return new Promise(() => {}) // never wins: the socket's wait lets time pass
+  }
+  await coldplug(o)
+  t.ok(signals.length > 0, `${signals.length} racing sleeps`)
+  t.ok(signals.every((s) => s?.aborted), 'every one aborted once its race was over')
+})
+
 t.test("the root's chain (urgent) starts before everything else, its dependencies with it", async (t) => {
   const m = machine({ devices: [XHCI, 'platform:pcspkr', VIRTIO_PCI] })
   const o = m.base()

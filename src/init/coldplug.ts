@@ -61,7 +61,8 @@ export interface ColdplugOptions {
   /** a load in flight this long frees its slot for others (it may be hung); default 5000 */
   slowMs?: number
   now: () => number
-  sleep: (ms: number) => Promise<void>
+  /** resolves after `ms`; rejects (or never resolves) once `signal` is aborted */
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>
   /** how long after this event the kernel will still add devices by itself (usbStorageHold) */
   holdFor?: (ev: Uevent) => number
   /** polling period for the uevent socket; default 10 ms */
@@ -375,11 +376,15 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     // every slot taken and loads ready: look at the CPU again soon
     if (sample !== null && !stopping && scheduler.slotsUsed() >= scheduler.concurrency && scheduler.waiting().length > 0) until = Math.min(until, sampledAt + ADAPT_MS)
     const ms = Math.max(1, until - o.now())
+    // the sleep that loses the race is cancelled: a timer left behind would keep the process
+    // (`modload coldplug` in a boot script) alive for up to its whole length after settling
+    const lost = new AbortController()
     await new Promise<void>((resolve) => {
       wakeUp = resolve
       void wait.call(o.events, ms).then(resolve)
-      void o.sleep(ms).then(resolve)
+      o.sleep(ms, lost.signal).then(resolve, () => undefined)
     })
+    lost.abort()
     wakeUp = () => undefined
   }
   const end = o.now()

@@ -201,7 +201,7 @@ export async function coldplugSystem(
       maxConcurrency: Math.max(settings.concurrency, settings.maxConcurrency),
       cpu: () => parseProcStat(readOr(PROC_STAT, null) ?? ''),
       now: () => performance.now(),
-      sleep: (ms) => sleep(ms),
+      sleep: (ms, signal) => sleep(ms, undefined, { signal }),
       holdFor: (ev) => Math.max(usbHubHold(ev), usbStorageHold(ev, () => parseDelayUse(readOr(`${SYS_MODULE}/usb_storage/parameters/delay_use`, null)))),
       onResult: (r) => log(describe(r), levelOf(r)),
       debug: settings.debug ? (l) => log(l, 'debug') : undefined,
