@@ -710,7 +710,9 @@ export async function reportSaved(file: string, opts: E2eOptions): Promise<Row[]
   return report({ ...record, date }, opts)
 }
 
-const isEntry = process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href
+// run.mjs bundles the entry with what it imports into one file, where import.meta.url is the
+// bundle's for every module: the file's own name tells this script from one that imports it
+const isEntry = process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href && /^e2e\.(ts|mjs)$/.test(path.basename(process.argv[1]))
 if (isEntry) {
   try {
     const argv = process.argv.slice(2)

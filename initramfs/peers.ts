@@ -29,6 +29,9 @@
 // Images are cached as .cache/peers/<kind>-<kver>-<hash>.img, the hash over everything that
 // shapes them (kind, kernel, tool version, configuration, module list, for host-only kinds the
 // host's root device); a .json beside each records the build (seconds, command, warnings).
+// A variant (PeerVariant: files added to the tool's private configuration, extra dracut
+// modules, extra arguments; modload's integration, initramfs/integrate/) is cached as
+// <kind>+<name>-<kver>-<hash>.img with those in the hash.
 //
 // The second half boots them: ensureRootDisk makes an ext4 disk (fixed UUID) whose /sbin/init is
 // a static busybox script printing `peers: root uptime=U idle=I` and powering off, and
@@ -116,6 +119,25 @@ export interface PeerImageOptions {
   force?: boolean
   /** progress lines */
   log?: (line: string) => void
+  /** the image with something added to the tool's own configuration (an integration such as
+   * modload's hook, issue 12); its name goes into the file name, everything into the key */
+  variant?: PeerVariant
+}
+
+/** Additions to a peer tool's private configuration. */
+export interface PeerVariant {
+  /** a short name for the file name, e.g. `modload` */
+  name: string
+  /** files written into the private configuration directory (initramfs-tools: the `-d` dir,
+   * e.g. `hooks/x`, `conf.d/x`; dracut: `dracut.conf.d/x.conf`), path -> text and mode */
+  confFiles?: Readonly<Record<string, { text: string; mode: number }>>
+  /** dracut: directories of extra dracut modules (each named like `90name`), shown to dracut
+   * beside its own through a `dracutbasedir` of links (dracut reads modules only from there) */
+  dracutModules?: readonly string[]
+  /** more inputs for the cache key, e.g. a digest of a program a hook copies into the image */
+  key?: string
+  /** more arguments for the tool, before the output file (dracut: e.g. `--omit systemd`) */
+  args?: readonly string[]
 }
 
 export interface PeerImage {
@@ -340,6 +362,36 @@ async function writeConfig(kind: PeerKind, dir: string): Promise<string> {
   return ''
 }
 
+/** A digest of a small directory's files (names and contents). */
+async function dirDigest(dir: string): Promise<string> {
+  const h = createHash('sha256')
+  for (const e of (await fs.readdir(dir, { withFileTypes: true, recursive: true })).sort((a, b) => (path.join(a.parentPath, a.name) < path.join(b.parentPath, b.name) ? -1 : 1))) {
+    if (!e.isFile()) continue
+    const p = path.join(e.parentPath, e.name)
+    h.update(`${path.relative(dir, p)}\0`).update(await fs.readFile(p))
+  }
+  return h.digest('hex')
+}
+
+/** Write a variant's files into the private configuration; for dracut with extra modules, make
+ * a dracutbasedir under `farm` (links to /usr/lib/dracut's files and modules, plus the extra
+ * module directories) and return it, else ''. */
+async function applyVariant(v: PeerVariant, tool: Tool, confDir: string, farm: string): Promise<string> {
+  for (const [rel, f] of Object.entries(v.confFiles ?? {})) {
+    const dest = path.join(confDir, rel)
+    await fs.mkdir(path.dirname(dest), { recursive: true })
+    await fs.writeFile(dest, f.text, { mode: f.mode })
+    await fs.chmod(dest, f.mode)
+  }
+  if (tool !== 'dracut' || !v.dracutModules?.length) return ''
+  const base = '/usr/lib/dracut'
+  await fs.mkdir(path.join(farm, 'modules.d'), { recursive: true })
+  for (const e of await fs.readdir(base)) if (e !== 'modules.d') await fs.symlink(path.join(base, e), path.join(farm, e))
+  for (const e of await fs.readdir(path.join(base, 'modules.d'))) await fs.symlink(path.join(base, 'modules.d', e), path.join(farm, 'modules.d', e))
+  for (const dir of v.dracutModules) await fs.cp(dir, path.join(farm, 'modules.d', path.basename(dir)), { recursive: true })
+  return farm
+}
+
 /** The tool's stderr lines worth keeping: warnings and errors, not progress. */
 export function warningLines(stderr: string): string[] {
   return stderr
@@ -379,12 +431,16 @@ export async function ensurePeerImage(kind: PeerKind, kernel: Kernel, opts: Peer
     const confDir = path.join(scratch, 'conf')
     const conf = await writeConfig(kind, confDir)
     const host = await prepareHost(kind, kernel, path.join(scratch, 'stub'))
-    const key = createHash('sha256')
+    const variant = opts.variant
+    const dracutbasedir = variant ? await applyVariant(variant, spec.tool, confDir, path.join(scratch, 'dracut')) : ''
+    const hash = createHash('sha256')
       .update(JSON.stringify([layoutVersion, kind, kernel.version, spec.package, toolVersion, conf, modules, host.extraArgs, spec.hostOnly ? await hostFingerprint() : '']))
-      .digest('hex')
-      .slice(0, 16)
-    const out = path.join(peersDir, `${kind}-${kernel.version}-${key}.img`)
-    return await withLock(path.join(peersDir, `${kind}-${kernel.version}.lock`), async () => {
+    if (variant) hash.update(JSON.stringify([variant.name, variant.confFiles ?? {}, variant.key ?? '', variant.args ?? []]))
+    for (const dir of variant?.dracutModules ?? []) hash.update(await dirDigest(dir))
+    const key = hash.digest('hex').slice(0, 16)
+    const label = variant ? `${kind}+${variant.name}` : kind
+    const out = path.join(peersDir, `${label}-${kernel.version}-${key}.img`)
+    return await withLock(path.join(peersDir, `${label}-${kernel.version}.lock`), async () => {
       if (!opts.force) {
         const have = await cachedImage(out)
         if (have) return have
@@ -393,15 +449,15 @@ export async function ensurePeerImage(kind: PeerKind, kernel: Kernel, opts: Peer
       const tmp = path.join(scratch, 'tmp')
       await fs.mkdir(tmp)
       const program = (await findCommand(programs[spec.tool])) ?? programs[spec.tool]
-      const args = toolArgs(kind, { kver: kernel.version, out: tmpOut, confDir, kmoddir: kernel.modulesDir, tmp, modules, extra: host.extraArgs })
+      const args = toolArgs(kind, { kver: kernel.version, out: tmpOut, confDir, kmoddir: kernel.modulesDir, tmp, modules, extra: [...host.extraArgs, ...(variant?.args ?? [])] })
       const view = host.view
       const command = view
         ? ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-ec', namespaceScript(view), 'sh', program, ...args]
         : [program, ...args]
-      log(`peers: building ${kind} for ${kernel.version} (${spec.package} ${toolVersion})`)
+      log(`peers: building ${label} for ${kernel.version} (${spec.package} ${toolVersion})`)
       const started = process.hrtime.bigint()
       // TMPDIR: mkinitramfs and mktirfs put their work trees there (dracut has --tmpdir)
-      const r = await run(command[0], command.slice(1), { env: { ...process.env, TMPDIR: tmp }, nothrow: true })
+      const r = await run(command[0], command.slice(1), { env: { ...process.env, ...(dracutbasedir ? { dracutbasedir } : {}), TMPDIR: tmp }, nothrow: true })
       const buildSeconds = Number(process.hrtime.bigint() - started) / 1e9
       const size = (await fs.stat(tmpOut).catch(() => undefined))?.size ?? 0
       if (r.exitCode !== 0 || size === 0) {
@@ -410,7 +466,7 @@ export async function ensurePeerImage(kind: PeerKind, kernel: Kernel, opts: Peer
       const rec: BuildRecord = { kind, kernel: kernel.version, buildSeconds, tool: `${spec.package} ${toolVersion}`, toolVersion, command: [program, ...args], warnings: warningLines(r.stderr), notes: host.notes }
       await fs.rename(tmpOut, out)
       await fs.writeFile(`${out}.json`, JSON.stringify(rec, null, 2) + '\n')
-      log(`peers: ${kind}: ${(size / 2 ** 20).toFixed(1)} MiB in ${buildSeconds.toFixed(1)} s`)
+      log(`peers: ${label}: ${(size / 2 ** 20).toFixed(1)} MiB in ${buildSeconds.toFixed(1)} s`)
       return { ...rec, path: out, bytes: size, cached: false }
     })
   } finally {
@@ -430,7 +486,9 @@ export const rootMarker = 'peers: root'
 /** /sbin/init of the root disk: runs as PID 1 after whatever initramfs handed over, so it
  * mounts what it needs itself (tiny-initramfs moves no /dev, /proc into the root), prints the
  * guest clock and powers off. Every command is a busybox applet, called as such. Pure. */
-export function rootInitScript(): string {
+export function rootInitScript(opts: RootDiskOptions = {}): string {
+  // the kernel's own console lines (USB disks appear late) must not cut into the listing
+  const list = opts.listModules ? `/bin/busybox dmesg -n 1\nwhile read -r name _; do echo "${rootMarker} module $name"; done </proc/modules\n` : ''
   return `#!/bin/sh
 # modload peers root init (initramfs/peers.ts): report the uptime, power off
 [ -e /proc/uptime ] || /bin/busybox mount -t proc proc /proc
@@ -438,9 +496,25 @@ export function rootInitScript(): string {
 exec </dev/console >/dev/console 2>&1
 read -r up idle </proc/uptime
 echo "${rootMarker} uptime=$up idle=$idle pid=$$"
-/bin/busybox poweroff -f
+${list}/bin/busybox poweroff -f
 /bin/busybox sleep 60
 `
+}
+
+export interface RootDiskOptions {
+  /** the root's init also prints `peers: root module NAME` for each line of /proc/modules,
+   * after its marker (a disk of its own: the benchmark's disk stays as it is) */
+  listModules?: boolean
+}
+
+/** The modules a root init made with listModules printed. Pure. */
+export function parseRootModules(lines: readonly string[]): string[] {
+  const out: string[] = []
+  for (const line of lines) {
+    const m = /peers: root module (\S+)/.exec(line)
+    if (m) out.push(m[1])
+  }
+  return out.sort()
 }
 
 export interface RootDisk {
@@ -454,13 +528,13 @@ export interface RootDisk {
  * made with `mkfs.ext4 -d` (no mount), cached under .cache/peers by a hash of its contents.
  * `kernel` is not needed by the disk (no modules on it) and only names it in logs.
  */
-export async function ensureRootDisk(kernel?: Pick<Kernel, 'version'>): Promise<RootDisk> {
+export async function ensureRootDisk(kernel?: Pick<Kernel, 'version'>, opts: RootDiskOptions = {}): Promise<RootDisk> {
   await ensureDebianPackages(['e2fsprogs', 'busybox-static'])
   const busybox = '/bin/busybox'
   const files: Record<string, string | { copy: string } | { link: string }> = {
     'bin/busybox': { copy: busybox },
     'bin/sh': { link: 'busybox' },
-    'sbin/init': rootInitScript(),
+    'sbin/init': rootInitScript(opts),
     // systemd's switch-root (dracut) wants an OS tree: os-release
     'etc/os-release': 'NAME="modload peers root"\nID=modload-peers-root\n',
     'etc/fstab': '',
@@ -520,6 +594,8 @@ export interface RootBootOptions {
   /** default 300 s: dracut's systemd is slow under TCG */
   timeoutMs?: number
   memMiB?: number
+  /** the root's init lists /proc/modules (RootBoot.modules) */
+  listModules?: boolean
 }
 
 export interface RootBoot {
@@ -531,6 +607,8 @@ export interface RootBoot {
   idle?: number
   /** the root init's pid (1 when the initramfs handed over properly) */
   pid?: number
+  /** with listModules: the live modules the root's init saw, sorted */
+  modules?: string[]
   console: string
   result: BootResult
 }
@@ -538,7 +616,7 @@ export interface RootBoot {
 /** Boot `image` with the root disk on `machine` until the root's init powers off. The disk is
  * copied per boot (a tool may fsck or replay the journal) and the copy removed afterwards. */
 export async function bootToRoot(opts: RootBootOptions): Promise<RootBoot> {
-  const disk = await ensureRootDisk(opts.kernel)
+  const disk = await ensureRootDisk(opts.kernel, { listModules: opts.listModules })
   const machine = getMachine(opts.machine)
   const target = machine.disks[0]
   if (!target) throw new Error(`machine ${machine.name} has no disk to put the root on`)
@@ -556,7 +634,7 @@ export async function bootToRoot(opts: RootBootOptions): Promise<RootBoot> {
       memMiB: opts.memMiB,
     })
     const m = parseRootMarker(result.lines)
-    return { reached: m !== undefined, uptime: m?.uptime, idle: m?.idle, pid: m?.pid, console: result.console, result }
+    return { reached: m !== undefined, uptime: m?.uptime, idle: m?.idle, pid: m?.pid, modules: opts.listModules ? parseRootModules(result.lines) : undefined, console: result.console, result }
   } finally {
     await fs.rm(copy, { force: true })
   }

@@ -13,10 +13,11 @@ import { rmmodTool } from './tools/rmmod.js'
 import { coldplugTool } from './tools/coldplug.js'
 import { scanTool } from './tools/scan.js'
 import { installHooksTool } from './tools/install-hooks.js'
+import { integrateTool } from './tools/integrate.js'
 import type { Tool } from './tools/io.js'
 
 export const COMMANDS: readonly Tool[] = [initTool, mkinitramfsTool, resolveTool, modprobeTool,
-  modinfoTool, depmodTool, lsmodTool, insmodTool, rmmodTool, coldplugTool, scanTool, installHooksTool]
+  modinfoTool, depmodTool, lsmodTool, insmodTool, rmmodTool, coldplugTool, scanTool, installHooksTool, integrateTool]
 
 export type Dispatch =
   | { kind: 'tool'; tool: Tool; argv: string[]; prog: string }

@@ -1,0 +1,74 @@
+#!/bin/bash
+# modload's dracut module: driver loading by modload in dracut's initramfs, with systemd
+# (dracut-pre-trigger.service) or without (dracut's own init.sh). Installed as
+# /usr/lib/dracut/modules.d/90modload/ by `modload integrate dracut` (`--remove` deletes it),
+# with /etc/dracut.conf.d/90-modload.conf, which adds this module to every image; @MODLOAD@
+# is the executable it was installed for.
+#
+# The image gets the executable as /usr/sbin/modload, the modules and firmware modload's
+# selection picks (`modload mkinitramfs`'s selectors, /etc/modload/mkinitramfs.conf; default
+# host usb-host input) beside dracut's own, and a pre-trigger hook that runs `modload coldplug`
+# before udev's trigger. dracut's devices, its root and its initqueue still go through udev
+# (systemd's device units and dracut's root wait are made by udev rules), so udev stays; what
+# modload replaces is udev's coldplug loading: 80-drivers.rules, the rule that loads a module
+# for each device's modalias as the trigger replays every device, is masked by an empty file
+# of that name in /etc/udev/rules.d. When modload's coldplug leaves the root without its device
+# the hook removes the mask before dracut reloads udev's rules and triggers: the stock path.
+#
+# Settings (dracut.conf, e.g. /etc/dracut.conf.d/90-modload.conf):
+#   modload_udev=replace|beside   beside: the rule is not masked; modload loads first, udev's
+#                                 trigger then loads whatever is left, as without modload
+#   modload_args="..."            more `modload mkinitramfs` selection arguments
+
+MODLOAD=${MODLOAD:-@MODLOAD@}
+
+# called by dracut
+check() {
+    [[ -x $MODLOAD ]] || {
+        dwarn "modload: $MODLOAD is missing: no modload in this image (remove the module: modload integrate dracut --remove)"
+        return 1
+    }
+    return 0
+}
+
+# called by dracut
+depends() {
+    echo udev-rules
+    return 0
+}
+
+# called by dracut: modload's selection for this kernel ("module NAME", "firmware PATH")
+installkernel() {
+    local selection kroot fw dir
+    # dracut's module directory is ROOT/lib/modules/KVER (--kmoddir)
+    kroot=${srcmods%%/lib/modules/*}
+    # shellcheck disable=SC2086
+    if ! selection=$("$MODLOAD" integrate dracut --selection -k "$kernel" --kernel-root "${kroot:-/}" -- $modload_args); then
+        dwarn "modload: no selection from $MODLOAD (see above): only the modules dracut picked are in the image"
+        return 0
+    fi
+    # shellcheck disable=SC2046
+    hostonly='' instmods $(sed -n 's/^module //p' <<< "$selection")
+    while read -r fw; do
+        [[ $fw ]] || continue
+        for dir in ${fw_dir//:/ }; do
+            if [[ -e $dir/$fw ]]; then
+                inst_simple "$dir/$fw" "/lib/firmware/$fw"
+                break
+            fi
+        done
+    done < <(sed -n 's/^firmware //p' <<< "$selection")
+    return 0
+}
+
+# called by dracut
+install() {
+    inst_binary "$MODLOAD" /usr/sbin/modload
+    inst_multiple blkid
+    inst_hook pre-trigger 01 "$moddir/modload-coldplug.sh"
+    if [[ ${modload_udev:-replace} != beside ]]; then
+        mkdir -p "$initdir/etc/udev/rules.d"
+        : > "$initdir/etc/udev/rules.d/80-drivers.rules"
+    fi
+    echo "modload_udev=${modload_udev:-replace}" > "$initdir/etc/modload-integration.conf"
+}

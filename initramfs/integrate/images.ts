@@ -1,0 +1,129 @@
+// The images of the integration test and benchmark (issue 12): each builder's stock image and
+// the same builder's image with modload's integration installed, both made by the builder's
+// own tool through initramfs/peers.ts (private configuration, cached kernel tree, cached under
+// .cache/peers by a digest of every input, the executable the hook copies included).
+//
+// The integration's files are put in place by the same code as `modload integrate --root`
+// (src/integrate/integrate.ts), into a staging root, and handed to the tool from there: the
+// initramfs-tools hook and settings into its private `-d` configuration directory, the dracut
+// module beside dracut's own (a `dracutbasedir` of links) and its settings into the private
+// dracut.conf.d. The host's /etc and /usr/lib/dracut are never written.
+import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import fs from 'node:fs/promises'
+import path from 'node:path'
+import { executable } from '../../qemu/artefacts.js'
+import { run } from '../../qemu/exec.js'
+import type { Kernel } from '../../qemu/kernels.js'
+import { cacheDir } from '../../qemu/paths.js'
+import { FILES, installIntegration, type Builder } from '../../src/integrate/integrate.js'
+import { ensurePeerImage, type PeerImage, type PeerKind, type PeerVariant } from '../peers.js'
+
+/** The peer image each builder's integration is compared with: the builder's generic image
+ * (the host-only ones describe the build host). */
+export const stockKind: Readonly<Record<Builder, PeerKind>> = {
+  'initramfs-tools': 'initramfs-tools-most',
+  dracut: 'dracut-generic',
+}
+
+/** Where each installed file goes in the tool's private configuration (relative to it); the
+ * dracut module's own files go into a module directory instead (undefined here). */
+function confPath(builder: Builder, file: string): string | undefined {
+  if (builder === 'initramfs-tools') return path.relative('/etc/initramfs-tools', file)
+  if (file.startsWith('/etc/dracut.conf.d/')) return path.join('dracut.conf.d', path.basename(file))
+  return undefined
+}
+
+async function fileDigest(file: string): Promise<string> {
+  const h = createHash('sha256')
+  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer)
+  return h.digest('hex')
+}
+
+/** The peer variant holding modload's integration for `builder`, made for `modload` (default
+ * dist/modload, which the caller has built). Its dracut module directory lives under `stage`. */
+export async function integrationVariant(builder: Builder, stage: string, modload = executable): Promise<PeerVariant> {
+  await fs.rm(stage, { recursive: true, force: true })
+  installIntegration({ builder, root: stage, modload })
+  const confFiles: Record<string, { text: string; mode: number }> = {}
+  const dracutModules = new Set<string>()
+  for (const f of FILES[builder]) {
+    const staged = path.join(stage, f.path)
+    const rel = confPath(builder, f.path)
+    if (rel !== undefined) confFiles[rel] = { text: await fs.readFile(staged, 'utf8'), mode: f.mode }
+    else dracutModules.add(path.dirname(staged))
+  }
+  return { name: 'modload', confFiles, dracutModules: [...dracutModules], key: await fileDigest(modload) }
+}
+
+/** Earlier builds of the same variant (another executable: each is 50-60 MiB) go, so the cache
+ * holds one per variant and kernel. */
+async function pruneOthers(keep: string, prefix: string): Promise<void> {
+  const dir = path.dirname(keep)
+  for (const f of await fs.readdir(dir)) {
+    if (f.startsWith(prefix) && /\.img(\.json)?$/.test(f) && !keep.endsWith(`/${f.replace(/\.json$/, '')}`)) await fs.rm(path.join(dir, f), { force: true })
+  }
+}
+
+export interface BuilderImages {
+  stock: PeerImage
+  modload: PeerImage
+}
+
+/** Both images of `builder` for `kernel`, built once and cached. */
+export async function ensureBuilderImages(builder: Builder, kernel: Kernel, log?: (line: string) => void): Promise<BuilderImages> {
+  const kind = stockKind[builder]
+  const stock = await ensurePeerImage(kind, kernel, { log })
+  const stage = path.join(cacheDir, 'integrate', `stage-${builder}-${process.pid}`)
+  try {
+    const variant = await integrationVariant(builder, stage)
+    const modload = await ensurePeerImage(kind, kernel, { log, variant })
+    await pruneOthers(modload.path, `${kind}+${variant.name}-${kernel.version}-`)
+    return { stock, modload }
+  } finally {
+    await fs.rm(stage, { recursive: true, force: true })
+  }
+}
+
+/** Words added to `root=UUID=...` per builder: loglevel=6, so the integration's notice (kernel
+ * log level 5) reaches the console under `quiet`; no_timer_check, because a guest whose host is
+ * busy (an image build beside the boot) can fail the kernel's 8254 timer check under TCG and
+ * panic ("IO-APIC + timer doesn't work") before anything ran; for dracut the words that end a
+ * boot whose root never comes (bench/e2e.ts says why). */
+const common = 'rootfstype=ext4 loglevel=6 no_timer_check'
+export const bootWords: Readonly<Record<Builder, string>> = {
+  'initramfs-tools': common,
+  dracut: `${common} rd.timeout=60 rd.retry=60 rd.shell=0 rd.emergency=poweroff`,
+}
+
+/** The .ko names (as module names) in an image, from `unmkinitramfs`'s tree. */
+export async function imageModules(tree: string): Promise<Set<string>> {
+  const out = new Set<string>()
+  for (const e of await fs.readdir(tree, { recursive: true, withFileTypes: true })) {
+    const m = /^(.+)\.ko(\.(xz|zst|gz))?$/.exec(e.name)
+    if (m && !e.isDirectory()) out.add(m[1].replace(/-/g, '_'))
+  }
+  return out
+}
+
+/** Unpack `image` with Debian's unmkinitramfs into `dir` (every archive of it, early ones
+ * included, each in a directory of its own). */
+export async function unpackImage(image: string, dir: string): Promise<void> {
+  await fs.rm(dir, { recursive: true, force: true })
+  await fs.mkdir(dir, { recursive: true })
+  await run('unmkinitramfs', [image, dir])
+}
+
+/** dracut's image with modload's module but without systemd (dracut's own init.sh runs the
+ * pre-trigger hook): the other way dracut boots. */
+export async function ensureDracutWithoutSystemd(kernel: Kernel, log?: (line: string) => void): Promise<PeerImage> {
+  const stage = path.join(cacheDir, 'integrate', `stage-dracut-nosystemd-${process.pid}`)
+  try {
+    const variant = await integrationVariant('dracut', stage)
+    const img = await ensurePeerImage(stockKind.dracut, kernel, { log, variant: { ...variant, name: 'modload-nosystemd', args: ['--omit', 'systemd'] } })
+    await pruneOthers(img.path, `${stockKind.dracut}+modload-nosystemd-${kernel.version}-`)
+    return img
+  } finally {
+    await fs.rm(stage, { recursive: true, force: true })
+  }
+}

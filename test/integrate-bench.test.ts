@@ -1,0 +1,59 @@
+// The integration benchmark's pure parts (bench/integrate.ts): the console parsers, medians and
+// ratios against the same builder's stock image, the table and the chart. No QEMU here.
+import t from 'tap'
+import { spawnSync } from 'node:child_process'
+import { contenders, optionsFromEnv, parseColdplugNotice, parseInitStamp, stampScript, summarise, svgChart, table, type Sample } from '../bench/integrate.js'
+
+t.test('parseInitStamp and parseColdplugNotice', async (t) => {
+  t.equal(parseInitStamp(['[ 1.0] x', 'integrate: init uptime=9.87 idle=0.01']), 9.87)
+  t.equal(parseInitStamp(['peers: root uptime=3']), undefined)
+  t.same(parseColdplugNotice(['[   22.44] modload: initramfs-tools: coldplug 12.76-22.15 s (exit 0); udev not started']), { start: 12.76, settled: 22.15, exit: 0 })
+  t.same(parseColdplugNotice(["[ 24.0] modload: dracut: coldplug 16.25-23.90 s (exit 1); udev's driver loading off"]), { start: 16.25, settled: 23.9, exit: 1 })
+  t.equal(parseColdplugNotice(['modload: coldplug done events=90']), undefined)
+})
+
+t.test('the stamp script parses and execs /init', async (t) => {
+  t.equal(spawnSync('sh', ['-n'], { input: stampScript }).status, 0)
+  t.match(stampScript, /exec \/init "\$@"\n$/)
+})
+
+t.test('summarise: medians, /init to root, ratios to the same builder\'s stock image', async (t) => {
+  const s = (contender: Sample['contender'], round: number, uptime: number, init: number): Sample => ({ machine: 'virtio', contender, round, reached: true, uptime, init })
+  const samples: Sample[] = [
+    s('initramfs-tools', 1, 20, 10), s('initramfs-tools', 2, 22, 10), s('initramfs-tools', 3, 21, 11),
+    s('initramfs-tools+modload', 1, 18, 12), s('initramfs-tools+modload', 2, 19, 12), s('initramfs-tools+modload', 3, 17, 11),
+    s('dracut', 1, 30, 10), { machine: 'virtio', contender: 'dracut+modload', round: 1, reached: false, failure: 'timed out' },
+  ]
+  const rows = summarise(samples, ['virtio'])
+  t.same(rows.map((r) => r.contender), contenders)
+  const it = rows.find((r) => r.contender === 'initramfs-tools+modload')!
+  t.equal(it.total, 18)
+  t.equal(it.afterInit, 6)
+  t.equal(it.vsStock?.total?.toFixed(3), (18 / 21).toFixed(3))
+  t.equal(it.vsStock?.afterInit?.toFixed(3), (6 / 10).toFixed(3))
+  const failed = rows.find((r) => r.contender === 'dracut+modload')!
+  t.equal(failed.failed, 1)
+  t.equal(failed.total, undefined)
+  const md = table(rows)
+  t.match(md, '| virtio | initramfs-tools + modload | 12.00 | 6.00 | **18.00** | 18.00, 19.00, 17.00 | - | **0.60x** | **0.86x** |')
+  t.match(md, '(+1 failed)')
+  const svg = svgChart(rows, 'title <x>')
+  t.match(svg, /^<svg /)
+  t.match(svg, 'title &lt;x&gt;')
+  t.match(svg, 'did not reach the root')
+})
+
+t.test('optionsFromEnv', async (t) => {
+  const o = optionsFromEnv({}, ['--write'], () => undefined)
+  t.same([o.runs, o.machines, o.write], [3, ['virtio', 'q35'], true])
+  t.throws(() => optionsFromEnv({ BENCH_INTEGRATE_RUNS: '0' }, [], () => undefined), /whole number/)
+  t.throws(() => optionsFromEnv({ BENCH_INTEGRATE_MACHINES: 'virtio,nope' }, [], () => undefined), /unknown machine "nope"/)
+})
+
+t.test('rotate and failureReason', async (t) => {
+  const { rotate, failureReason } = await import('../bench/integrate.js')
+  t.same(rotate(['a', 'b', 'c'], 4), ['b', 'c', 'a'])
+  t.same(rotate([], 1), [])
+  t.equal(failureReason(['x', 'ALERT!  UUID=1 does not exist.', ''], false, false), 'powered off without reaching the root: ALERT!  UUID=1 does not exist.')
+  t.equal(failureReason([], true, false), 'timed out')
+})

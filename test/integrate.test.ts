@@ -1,0 +1,164 @@
+// `modload integrate` (src/tools/integrate.ts over src/integrate/integrate.ts): the files it
+// installs and removes under --root, what it prints, the forms the installed scripts call, and
+// that the embedded scripts (src/integrate/scripts.ts) are the shell files of
+// initramfs/integrate/ and parse. Booting images made with them: test/integrate-qemu.test.ts.
+import t from 'tap'
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { integrateTool } from '../src/tools/integrate.js'
+import { BUILDERS, FILES, MARK, NEXT_STEP, selectionLines } from '../src/integrate/integrate.js'
+import { SCRIPTS } from '../src/integrate/scripts.js'
+import { embeddedFiles, generatedFile, readSources, scriptsModule } from '../initramfs/integrate/embed.js'
+import { COMMANDS } from '../src/commands.js'
+import type { ToolIo } from '../src/tools/io.js'
+
+async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = ''
+  let err = ''
+  const io: ToolIo = {
+    prog: 'integrate',
+    out: (s) => void (out += s),
+    err: (s) => void (err += s),
+    sys: () => {
+      throw new Error('no syscalls here')
+    },
+    stdin: async () => '',
+  }
+  const code = await integrateTool.run(argv, io)
+  return { code, out, err }
+}
+
+function tmp(t: { teardown: (f: () => void) => void }): string {
+  const d = mkdtempSync(path.join(tmpdir(), 'modload-integrate-'))
+  t.teardown(() => rmSync(d, { recursive: true, force: true }))
+  return d
+}
+
+t.test('the embedded scripts are the shell files of initramfs/integrate (run embed.ts after editing them)', async (t) => {
+  t.equal(readFileSync(generatedFile, 'utf8'), scriptsModule(readSources()), 'src/integrate/scripts.ts is current: node build/run.mjs initramfs/integrate/embed.ts')
+  t.same(Object.keys(SCRIPTS).sort(), [...embeddedFiles].sort())
+  for (const b of BUILDERS) for (const f of FILES[b]) t.ok(SCRIPTS[f.source].includes(MARK), `${f.source} carries the mark`)
+})
+
+t.test('each script parses (sh -n; bash -n for dracut\'s module-setup.sh)', async (t) => {
+  for (const name of embeddedFiles) {
+    const shell = name.endsWith('module-setup.sh') ? 'bash' : 'sh'
+    const r = spawnSync(shell, ['-n'], { input: SCRIPTS[name] })
+    t.equal(r.status, 0, `${shell} -n ${name}: ${r.stderr}`)
+  }
+})
+
+t.test('integrate is a command', async (t) => {
+  t.ok(COMMANDS.some((c) => c.name === 'integrate'))
+})
+
+t.test('initramfs-tools: install under --root, then remove', async (t) => {
+  const root = tmp(t)
+  const r = await run(['initramfs-tools', '--root', root, '--modload', '/opt/mod load/modload'])
+  t.equal(r.code, 0, r.err)
+  const hook = path.join(root, 'etc/initramfs-tools/hooks/modload')
+  const conf = path.join(root, 'etc/initramfs-tools/conf.d/modload')
+  t.equal(statSync(hook).mode & 0o777, 0o755)
+  t.equal(statSync(conf).mode & 0o777, 0o644)
+  t.match(readFileSync(hook, 'utf8'), "MODLOAD=${MODLOAD:-'/opt/mod load/modload'}", 'the executable, quoted for sh')
+  t.notMatch(readFileSync(hook, 'utf8'), '@MODLOAD@')
+  t.match(r.out, 'wrote /etc/initramfs-tools/hooks/modload')
+  t.match(r.out, 'update-initramfs -u')
+  t.match(r.out, 'Undo: modload integrate initramfs-tools --remove')
+
+  // again: the hook is replaced, the settings (edited) kept
+  writeFileSync(conf, readFileSync(conf, 'utf8').replace('MODLOAD_UDEV=replace', 'MODLOAD_UDEV=beside'))
+  const again = await run(['initramfs-tools', '--root', root, '--modload', '/usr/sbin/modload'])
+  t.match(again.out, 'replaced /etc/initramfs-tools/hooks/modload')
+  t.match(again.out, 'kept /etc/initramfs-tools/conf.d/modload')
+  t.match(readFileSync(conf, 'utf8'), 'MODLOAD_UDEV=beside')
+
+  const rm = await run(['initramfs-tools', '--remove', '--root', root])
+  t.equal(rm.code, 0)
+  t.notOk(existsSync(hook))
+  t.notOk(existsSync(conf))
+  t.match(rm.out, `Next, rebuild the image without modload:\n  ${NEXT_STEP['initramfs-tools']}`)
+  const twice = await run(['initramfs-tools', '--remove', '--root', root])
+  t.equal(twice.code, 0)
+  t.match(twice.out, '/etc/initramfs-tools/hooks/modload: not installed')
+  t.notMatch(twice.out, 'Next')
+})
+
+t.test('dracut: the module directory and the conf file; --remove leaves what is not ours', async (t) => {
+  const root = tmp(t)
+  const r = await run(['dracut', '--root', root, '--modload', '/usr/sbin/modload'])
+  t.equal(r.code, 0, r.err)
+  const dir = path.join(root, 'usr/lib/dracut/modules.d/90modload')
+  t.equal(statSync(path.join(dir, 'module-setup.sh')).mode & 0o777, 0o755)
+  t.equal(statSync(path.join(dir, 'modload-coldplug.sh')).mode & 0o777, 0o755)
+  t.match(readFileSync(path.join(root, 'etc/dracut.conf.d/90-modload.conf'), 'utf8'), 'add_dracutmodules+=" modload "')
+  t.match(readFileSync(path.join(dir, 'module-setup.sh'), 'utf8'), 'MODLOAD=${MODLOAD:-/usr/sbin/modload}')
+  t.match(r.out, 'dracut -f')
+
+  // someone else's file of the same name stays, and says so in the exit code
+  writeFileSync(path.join(root, 'etc/dracut.conf.d/90-modload.conf'), 'add_dracutmodules+=" mine "\n')
+  const rm = await run(['dracut', '--remove', '--root', root])
+  t.equal(rm.code, 1)
+  t.match(rm.out, 'left /etc/dracut.conf.d/90-modload.conf: not written by modload integrate')
+  t.notOk(existsSync(dir), 'the emptied module directory goes too')
+})
+
+t.test('a settings file already there and not ours is kept on install', async (t) => {
+  const root = tmp(t)
+  mkdirSync(path.join(root, 'etc/initramfs-tools/conf.d'), { recursive: true })
+  writeFileSync(path.join(root, 'etc/initramfs-tools/conf.d/modload'), 'MODLOAD_UDEV=off\n')
+  const r = await run(['initramfs-tools', '--root', root])
+  t.equal(r.code, 0)
+  t.equal(readFileSync(path.join(root, 'etc/initramfs-tools/conf.d/modload'), 'utf8'), 'MODLOAD_UDEV=off\n')
+  t.match(readFileSync(path.join(root, 'etc/initramfs-tools/hooks/modload'), 'utf8'), 'MODLOAD=${MODLOAD:-/usr/sbin/modload}', 'default executable with --root')
+})
+
+t.test('usage errors', async (t) => {
+  await t.rejects(run([]), /name a builder/)
+  await t.rejects(run(['mkinitcpio']), /unknown builder; known: initramfs-tools, dracut/)
+  await t.rejects(run(['dracut', '--modload', 'modload']), /absolute path/)
+  await t.rejects(run(['dracut', '--remove', '--modload', '/x']), /--modload goes with installing/)
+  await t.rejects(run(['dracut', '--boot-script', 'init-top']), /--boot-script: initramfs-tools has/)
+  await t.rejects(run(['initramfs-tools', '--boot-script', 'local-top']), /--boot-script/)
+  await t.rejects(run(['initramfs-tools', '--selection']), /needs -k/)
+  await t.rejects(run(['initramfs-tools', 'extra']), /unexpected argument/)
+  t.match((await run(['--help'])).out, 'usage: modload integrate')
+})
+
+t.test('--boot-script prints what the hook puts in the image', async (t) => {
+  t.equal((await run(['initramfs-tools', '--boot-script', 'init-top'])).out, SCRIPTS['initramfs-tools/init-top'])
+  t.equal((await run(['initramfs-tools', '--boot-script', 'init-bottom'])).out, SCRIPTS['initramfs-tools/init-bottom'])
+})
+
+t.test('selectionLines: modules, then firmware relative to /lib/firmware', async (t) => {
+  t.equal(
+    selectionLines({
+      modules: [{ name: 'virtio_blk' }, { name: 'ext4' }],
+      firmware: [{ path: '/lib/firmware/i915/kbl_dmc_ver1_04.bin' }, { path: '/lib/firmware/updates/x.bin' }, { path: '/usr/lib/firmware/y.bin' }, { path: '/etc/odd' }],
+    }),
+    'module virtio_blk\nmodule ext4\nfirmware i915/kbl_dmc_ver1_04.bin\nfirmware updates/x.bin\nfirmware y.bin\n',
+  )
+  t.equal(selectionLines({ modules: [], firmware: [] }), '')
+})
+
+t.test('--selection: modload mkinitramfs --json for the kernel, as lines', async (t) => {
+  const root = fileURLToPath(new URL('./fixtures/tree', import.meta.url))
+  const r = await run(['initramfs-tools', '--selection', '-k', '6.1.0-test', '--kernel-root', root, '--', '--no-config', '-m', 'fs-ext4,virtio_pci'])
+  t.equal(r.code, 0, r.err)
+  t.match(r.out, /^module ext4$/m)
+  t.match(r.out, /^module jbd2$/m, 'with its dependencies')
+  t.same(r.out.split('\n').filter((l) => l && !/^(module|firmware) \S+$/.test(l)), [], 'nothing but module and firmware lines')
+})
+
+t.test('peers: a root disk whose init lists the live modules, and its parser', async (t) => {
+  const { rootInitScript, parseRootModules } = await import('../initramfs/peers.js')
+  t.notMatch(rootInitScript(), '/proc/modules', 'the default root init (the benchmarks\' disk) is unchanged')
+  const listing = rootInitScript({ listModules: true })
+  t.match(listing, 'while read -r name _; do echo "peers: root module $name"; done </proc/modules')
+  t.ok(listing.indexOf('uptime=$up') < listing.indexOf('/proc/modules'), 'after the marker: the timing is not touched')
+  t.equal(spawnSync('sh', ['-n'], { input: listing }).status, 0)
+  t.same(parseRootModules(['peers: root uptime=1 idle=0 pid=1', '[ 3.2] peers: root module virtio_blk', 'peers: root module ext4', 'other']), ['ext4', 'virtio_blk'])
+})
