@@ -428,20 +428,20 @@ ${verdicts.join('\n')}
   26, the crypto ones running their self-tests under TCG): more work than stock.
 - Where modload's time goes inside the image (initramfs-tools, virtio, 2026-11-29, timestamps
   from a debug copy of the boot script): the process starts 0.2 s after /init's init-top, its
-  engine starts about 1.1 s later (the Node runtime and depmod's indexes), settles about 3.1 s
-  after that (\`coldplug done ... ms=3065\`), and the process then takes another **2.7 s to
-  exit**, idle: \`src/init/system.ts\` hands the coldplug engine a referenced
-  \`timers/promises\` sleep, and the engine's abandoned waits (\`void o.sleep(ms)\` in
-  \`src/init/coldplug.ts\`, up to the next slow-load release, 5 s) keep Node's event loop alive.
-  As PID 1 this never shows; in hook mode every boot pays it. An unreferenced timer
-  (\`sleep(ms, undefined, { ref: false })\`) would remove it: with the boot script going on at
-  the \`coldplug done\` line instead (same image, two boots) the root's init came at 12.4 and
-  13.3 s instead of the 14.5 s median above.
-- So on these machines the issue's goals are not met: /init → root's init is 1.4-2.1x the stock
-  image's, kernel start → root's init 1.4-1.75x. Without the exit delay the initramfs-tools
-  image would still be about 1.5x stock from /init (Node's start-up, more modules) and pays
-  about 1.5 s more before /init for unpacking the executable (zstd, inside the builder's one
-  archive; modload's own images put it in an lz4 archive of its own).
+  engine starts about 1.1 s later (the Node runtime and depmod's indexes) and settles about 3.1 s
+  after that (\`coldplug done ... ms=3065\`). The first run of this benchmark (10:34 UTC, same
+  day) found the process then took another 2.7 s to exit, idle: the coldplug engine's waits
+  raced a referenced timer against the uevent socket and left the losers running (up to 5 s).
+  The losing timer is now cancelled (commit "coldplug: cancel the sleep that loses the race"):
+  kernel start → root's init went from 14.54 to 11.65 s (initramfs-tools, virtio), 16.10 to
+  13.17 s (initramfs-tools, q35), 26.90 to 22.88 s (dracut, virtio), 28.16 to 25.52 s (dracut,
+  q35).
+- So on these machines the issue's goals are not met: with modload the images are 1.16-1.40x
+  the stock ones end to end. What is left: about 1.4-2 s more before /init, for unpacking the
+  executable (zstd, inside the builder's one archive; modload's own images put it in an lz4
+  archive of its own, which a hook could prepend as another segment), Node's start-up (0.6 s
+  with the start-up snapshot), and the CPU-feature and input modules modload's selection adds
+  and loads, which the stock images do not hold.
 `
   await fs.writeFile(path.join(docs, 'integration.md'), doc)
   log('integrate: wrote docs/integration.md, docs/integration.svg')
