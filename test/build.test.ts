@@ -42,7 +42,8 @@ t.test('dist/modload is an x86-64 ELF executable', async (t) => {
 
 t.test("Node's ICU data is cut out (docs/runtime-weight.md)", async (t) => {
   const exe = readFileSync(EXE)
-  t.ok(exe.length < 80e6, `${(exe.length / 1e6).toFixed(1)} MB: the 33 MB of icudt78_dat are gone`)
+  // with ICU's data the executable is 114.7 MB (Node 22.22.2, start-up snapshot included), without 81.6
+  t.ok(exe.length < 95e6, `${(exe.length / 1e6).toFixed(1)} MB: the 33 MB of icudt78_dat are gone`)
   t.equal(exe.readBigUInt64LE(0x28), 0n, 'no section headers (they would describe the old layout)')
 })
 
