@@ -10,8 +10,8 @@
 // scripts ask `modload install-hooks --image-path KVER` where the image goes (the `output`
 // setting of /etc/modload/mkinitramfs.conf, default /boot/initrd.img-KVER), so the
 // configuration is read by the one parser there is, never by the shell.
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { existsSync } from 'node:fs'
+import { removeOwned, under, writeWithMode, type FileAction } from './owned-files.js'
 import { defaultConfigText } from './config.js'
 import { IMAGE_CONFIG_FILE } from './config-fs.js'
 
@@ -122,24 +122,7 @@ exit 0
 `
 }
 
-function under(root: string, path: string): string {
-  return root === '/' ? path : `${root.replace(/\/+$/, '')}${path}`
-}
-
-function writeWithMode(path: string, text: string, mode: number): void {
-  mkdirSync(dirname(path), { recursive: true })
-  const tmp = `${path}.tmp-${process.pid}`
-  writeFileSync(tmp, text, { mode })
-  chmodSync(tmp, mode) // the umask must not decide
-  renameSync(tmp, path)
-}
-
-export type HookAction =
-  | { kind: 'wrote'; path: string; replaced: boolean }
-  | { kind: 'kept'; path: string }
-  | { kind: 'deleted'; path: string }
-  | { kind: 'absent'; path: string }
-  | { kind: 'foreign'; path: string }
+export type HookAction = FileAction
 
 export interface InstallHooksOptions {
   /** the system to install into; default '/' */
@@ -174,18 +157,7 @@ export function installHooks(opts: InstallHooksOptions): HookAction[] {
 /** Delete both hooks, when they are ours; the configuration and the images stay. */
 export function removeHooks(opts: { root?: string }): HookAction[] {
   const root = opts.root ?? '/'
-  return [POSTINST_HOOK, POSTRM_HOOK].map((path): HookAction => {
-    const at = under(root, path)
-    let text: string
-    try {
-      text = readFileSync(at, 'utf8')
-    } catch {
-      return { kind: 'absent', path: at }
-    }
-    if (!text.includes(HOOK_MARK)) return { kind: 'foreign', path: at }
-    rmSync(at)
-    return { kind: 'deleted', path: at }
-  })
+  return [POSTINST_HOOK, POSTRM_HOOK].map((path) => removeOwned(under(root, path), HOOK_MARK))
 }
 
 /** The other image builders whose kernel hooks are installed under the root. */

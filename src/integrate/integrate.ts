@@ -14,9 +14,10 @@
 //
 // Every file carries MARK: --remove deletes only files that do, and reports the others. A
 // settings file that exists and is not ours is kept on install.
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, rmdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { shellQuote } from '../image/kernel-hooks.js'
+import { removeOwned, under, writeWithMode, type FileAction } from '../image/owned-files.js'
 import { SCRIPTS, type ScriptName } from './scripts.js'
 
 export const BUILDERS = ['initramfs-tools', 'dracut'] as const
@@ -69,12 +70,7 @@ export function isBuilder(s: string): s is Builder {
   return (BUILDERS as readonly string[]).includes(s)
 }
 
-export type IntegrateAction =
-  | { kind: 'wrote'; path: string; replaced: boolean }
-  | { kind: 'kept'; path: string }
-  | { kind: 'deleted'; path: string }
-  | { kind: 'absent'; path: string }
-  | { kind: 'foreign'; path: string }
+export type IntegrateAction = FileAction
 
 export interface IntegrateOptions {
   builder: Builder
@@ -84,36 +80,16 @@ export interface IntegrateOptions {
   modload?: string
 }
 
-function under(root: string, path: string): string {
-  return root === '/' ? path : `${root.replace(/\/+$/, '')}${path}`
-}
-
-function readOr(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8')
-  } catch {
-    return undefined
-  }
-}
-
-function writeWithMode(path: string, text: string, mode: number): void {
-  mkdirSync(dirname(path), { recursive: true })
-  const tmp = `${path}.tmp-${process.pid}`
-  writeFileSync(tmp, text, { mode })
-  chmodSync(tmp, mode) // the umask must not decide
-  renameSync(tmp, path)
-}
-
 /** Put the builder's files in place under the root. */
 export function installIntegration(opts: IntegrateOptions & { modload: string }): IntegrateAction[] {
   const root = opts.root ?? '/'
   return FILES[opts.builder].map((f): IntegrateAction => {
     const at = under(root, f.path)
-    const have = readOr(at)
+    const have = existsSync(at)
     // settings stay as they are, ours (perhaps edited) or not
-    if (f.settings && have !== undefined) return { kind: 'kept', path: f.path }
+    if (f.settings && have) return { kind: 'kept', path: f.path }
     writeWithMode(at, fileText(f, opts.modload), f.mode)
-    return { kind: 'wrote', path: f.path, replaced: have !== undefined }
+    return { kind: 'wrote', path: f.path, replaced: have }
   })
 }
 
@@ -121,14 +97,7 @@ export function installIntegration(opts: IntegrateOptions & { modload: string })
  * directory once empty. */
 export function removeIntegration(opts: IntegrateOptions): IntegrateAction[] {
   const root = opts.root ?? '/'
-  const actions = FILES[opts.builder].map((f): IntegrateAction => {
-    const at = under(root, f.path)
-    const have = readOr(at)
-    if (have === undefined && !existsSync(at)) return { kind: 'absent', path: f.path }
-    if (have === undefined || !have.includes(MARK)) return { kind: 'foreign', path: f.path }
-    rmSync(at, { force: true })
-    return { kind: 'deleted', path: f.path }
-  })
+  const actions = FILES[opts.builder].map((f) => removeOwned(under(root, f.path), MARK, f.path))
   for (const dir of new Set(FILES[opts.builder].map((f) => dirname(under(root, f.path))))) {
     if (dir.endsWith('/90modload') && existsSync(dir) && readdirSync(dir).length === 0) rmdirSync(dir)
   }

@@ -2,6 +2,7 @@
 // initramfs whenever Debian installs a kernel and delete it when the kernel goes
 // (src/image/kernel-hooks.ts), plus a commented /etc/modload/mkinitramfs.conf when there is
 // none. `--image-path KVER` is what the hooks ask: where that kernel's image goes.
+import { describeFileAction } from '../image/owned-files.js'
 import { parseArgs } from 'node:util'
 import { basename } from 'node:path'
 import { imageOutput, mergeImageSettings } from '../image/config.js'
@@ -31,18 +32,7 @@ function runningModload(): string {
 }
 
 function describe(a: HookAction): string {
-  switch (a.kind) {
-    case 'wrote':
-      return `${a.replaced ? 'replaced' : 'wrote'} ${a.path}`
-    case 'kept':
-      return `kept ${a.path} (yours)`
-    case 'deleted':
-      return `deleted ${a.path}`
-    case 'absent':
-      return `${a.path}: not installed`
-    case 'foreign':
-      return `left ${a.path}: not written by modload install-hooks`
-  }
+  return describeFileAction(a, 'modload install-hooks', 'yours')
 }
 
 export const installHooksTool: Tool = {

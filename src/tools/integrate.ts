@@ -3,6 +3,7 @@
 // installed scripts call at image build time: `--selection` (modload's module and firmware
 // picks for a kernel, one per line, from `modload mkinitramfs --json`) and, for
 // initramfs-tools, `--boot-script init-top|init-bottom` (the script the hook puts in the image).
+import { describeFileAction } from '../image/owned-files.js'
 import { parseArgs } from 'node:util'
 import { basename } from 'node:path'
 import { BOOT_SCRIPTS, BUILDERS, bootScript, FILES, installIntegration, isBuilder, NEXT_STEP, removeIntegration, selectionLines, type BootScript, type IntegrateAction } from '../integrate/integrate.js'
@@ -35,18 +36,7 @@ function runningModload(): string {
 }
 
 function describe(a: IntegrateAction): string {
-  switch (a.kind) {
-    case 'wrote':
-      return `${a.replaced ? 'replaced' : 'wrote'} ${a.path}`
-    case 'kept':
-      return `kept ${a.path} (settings already there)`
-    case 'deleted':
-      return `deleted ${a.path}`
-    case 'absent':
-      return `${a.path}: not installed`
-    case 'foreign':
-      return `left ${a.path}: not written by modload integrate`
-  }
+  return describeFileAction(a, 'modload integrate', 'settings already there')
 }
 
 /** `modload mkinitramfs --json` for the kernel, as lines for the scripts. */
