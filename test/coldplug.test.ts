@@ -277,6 +277,19 @@ t.test('the USB hub hold', async (t) => {
   t.equal(usbHubHold(ev('remove', '/devices/usb1', { SUBSYSTEM: 'usb', DEVTYPE: 'usb_device', TYPE: '9/0/3' })), 0)
 })
 
+/** A uevent socket on the fake machine: its wait lets the machine's time pass. */
+function socketOf(m: ReturnType<typeof machine>, onWait: () => void = () => undefined): UeventSource {
+  return {
+    drain: () => m.queue.splice(0),
+    overflowed: () => false,
+    close: () => undefined,
+    wait: async (ms) => {
+      onWait()
+      await m.step(ms)
+    },
+  }
+}
+
 t.test('with a socket it can wait on, the engine sleeps until something happens', async (t) => {
   const m = machine({
     devices: [VIRTIO_PCI],
@@ -284,15 +297,7 @@ t.test('with a socket it can wait on, the engine sleeps until something happens'
   })
   let waits = 0
   const o = m.base()
-  o.events = {
-    drain: () => m.queue.splice(0),
-    overflowed: () => false,
-    close: () => undefined,
-    wait: async (ms) => {
-      waits++
-      await m.step(ms)
-    },
-  }
+  o.events = socketOf(m, () => waits++)
   o.sleep = () => new Promise(() => {}) // only the socket's wait lets time pass
   const r = await coldplug(o)
   t.same(r.results.map((x) => [x.name, x.status]), [['virtio', 'loaded'], ['virtio_ring', 'loaded'], ['virtio_pci', 'loaded'], ['virtio_net', 'loaded']])
@@ -304,14 +309,7 @@ t.test('with a socket it can wait on, the engine sleeps until something happens'
 t.test('a sleep that loses the race to the socket is cancelled: no timer outlives coldplug', async (t) => {
   const m = machine({ devices: [VIRTIO_PCI] })
   const o = m.base()
-  o.events = {
-    drain: () => m.queue.splice(0),
-    overflowed: () => false,
-    close: () => undefined,
-    wait: async (ms) => {
-      await m.step(ms)
-    },
-  }
+  o.events = socketOf(m)
   const signals: (AbortSignal | undefined)[] = []
   o.sleep = (_ms, signal) => {
     signals.push(signal)
