@@ -10,6 +10,7 @@
 // as a regression and kills the process.
 //
 // Usage: node build/run.mjs test/fuzz/run.ts [--total N] [--seed S] [--only a,b] [--round N] [--stall S]
+import { parseArgs as parseArgsOf } from 'node:util'
 import { Worker } from 'node:worker_threads'
 import { TARGETS } from './targets.js'
 import { fuzzTarget, regressionDir, regressions, saveRegression } from './harness.js'
@@ -22,32 +23,28 @@ interface Args {
   stall: number
 }
 
+const USAGE = '--total N, --seed S, --only a,b, --round N, --stall S'
+
 function parseArgs(argv: string[]): Args {
-  const a: Args = { total: 2_000_000, seed: Math.floor(Math.random() * 2 ** 31), only: null, round: 5000, stall: 30 }
-  for (let i = 0; i < argv.length; i++) {
-    const v = argv[i + 1]
-    switch (argv[i]) {
-      case '--total':
-        a.total = Number(v)
-        break
-      case '--seed':
-        a.seed = Number(v)
-        break
-      case '--only':
-        a.only = v.split(',')
-        break
-      case '--round':
-        a.round = Number(v)
-        break
-      case '--stall':
-        a.stall = Number(v)
-        break
-      default:
-        throw new Error(`unknown argument ${argv[i]}: --total N, --seed S, --only a,b, --round N, --stall S`)
-    }
-    i++
+  const { values } = parseArgsOf({
+    args: argv,
+    options: { total: { type: 'string' }, seed: { type: 'string' }, only: { type: 'string' }, round: { type: 'string' }, stall: { type: 'string' } },
+    strict: true,
+  })
+  const whole = (name: keyof typeof values, fallback: number): number => {
+    const v = values[name]
+    if (v === undefined) return fallback
+    const n = Number(v)
+    if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} ${v}: give a whole number (${USAGE})`)
+    return n
   }
-  return a
+  return {
+    total: whole('total', 2_000_000),
+    seed: whole('seed', Math.floor(Math.random() * 2 ** 31)),
+    only: values.only?.split(',') ?? null,
+    round: whole('round', 5000),
+    stall: whole('stall', 30),
+  }
 }
 
 const MAX_KEPT = 1 << 20
