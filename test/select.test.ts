@@ -169,3 +169,40 @@ t.test('an unknown root filesystem: --rootfs names it, else the fs class goes in
   t.notOk(names(vfat).includes('ext4'), '--rootfs wins over what the host says')
   t.match(vfat.warnings.join('\n'), /root filesystem vfat: no module or alias/)
 })
+
+t.test('processor features: host leaves them to the root, cpu takes them, a dependency or softdep keeps them', async (t) => {
+  const cpuDb = buildModuleDb('/lib/modules/T', {
+    dep: `${dep}kernel/arch/x86/kvm/kvm.ko: kernel/virt/lib/irqbypass.ko
+kernel/arch/x86/kvm/kvm-amd.ko: kernel/arch/x86/kvm/kvm.ko kernel/virt/lib/irqbypass.ko kernel/drivers/crypto/ccp/ccp.ko
+kernel/virt/lib/irqbypass.ko:
+kernel/drivers/crypto/ccp/ccp.ko:
+kernel/arch/x86/crypto/aesni-intel.ko:
+`,
+    alias: `${alias}alias cpu:type:x86,ven*fam*mod*:feature:*00C2* kvm_amd
+alias cpu:type:x86,ven*fam*mod*:feature:*0099* aesni_intel
+alias cpu:type:x86,ven*fam*mod*:feature:*0094* crc32c_intel
+alias pci:v00001022d00001537sv*sd*bc*sc*i* ccp
+`,
+  })
+  const cpuHost: HostNeeds = {
+    ...host,
+    devices: [...host.devices, { path: 'devices/system/cpu/cpu0', modalias: 'cpu:type:x86,ven0002fam000Fmod006B:feature:,0094,0099,00C2' }],
+    loaded: [...host.loaded, 'kvm', 'aesni_intel'],
+  }
+  const sel = (words: string[], h: HostNeeds = cpuHost): Selection => selectModules({ db: cpuDb, config, selectors: parseSelectors(words), host: h })
+  const hostOnly = sel(['host'])
+  for (const n of ['kvm', 'kvm_amd', 'aesni_intel', 'irqbypass', 'ccp']) t.notOk(names(hostOnly).includes(n), `host leaves ${n} out (matched or loaded because of the processor)`)
+  t.ok(names(hostOnly).includes('crc32c_intel'), 'ext4\'s softdep on crc32c still brings the accelerated crc32c')
+  t.same(hostOnly.leftToRoot, ['aesni_intel', 'ccp', 'irqbypass', 'kvm', 'kvm_amd'], 'what was left out is said, dependencies included')
+  const withCpu = sel(['host', 'cpu'])
+  for (const n of ['kvm', 'kvm_amd', 'aesni_intel', 'irqbypass', 'ccp']) t.ok(names(withCpu).includes(n), `cpu takes ${n}`)
+  t.same(withCpu.leftToRoot, [], 'nothing left out once cpu is selected')
+  t.match(describeReasons(withCpu.modules.find((m) => m.name === 'kvm_amd')?.reasons ?? []), /host: device devices\/system\/cpu\/cpu0 \(cpu:type:x86/)
+  // a module a real device matches is that device's, processor or not
+  const ccpDevice = sel(['host'], { ...cpuHost, devices: [...cpuHost.devices, { path: 'devices/pci0000:00/0000:00:08.0', modalias: 'pci:v00001022d00001537sv00001022sd00001537bc10sc80i00' }] })
+  t.ok(names(ccpDevice).includes('ccp'), 'ccp stays: a PCI device needs it')
+  t.same(sel(['cpu']).modules.map((m) => m.name).sort(), ['aesni_intel', 'ccp', 'crc32c_intel', 'irqbypass', 'kvm', 'kvm_amd'], 'cpu alone: the processor modules and their dependencies')
+  t.throws(() => parseSelector('-cpu'), SelectorError)
+  t.same(parseSelector('cpu'), { kind: 'cpu' })
+  t.throws(() => selectModules({ db: cpuDb, config, selectors: parseSelectors(['cpu']) }), /cpu selector needs/)
+})

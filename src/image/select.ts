@@ -5,7 +5,13 @@
 //   host       what the machine needs: every device's modalias resolved against the TARGET
 //              kernel's indexes (with modprobe.d, blacklist applied as coldplug applies it),
 //              every module loaded there, built-in drivers of the running kernel that are
-//              modules in the target, the root device's drivers and filesystem
+//              modules in the target, the root device's drivers and filesystem; except the
+//              processor-feature modules (below), unless another device or a dependency needs them
+//   cpu        the processor-feature modules: what the CPUs' `cpu:` modaliases match (crypto
+//              and checksum accelerators, kvm, frequency scaling, EDAC). No device of the boot
+//              needs them and the root's own loader loads them, while their inits (crypto
+//              self-tests, kvm) are among the slowest of a coldplug: left out of `host`, they
+//              come in through a dependency or softdep (ext4 -> crc32c) or by this selector
 //   all        every module of the tree
 //   CLASS      a driver class of classes.ts (storage, usb-host, input, net, fs, ...)
 //   NAME       a module name or alias (an error when the tree has neither)
@@ -25,11 +31,12 @@ import { DRIVER_CLASSES, type DriverClass } from './classes.js'
 
 export type Selector =
   | { kind: 'host' }
+  | { kind: 'cpu' }
   | { kind: 'all' }
   | { kind: 'class'; name: string }
   | { kind: 'name'; name: string; optional: boolean }
   | { kind: 'pattern'; pattern: string; optional: boolean }
-  | { kind: 'remove'; what: Exclude<Selector, { kind: 'remove' } | { kind: 'host' } | { kind: 'all' }> }
+  | { kind: 'remove'; what: Exclude<Selector, { kind: 'remove' } | { kind: 'host' } | { kind: 'cpu' } | { kind: 'all' }> }
 
 export class SelectorError extends Error {
   constructor(what: string) {
@@ -73,13 +80,15 @@ export interface Selection {
   builtin: { name: string; reasons: Reason[] }[]
   /** things a user should hear about that do not stop the build */
   warnings: string[]
+  /** processor-feature modules the host selector matched and left out (no `cpu` selector), sorted */
+  leftToRoot: string[]
 }
 
 export interface SelectInput {
   db: ModuleDb
   config: ModprobeConfig
   selectors: readonly Selector[]
-  /** required when a selector is `host` */
+  /** required when a selector is `host` or `cpu` */
   host?: HostNeeds
   /** the root's filesystem types when the host cannot say (a capture made without a mounted
    * root, an image for another machine): mkinitramfs --rootfs */
@@ -93,13 +102,14 @@ export function parseSelector(word: string, classes: Readonly<Record<string, Dri
   if (w.length === 0) throw new SelectorError('empty selector')
   if (w[0] === '-') {
     const what = parseSelector(w.slice(1), classes)
-    if (what.kind === 'remove' || what.kind === 'host' || what.kind === 'all') throw new SelectorError(`"${w}": only a module, alias, class or path pattern can be removed`)
+    if (what.kind === 'remove' || what.kind === 'host' || what.kind === 'cpu' || what.kind === 'all') throw new SelectorError(`"${w}": only a module, alias, class or path pattern can be removed`)
     return { kind: 'remove', what }
   }
   const optional = w[0] === '?'
   const rest = optional ? w.slice(1) : w
   if (rest.length === 0) throw new SelectorError(`"${w}": nothing after '?'`)
   if (!optional && rest === 'host') return { kind: 'host' }
+  if (!optional && rest === 'cpu') return { kind: 'cpu' }
   if (!optional && rest === 'all') return { kind: 'all' }
   if (Object.hasOwn(classes, rest)) return { kind: 'class', name: rest }
   if (rest.includes('/') || isGlob(rest)) return { kind: 'pattern', pattern: rest, optional }
@@ -208,17 +218,40 @@ function coldplugRefs(db: ModuleDb, config: ModprobeConfig, alias: string): { re
   return { refs: kept, blacklisted: refs.filter((r) => !kept.includes(r)).map((r) => r.name) }
 }
 
-function addHost(c: Collector, input: SelectInput, classes: Readonly<Record<string, DriverClass>>): void {
+/** A processor's modalias (`cpu:type:x86,ven...:feature:,...`, `cpu:type:aarch64:feature:...`):
+ * what it matches are processor-feature modules, not drivers of a device. */
+export function isCpuModalias(modalias: string): boolean {
+  return modalias.startsWith('cpu:')
+}
+
+/** The modules the processors' modaliases match and no other device's does, with their
+ * dependencies (kvm is loaded for kvm_amd): the `cpu` selector's modules, which `host` leaves to
+ * the root. A dependency another selected module needs comes back through the closure. */
+export function cpuFeatureModules(db: ModuleDb, config: ModprobeConfig, host: HostNeeds): Set<string> {
+  const cpu = new Set<string>()
+  const device = new Set<string>()
+  for (const d of host.devices) {
+    const into = isCpuModalias(d.modalias) ? cpu : device
+    for (const r of coldplugRefs(db, config, d.modalias).refs) if (r.source !== 'command') into.add(normalizeName(r.name))
+  }
+  for (const n of [...cpu]) for (const dep of loadOrder(db, n).order) cpu.add(dep.name)
+  for (const n of device) cpu.delete(n)
+  return cpu
+}
+
+function addHost(c: Collector, input: SelectInput, classes: Readonly<Record<string, DriverClass>>, cpuOnly: ReadonlySet<string>): void {
   const host = input.host
   if (!host) throw new SelectorError('the host selector needs the machine\'s /sys (none was read)')
   const { db, config } = input
   for (const d of host.devices) {
+    if (isCpuModalias(d.modalias)) continue
     const { refs, blacklisted } = coldplugRefs(db, config, d.modalias)
     for (const r of refs) if (r.source !== 'command') c.add(r.name, { kind: 'device', device: d.path, modalias: d.modalias })
     for (const b of blacklisted) c.warnings.push(`${b}: blacklisted in modprobe.d, left out although device ${d.path} matches it`)
   }
   for (const name of host.loaded) {
     const n = normalizeName(name)
+    if (cpuOnly.has(n)) continue // loaded because of the processor's features: the cpu selector's
     if (db.modules.has(n) || db.builtin.has(n)) c.add(n, { kind: 'loaded' })
     else c.warnings.push(`${n}: loaded on this machine, but ${db.dir} has no such module`)
   }
@@ -247,6 +280,21 @@ function addHost(c: Collector, input: SelectInput, classes: Readonly<Record<stri
   }
 }
 
+/** The `cpu` selector: the processor-feature modules, matched or loaded. */
+function addCpu(c: Collector, input: SelectInput, cpuOnly: ReadonlySet<string>): void {
+  const host = input.host
+  if (!host) throw new SelectorError('the cpu selector needs the machine\'s /sys (none was read)')
+  const { db, config } = input
+  for (const d of host.devices) {
+    if (!isCpuModalias(d.modalias)) continue
+    for (const r of coldplugRefs(db, config, d.modalias).refs) if (r.source !== 'command') c.add(r.name, { kind: 'device', device: d.path, modalias: d.modalias })
+  }
+  for (const name of host.loaded) {
+    const n = normalizeName(name)
+    if (cpuOnly.has(n) && (db.modules.has(n) || db.builtin.has(n))) c.add(n, { kind: 'loaded' })
+  }
+}
+
 /** What / is on a machine that runs from its initramfs: no block device, no filesystem module. */
 const MEMORY_FILESYSTEMS = new Set(['rootfs', 'tmpfs', 'ramfs'])
 
@@ -254,7 +302,7 @@ function allModules(db: ModuleDb): Iterable<{ name: string; path: string }> {
   return db.modules.values()
 }
 
-function matchSelector(db: ModuleDb, config: ModprobeConfig, s: Exclude<Selector, { kind: 'host' } | { kind: 'all' } | { kind: 'remove' }>, classes: Readonly<Record<string, DriverClass>>): { names: string[]; reason: Reason } {
+function matchSelector(db: ModuleDb, config: ModprobeConfig, s: Exclude<Selector, { kind: 'host' } | { kind: 'cpu' } | { kind: 'all' } | { kind: 'remove' }>, classes: Readonly<Record<string, DriverClass>>): { names: string[]; reason: Reason } {
   switch (s.kind) {
     case 'class': {
       const cls = classes[s.name]
@@ -275,12 +323,15 @@ export function selectModules(input: SelectInput): Selection {
   const classes = input.classes ?? DRIVER_CLASSES
   const c = new Collector(db)
   const removals: Extract<Selector, { kind: 'remove' }>['what'][] = []
+  const hostish = input.selectors.some((s) => s.kind === 'host' || s.kind === 'cpu')
+  const cpuOnly = hostish && input.host ? cpuFeatureModules(db, config, input.host) : new Set<string>()
   for (const s of input.selectors) {
     if (s.kind === 'remove') {
       removals.push(s.what)
       continue
     }
-    if (s.kind === 'host') addHost(c, input, classes)
+    if (s.kind === 'host') addHost(c, input, classes, cpuOnly)
+    else if (s.kind === 'cpu') addCpu(c, input, cpuOnly)
     else if (s.kind === 'all') for (const e of allModules(db)) c.add(e.name, { kind: 'all' })
     else {
       const { names, reason } = matchSelector(db, config, s, classes)
@@ -351,6 +402,7 @@ export function selectModules(input: SelectInput): Selection {
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([name, reasons]) => ({ name, path: (db.modules.get(name) as { path: string }).path, reasons }))
   const builtin = [...c.builtin].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, reasons]) => ({ name, reasons }))
-  return { modules, builtin, warnings: c.warnings }
+  const leftToRoot = input.selectors.some((s) => s.kind === 'host') ? [...cpuOnly].filter((n) => db.modules.has(n) && !c.modules.has(n)).sort() : []
+  return { modules, builtin, warnings: c.warnings, leftToRoot }
 }
 

@@ -21,7 +21,10 @@ const USAGE = `usage: modload mkinitramfs [-o OUT] [-k KVER] [--kernel-root ROOT
   --kernel-root ROOT      directory holding lib/modules/KVER, boot/config-KVER, lib/firmware (default /)
   -m, --modules SELECTORS what goes in, comma or space separated, in order (default: ${DEFAULT_SELECTORS.join(',')}):
         host              the modules this machine needs: its devices' modaliases resolved
-                          against KVER's indexes, loaded modules, the root's drivers and filesystem
+                          against KVER's indexes, loaded modules, the root's drivers and filesystem;
+                          not the processor-feature modules (left to the root's own loader)
+        cpu               the processor-feature modules: what the CPUs' modaliases match (crypto
+                          and checksum accelerators, kvm, cpufreq, EDAC), for a root that loads nothing
         all               every module of the tree
         CLASS             ${CLASS_NAMES.join(', ')}
         NAME              a module name or alias;  ?NAME: optional (no error when absent)
@@ -70,6 +73,7 @@ export function formatList(p: Plan): string {
   const w1 = Math.max(4, ...rows.map((r) => r[1].length))
   const lines = [`${'MODULE'.padEnd(w0)}  ${'SIZE'.padStart(w1)}  WHY`, ...rows.map((r) => `${r[0].padEnd(w0)}  ${r[1].padStart(w1)}  ${r[2]}`)]
   for (const b of p.selection.builtin) lines.push(`${b.name.padEnd(w0)}  ${'-'.padStart(w1)}  built in (not copied): ${describeReasons(b.reasons)}`)
+  if (p.selection.leftToRoot.length) lines.push('', `left to the root's loader (processor features; add the cpu selector to load them from the image): ${p.selection.leftToRoot.join(' ')}`)
   lines.push('', formatSummary(p))
   return lines.join('\n') + '\n'
 }
@@ -108,6 +112,7 @@ export function planJson(p: Plan): object {
     firmware: p.firmware.map((f) => ({ path: f.dest, modules: f.modules, ...(f.symlink !== undefined ? { symlink: f.symlink } : {}) })),
     missingFirmware: p.missingFirmware,
     warnings: p.selection.warnings,
+    leftToRoot: p.selection.leftToRoot,
   }
 }
 
@@ -177,7 +182,7 @@ export const mkinitramfsTool: Tool = {
       kernelRoot,
       kver,
       selectors,
-      host: selectors.some((s) => s.kind === 'host') ? readHostFacts({ sysfs: values.sysfs }) : undefined,
+      host: selectors.some((s) => s.kind === 'host' || s.kind === 'cpu') ? readHostFacts({ sysfs: values.sysfs }) : undefined,
       rootFs: values.rootfs?.split(',').filter((f) => f.length > 0),
       compress,
       level: settings.compress.level,
