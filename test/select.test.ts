@@ -2,7 +2,7 @@ import t from 'tap'
 import { buildModuleDb } from '../src/core/moddb.js'
 import { parseModprobeConf } from '../src/config/modprobe-conf.js'
 import { concatConfigs } from '../src/config/modprobe-conf.js'
-import { describeReasons, parseSelector, parseSelectors, pathMatches, selectModules, SelectorError, type HostNeeds, type Selection } from '../src/image/select.js'
+import { describeReasons, isCpuModalias, parseSelector, parseSelectors, pathMatches, selectModules, SelectorError, type HostNeeds, type Selection } from '../src/image/select.js'
 import { DRIVER_CLASSES, CLASS_NAMES, DEFAULT_SELECTORS } from '../src/image/classes.js'
 
 const dep = `kernel/drivers/ata/ahci.ko: kernel/drivers/ata/libahci.ko kernel/drivers/ata/libata.ko
@@ -205,4 +205,16 @@ alias pci:v00001022d00001537sv*sd*bc*sc*i* ccp
   t.throws(() => parseSelector('-cpu'), SelectorError)
   t.same(parseSelector('cpu'), { kind: 'cpu' })
   t.throws(() => selectModules({ db: cpuDb, config, selectors: parseSelectors(['cpu']) }), /cpu selector needs/)
+})
+
+t.test('processor modaliases', async (t) => {
+  t.ok(isCpuModalias('cpu:type:x86,ven0002fam000Fmod006B:feature:,0000,0001'))
+  t.ok(isCpuModalias('cpu:type:aarch64:feature:,0000,0001'))
+  t.ok(isCpuModalias('x86cpu:vendor:0000:family:0006:model:003A:feature:,0000'))
+  t.ok(isCpuModalias('acpi:LNXCPU:'), 'an ACPI processor object')
+  t.ok(isCpuModalias('acpi:ACPI0007:'), 'an ACPI processor device')
+  t.notOk(isCpuModalias('acpi:PNP0A03:'), 'a PCI root bridge is not')
+  t.notOk(isCpuModalias('acpi:ACPI0010:PNP0A05:'), 'the processor container is not')
+  t.notOk(isCpuModalias('pci:v00001022d00001537sv*'))
+  t.notOk(isCpuModalias('platform:cpufreq-dt'))
 })

@@ -218,10 +218,12 @@ function coldplugRefs(db: ModuleDb, config: ModprobeConfig, alias: string): { re
   return { refs: kept, blacklisted: refs.filter((r) => !kept.includes(r)).map((r) => r.name) }
 }
 
-/** A processor's modalias (`cpu:type:x86,ven...:feature:,...`, `cpu:type:aarch64:feature:...`):
- * what it matches are processor-feature modules, not drivers of a device. */
+/** A processor's modalias: its features (`cpu:type:x86,ven...:feature:,...`,
+ * `cpu:type:aarch64:feature:...`, older kernels' `x86cpu:`) or its ACPI processor object (the
+ * spec's LNXCPU and ACPI0007 ids, which cpufreq drivers such as acpi-cpufreq match). What they
+ * match are processor-feature modules, not drivers of a device. */
 export function isCpuModalias(modalias: string): boolean {
-  return modalias.startsWith('cpu:')
+  return modalias.startsWith('cpu:') || modalias.startsWith('x86cpu:') || /^acpi:(?:[^:]*:)*(?:LNXCPU|ACPI0007):/.test(modalias)
 }
 
 /** The modules the processors' modaliases match and no other device's does, with their
