@@ -6,7 +6,7 @@
 import t from 'tap'
 import { buildModuleDb } from '../src/core/moddb.js'
 import { buildConfig } from '../src/config/config.js'
-import { aliasPriority, coldplug, parseDelayUse, usbHubHold, usbStorageHold, type ColdplugOptions } from '../src/init/coldplug.js'
+import { aliasPriority, coldplug, parseDelayUse, usbHubHold, usbStorageHold, timerSleep, type ColdplugOptions } from '../src/init/coldplug.js'
 import type { Uevent, UeventSource } from '../src/init/uevent.js'
 import { SysError } from '../src/sys/syscalls.js'
 import { succeeded } from '../src/init/report.js'
@@ -116,7 +116,7 @@ function machine(opts: {
     timeoutMs: 10_000,
     concurrency: 4,
     now: () => now,
-    sleep,
+    sleep: (ms) => ({ done: sleep(ms), cancel: () => undefined }),
   })
   /** time passes up to the next thing that happens, at most `ms` (a wait on the socket) */
   const step = async (ms: number) => {
@@ -298,7 +298,7 @@ t.test('with a socket it can wait on, the engine sleeps until something happens'
   let waits = 0
   const o = m.base()
   o.events = socketOf(m, () => waits++)
-  o.sleep = () => new Promise(() => {}) // only the socket's wait lets time pass
+  o.sleep = () => ({ done: new Promise(() => {}), cancel: () => undefined }) // only the socket's wait lets time pass
   const r = await coldplug(o)
   t.same(r.results.map((x) => [x.name, x.status]), [['virtio', 'loaded'], ['virtio_ring', 'loaded'], ['virtio_pci', 'loaded'], ['virtio_net', 'loaded']])
   t.equal(r.events, 1)
@@ -306,18 +306,30 @@ t.test('with a socket it can wait on, the engine sleeps until something happens'
   t.ok(waits < 15, `${waits} waits, not one per 10 ms tick (${r.ms / 10})`)
 })
 
+t.test('timerSleep: done after the time, never once cancelled', async (t) => {
+  const a = timerSleep(5)
+  let fired = false
+  const b = timerSleep(5)
+  void b.done.then(() => (fired = true))
+  b.cancel()
+  await a.done
+  await new Promise((r) => setTimeout(r, 20))
+  t.notOk(fired, 'the cancelled one never resolved')
+})
+
 t.test('a sleep that loses the race to the socket is cancelled: no timer outlives coldplug', async (t) => {
   const m = machine({ devices: [VIRTIO_PCI] })
   const o = m.base()
   o.events = socketOf(m)
-  const signals: (AbortSignal | undefined)[] = []
-  o.sleep = (_ms, signal) => {
-    signals.push(signal)
-    return new Promise(() => {}) // never wins: the socket's wait lets time pass
+  const sleeps: { cancelled: boolean }[] = []
+  o.sleep = () => {
+    const s = { cancelled: false }
+    sleeps.push(s)
+    return { done: new Promise(() => {}), cancel: () => void (s.cancelled = true) } // never wins: the socket's wait lets time pass
   }
   await coldplug(o)
-  t.ok(signals.length > 0, `${signals.length} racing sleeps`)
-  t.ok(signals.every((s) => s?.aborted), 'every one aborted once its race was over')
+  t.ok(sleeps.length > 0, `${sleeps.length} racing sleeps`)
+  t.ok(sleeps.every((s) => s.cancelled), 'every one cancelled once its race was over')
 })
 
 t.test("the root's chain (urgent) starts before everything else, its dependencies with it", async (t) => {

@@ -124,7 +124,7 @@ t.test('coldplug: an alias (modules.alias, modprobe.d) or a uevent MODALIAS lead
     timeoutMs: 10_000,
     concurrency: 2,
     now: () => 0,
-    sleep: async () => undefined,
+    sleep: () => ({ done: Promise.resolve(), cancel: () => undefined }),
     onResult: (r) => void results.push(describe(r)),
   })
   t.same(loads, [`${dir}/kernel/good.ko`], 'good is loaded (after its softdep failed), nothing else is opened')

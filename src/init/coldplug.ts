@@ -27,6 +27,21 @@ import { Scheduler, type Job } from './scheduler.js'
 import { idleShare, nextConcurrency, type CpuSample } from './adapt.js'
 import type { Uevent, UeventSource } from './uevent.js'
 
+/** A sleep that can be called off (ColdplugOptions.sleep). */
+export interface Sleep {
+  done: Promise<void>
+  cancel: () => void
+}
+
+/** ColdplugOptions.sleep on the real clock. */
+export function timerSleep(ms: number): Sleep {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const done = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms)
+  })
+  return { done, cancel: () => clearTimeout(timer) }
+}
+
 export interface ColdplugOptions {
   db: ModuleDb
   config: ModprobeConfig
@@ -61,8 +76,10 @@ export interface ColdplugOptions {
   /** a load in flight this long frees its slot for others (it may be hung); default 5000 */
   slowMs?: number
   now: () => number
-  /** resolves after `ms`; rejects (or never resolves) once `signal` is aborted */
-  sleep: (ms: number, signal?: AbortSignal) => Promise<void>
+  /** `done` resolves after `ms`; `cancel` drops the timer (done then never resolves). A plain
+   * clearTimeout, not an AbortSignal: aborting builds a DOMException with its stack, and under
+   * emulation the engine's hundred-odd races cost ~0.1 s of the one CPU that way. */
+  sleep: (ms: number) => Sleep
   /** how long after this event the kernel will still add devices by itself (usbStorageHold) */
   holdFor?: (ev: Uevent) => number
   /** polling period for the uevent socket; default 10 ms */
@@ -364,7 +381,7 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     }
     const wait = o.events?.wait
     if (wait === undefined) {
-      await o.sleep(tick)
+      await o.sleep(tick).done
       continue
     }
     // sleep until something happens: a uevent, a load's end, or the next deadline (the end of
@@ -378,13 +395,13 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     const ms = Math.max(1, until - o.now())
     // the sleep that loses the race is cancelled: a timer left behind would keep the process
     // (`modload coldplug` in a boot script) alive for up to its whole length after settling
-    const lost = new AbortController()
+    const timer = o.sleep(ms)
     await new Promise<void>((resolve) => {
       wakeUp = resolve
       void wait.call(o.events, ms).then(resolve)
-      o.sleep(ms, lost.signal).then(resolve, () => undefined)
+      void timer.done.then(resolve)
     })
-    lost.abort()
+    timer.cancel()
     wakeUp = () => undefined
   }
   const end = o.now()

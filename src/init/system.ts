@@ -7,14 +7,13 @@ import type { ModprobeConfig } from '../config/modprobe-conf.js'
 import { closeSync, readFileSync } from 'node:fs'
 import { kernelRelease } from '../sys/release.js'
 import { performance } from 'node:perf_hooks'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { flag, type Cmdline } from '../format/cmdline.js'
 import { parseProcModules } from '../format/proc-modules.js'
 import { openBootIndex } from './index-open.js'
 import { modulesDir } from '../paths.js'
 import { loadModprobeConfig } from '../config/config-fs.js'
 import type { Sys } from '../sys/syscalls.js'
-import { coldplug, parseDelayUse, usbHubHold, usbStorageHold, type ColdplugReport } from './coldplug.js'
+import { coldplug, parseDelayUse, timerSleep, usbHubHold, usbStorageHold, type ColdplugReport } from './coldplug.js'
 import { scanModaliases } from './sysfs.js'
 import { openUeventSource, type UeventSource } from './uevent.js'
 import { parseLoadParam, parseModulesLoad, readModulesLoad } from './modules-load.js'
@@ -201,7 +200,7 @@ export async function coldplugSystem(
       maxConcurrency: Math.max(settings.concurrency, settings.maxConcurrency),
       cpu: () => parseProcStat(readOr(PROC_STAT, null) ?? ''),
       now: () => performance.now(),
-      sleep: (ms, signal) => sleep(ms, undefined, { signal }),
+      sleep: timerSleep,
       holdFor: (ev) => Math.max(usbHubHold(ev), usbStorageHold(ev, () => parseDelayUse(readOr(`${SYS_MODULE}/usb_storage/parameters/delay_use`, null)))),
       onResult: (r) => log(describe(r), levelOf(r)),
       debug: settings.debug ? (l) => log(l, 'debug') : undefined,

@@ -6,7 +6,7 @@
 // where the kernel's requests during coldplug made settle 4-5x slower with the Node helper).
 // The kernel waits for the helper, so modules that need a module at init time (the crypto
 // API's algorithm lookups, HDA codecs binding the generic codec) get it then, as with kmod.
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, renameSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { lookup } from '../core/lookup.js'
 import { Prober } from '../core/probe.js'
@@ -120,6 +120,27 @@ function onConnection(conn: net.Socket, answer: (args: string[]) => Promise<numb
   })
 }
 
+function removeIfThere(path: string, remove: (p: string) => void): void {
+  try {
+    remove(path)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+}
+
+/** The helper, its socket and their directory, gone; best effort, never throws (it runs on
+ * the way to exec'ing the root's init, where a leftover file is harmless). Three unlinks, not
+ * rmSync's recursive walk: that loads Node's rimraf, ~40 ms under emulation. */
+export function removeForwardFiles(): void {
+  for (const [path, remove] of [[FORWARD_SOCKET, unlinkSync], [FORWARD_HELPER, unlinkSync], [FORWARD_DIR, rmdirSync]] as const) {
+    try {
+      remove(path)
+    } catch {
+      // gone already, or not ours to remove
+    }
+  }
+}
+
 /**
  * Install the helper program, listen on its socket and point the kernel at it. `answer`
  * gets each call's arguments and returns its exit status. Throws (nothing registered) when
@@ -130,7 +151,7 @@ export async function startForwarding(bytes: Uint8Array, answer: (args: string[]
   const tmp = `${FORWARD_HELPER}.${process.pid}`
   writeFileSync(tmp, bytes, { mode: 0o755 })
   renameSync(tmp, FORWARD_HELPER)
-  rmSync(FORWARD_SOCKET, { force: true })
+  removeIfThere(FORWARD_SOCKET, unlinkSync)
   const server = net.createServer({ allowHalfOpen: true }, (conn) => onConnection(conn, answer))
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -145,7 +166,7 @@ export async function startForwarding(bytes: Uint8Array, answer: (args: string[]
   return {
     close() {
       server.close()
-      rmSync(FORWARD_DIR, { recursive: true, force: true })
+      removeForwardFiles()
     },
   }
 }

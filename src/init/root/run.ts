@@ -5,8 +5,8 @@
 import { openSystemModules, type OpenedModules } from '../system.js'
 import { kernelRelease } from '../../sys/release.js'
 import { KERNEL_DEFAULT_MODPROBE, registerModprobeHelper } from '../../load/helper.js'
-import { FORWARD_DIR } from '../../load/forward.js'
-import { mkdirSync, readFileSync, rmSync } from 'node:fs'
+import { removeForwardFiles } from '../../load/forward.js'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { resolve, type ModuleDb } from '../../core/moddb.js'
@@ -186,7 +186,7 @@ export function realEnv(sys: Sys, log: Log, cmdlineText: string, opened?: Opened
               log(`root: warning: cannot reset the kernel's module helper: ${(err as Error).message}`, 'warn')
             }
             // the forwarding helper and its socket, moved along with /run: nobody answers there now
-            rmSync(FORWARD_DIR, { recursive: true, force: true })
+            removeForwardFiles()
             return execve.call(process, file, args, env)
           }
         : undefined,
