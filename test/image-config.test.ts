@@ -133,7 +133,7 @@ t.test('every error names FILE:LINE, what is wrong and what is accepted', async 
     ['module host', /:1: unknown directive "module" \(did you mean "modules"\?\)/],
     ['frobnicate x', /:1: unknown directive "frobnicate"; directives: /],
     ['modules=host', /:1: "modules=host": write "modules host" \(a space between directive and value; "modules = \.\.\." replaces earlier values\)/],
-    ['modules', /:1: modules needs at least one selector: host, cpu, all, a class/],
+    ['modules', /:1: modules needs at least one selector: host, host-all, cpu, all, a class/],
     ['modules a,b', /:1: selector "a,b": separate selectors with spaces, not commas/],
     ['modules -', /:1: selector "-" names nothing/],
     ['modules ?', /:1: selector "\?" names nothing/],

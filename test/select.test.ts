@@ -218,3 +218,39 @@ t.test('processor modaliases', async (t) => {
   t.notOk(isCpuModalias('pci:v00001022d00001537sv*'))
   t.notOk(isCpuModalias('platform:cpufreq-dt'))
 })
+
+t.test('host leaves the late classes (sound, Wi-Fi, watchdogs, ...) to the root; host-all takes them', async (t) => {
+  const lateDb = buildModuleDb('/lib/modules/T', {
+    dep: `${dep}kernel/drivers/watchdog/i6300esb.ko: kernel/drivers/watchdog/watchdog.ko
+kernel/drivers/watchdog/watchdog.ko:
+kernel/drivers/net/wireless/intel/iwlwifi/iwlwifi.ko: kernel/net/wireless/cfg80211.ko
+kernel/net/wireless/cfg80211.ko:
+kernel/drivers/input/misc/pcspkr.ko:
+`,
+    alias: `${alias}alias pci:v00008086d000025ABsv*sd*bc*sc*i* i6300esb
+alias pci:v00008086d00002723sv*sd*bc*sc*i* iwlwifi
+alias platform:pcspkr pcspkr
+`,
+  })
+  const lateHost: HostNeeds = {
+    ...host,
+    devices: [
+      ...host.devices,
+      { path: 'devices/pci0000:00/0000:00:05.0', modalias: 'pci:v00008086d000025ABsv00001AF4sd00001100bc08sc80i00' },
+      { path: 'devices/pci0000:00/0000:00:14.3', modalias: 'pci:v00008086d00002723sv00008086sd00000084bc02sc80i00' },
+      { path: 'devices/platform/pcspkr', modalias: 'platform:pcspkr' },
+    ],
+    loaded: [...host.loaded, 'cfg80211'],
+  }
+  const sel = (words: string[]): Selection => selectModules({ db: lateDb, config, selectors: parseSelectors(words), host: lateHost })
+  const h = sel(['host'])
+  for (const n of ['i6300esb', 'watchdog', 'iwlwifi', 'cfg80211', 'pcspkr']) t.notOk(names(h).includes(n), `host leaves ${n} to the root`)
+  t.ok(names(h).includes('ahci') && names(h).includes('e1000'), 'storage and wired network stay')
+  t.same(h.leftToRoot, ['cfg80211', 'i6300esb', 'iwlwifi', 'pcspkr'], 'what was left is said (a dependency nobody asked for is not)')
+  const all = sel(['host-all'])
+  for (const n of ['i6300esb', 'watchdog', 'iwlwifi', 'cfg80211', 'pcspkr']) t.ok(names(all).includes(n), `host-all takes ${n}`)
+  t.same(all.leftToRoot, [], 'nothing left with host-all')
+  t.same(sel(['host', 'host-all']).leftToRoot, [], 'nor with both')
+  t.same(parseSelector('host-all'), { kind: 'host-all' })
+  t.throws(() => parseSelector('-host-all'), SelectorError)
+})

@@ -98,3 +98,21 @@ export const CLASS_NAMES: readonly string[] = Object.keys(DRIVER_CLASSES)
 
 /** The classes added when no selector is given: with `host`, a keyboard plugged in later works. */
 export const DEFAULT_SELECTORS: readonly string[] = ['host', 'usb-host', 'input']
+
+/**
+ * What the host selector leaves to the root's own loader although the machine has the device:
+ * kinds of driver no boot waits for (no root, no passphrase prompt, no network root goes
+ * through them), several of which bring large firmware (Wi-Fi, Bluetooth, sound DSPs) or slow
+ * inits (a sound codec probe, a sensor scan). initramfs-tools and dracut leave them out of
+ * their images too. The processor-feature modules (select.ts isCpuModalias) are the other
+ * part of what is left. `host-all` takes everything the machine's devices match.
+ */
+export const LATE_CLASSES: Readonly<Record<string, DriverClass>> = {
+  sound: { description: 'sound cards and codecs', include: ['sound/'] },
+  wireless: { description: 'Wi-Fi and Bluetooth', include: ['drivers/net/wireless/', 'net/wireless/', 'net/mac80211/', 'drivers/bluetooth/', 'net/bluetooth/'] },
+  media: { description: 'cameras, TV and radio tuners', include: ['drivers/media/'] },
+  watchdog: { description: 'hardware watchdogs (loading one starts nothing; the root\'s watchdog daemon opens it)', include: ['drivers/watchdog/'] },
+  sensors: { description: 'hardware monitoring and industrial I/O sensors', include: ['drivers/hwmon/', 'drivers/iio/'] },
+  edac: { description: 'memory error reporting', include: ['drivers/edac/'] },
+  beeper: { description: 'the PC speaker', include: ['drivers/input/misc/pcspkr'] },
+}

@@ -67,7 +67,7 @@ export interface CompressSetting {
   level?: number
 }
 
-export type SelectorKind = 'host' | 'cpu' | 'all' | 'word' | 'glob'
+export type SelectorKind = 'host' | 'host-all' | 'cpu' | 'all' | 'word' | 'glob'
 
 export interface ModuleSelector {
   /** word: a class name or a module name or alias, for the caller to tell apart */
@@ -279,7 +279,7 @@ export function parseModuleSelector(word: string, at: string): Parsed<ModuleSele
   if (rest === '') return { error: `selector ${quote(word)} names nothing: write -NAME or ?NAME with a module, alias, class or glob` }
   if (rest.includes(',')) return { error: `selector ${quote(word)}: separate selectors with spaces, not commas` }
   if (BAD_NAME_CHARS.test(rest)) return { error: `selector ${quote(word)}: a module, alias, class or glob cannot contain quotes, '\\', '$', '\`', '=' or '#'` }
-  if (rest === 'host' || rest === 'cpu' || rest === 'all') {
+  if (rest === 'host' || rest === 'host-all' || rest === 'cpu' || rest === 'all') {
     if (optional) return { error: `selector ${quote(word)}: ${rest} always selects something; '?' is for names and globs` }
     return { value: { kind: rest, value: rest, remove, optional, at } }
   }
@@ -430,7 +430,7 @@ export function parseImageConfig(text: string, file: string, opts: ParseImageCon
     switch (directive) {
       case 'modules': {
         if (args.length === 0 && !reset) {
-          fail(`modules needs at least one selector: host, cpu, all, a class, a module name or alias, a glob, -SELECTOR or ?SELECTOR`)
+          fail(`modules needs at least one selector: host, host-all, cpu, all, a class, a module name or alias, a glob, -SELECTOR or ?SELECTOR`)
           break
         }
         layer.modules.reset = reset

@@ -7,11 +7,15 @@
 //              every module loaded there, built-in drivers of the running kernel that are
 //              modules in the target, the root device's drivers and filesystem; except the
 //              processor-feature modules (below), unless another device or a dependency needs them
+//   host-all   host without leaving anything to the root: every module the machine's devices
+//              match, loaded modules included (for a root that loads nothing itself)
 //   cpu        the processor-feature modules: what the CPUs' `cpu:` modaliases match (crypto
 //              and checksum accelerators, kvm, frequency scaling, EDAC). No device of the boot
 //              needs them and the root's own loader loads them, while their inits (crypto
 //              self-tests, kvm) are among the slowest of a coldplug: left out of `host`, they
-//              come in through a dependency or softdep (ext4 -> crc32c) or by this selector
+//              come in through a dependency or softdep (ext4 -> crc32c) or by this selector.
+//              `host` leaves the LATE_CLASSES of classes.ts to the root as well (sound, Wi-Fi,
+//              cameras, watchdogs, sensors): --list names all it left
 //   all        every module of the tree
 //   CLASS      a driver class of classes.ts (storage, usb-host, input, net, fs, ...)
 //   NAME       a module name or alias (an error when the tree has neither)
@@ -27,16 +31,17 @@ import { lookup, type ModRef } from '../core/lookup.js'
 import { loadOrder, type ModuleDb } from '../core/moddb.js'
 import { normalizeName } from '../core/names.js'
 import type { ModprobeConfig } from '../config/modprobe-conf.js'
-import { DRIVER_CLASSES, type DriverClass } from './classes.js'
+import { DRIVER_CLASSES, LATE_CLASSES, type DriverClass } from './classes.js'
 
 export type Selector =
   | { kind: 'host' }
+  | { kind: 'host-all' }
   | { kind: 'cpu' }
   | { kind: 'all' }
   | { kind: 'class'; name: string }
   | { kind: 'name'; name: string; optional: boolean }
   | { kind: 'pattern'; pattern: string; optional: boolean }
-  | { kind: 'remove'; what: Exclude<Selector, { kind: 'remove' } | { kind: 'host' } | { kind: 'cpu' } | { kind: 'all' }> }
+  | { kind: 'remove'; what: Exclude<Selector, { kind: 'remove' } | { kind: 'host' } | { kind: 'host-all' } | { kind: 'cpu' } | { kind: 'all' }> }
 
 export class SelectorError extends Error {
   constructor(what: string) {
@@ -80,7 +85,8 @@ export interface Selection {
   builtin: { name: string; reasons: Reason[] }[]
   /** things a user should hear about that do not stop the build */
   warnings: string[]
-  /** processor-feature modules the host selector matched and left out (no `cpu` selector), sorted */
+  /** what the host selector matched and left to the root's loader (processor features and the
+   * LATE_CLASSES), sorted; empty with host-all */
   leftToRoot: string[]
 }
 
@@ -102,7 +108,7 @@ export function parseSelector(word: string, classes: Readonly<Record<string, Dri
   if (w.length === 0) throw new SelectorError('empty selector')
   if (w[0] === '-') {
     const what = parseSelector(w.slice(1), classes)
-    if (what.kind === 'remove' || what.kind === 'host' || what.kind === 'cpu' || what.kind === 'all') throw new SelectorError(`"${w}": only a module, alias, class or path pattern can be removed`)
+    if (what.kind === 'remove' || what.kind === 'host' || what.kind === 'host-all' || what.kind === 'cpu' || what.kind === 'all') throw new SelectorError(`"${w}": only a module, alias, class or path pattern can be removed`)
     return { kind: 'remove', what }
   }
   const optional = w[0] === '?'
@@ -110,6 +116,7 @@ export function parseSelector(word: string, classes: Readonly<Record<string, Dri
   if (rest.length === 0) throw new SelectorError(`"${w}": nothing after '?'`)
   if (!optional && rest === 'host') return { kind: 'host' }
   if (!optional && rest === 'cpu') return { kind: 'cpu' }
+  if (!optional && rest === 'host-all') return { kind: 'host-all' }
   if (!optional && rest === 'all') return { kind: 'all' }
   if (Object.hasOwn(classes, rest)) return { kind: 'class', name: rest }
   if (rest.includes('/') || isGlob(rest)) return { kind: 'pattern', pattern: rest, optional }
@@ -241,20 +248,36 @@ export function cpuFeatureModules(db: ModuleDb, config: ModprobeConfig, host: Ho
   return cpu
 }
 
-function addHost(c: Collector, input: SelectInput, classes: Readonly<Record<string, DriverClass>>, cpuOnly: ReadonlySet<string>): void {
+/** The LATE_CLASSES class a module file belongs to, if any. */
+export function lateClassOf(path: string): string | undefined {
+  return Object.entries(LATE_CLASSES).find(([, cls]) => classMatches(cls, path))?.[0]
+}
+
+/** What `host` leaves to the root (nothing for host-all): `skip` says whether a module goes
+ * there, `left` collects it. */
+interface LeaveToRoot {
+  skip: (name: string) => boolean
+  left: Set<string>
+}
+
+function addHost(c: Collector, input: SelectInput, classes: Readonly<Record<string, DriverClass>>, leave: LeaveToRoot | null): void {
   const host = input.host
   if (!host) throw new SelectorError('the host selector needs the machine\'s /sys (none was read)')
   const { db, config } = input
+  const take = (name: string, reason: Reason): void => {
+    const n = normalizeName(name)
+    if (leave?.skip(n)) leave.left.add(n)
+    else c.add(n, reason)
+  }
   for (const d of host.devices) {
-    if (isCpuModalias(d.modalias)) continue
+    if (leave && isCpuModalias(d.modalias)) continue
     const { refs, blacklisted } = coldplugRefs(db, config, d.modalias)
-    for (const r of refs) if (r.source !== 'command') c.add(r.name, { kind: 'device', device: d.path, modalias: d.modalias })
+    for (const r of refs) if (r.source !== 'command') take(r.name, { kind: 'device', device: d.path, modalias: d.modalias })
     for (const b of blacklisted) c.warnings.push(`${b}: blacklisted in modprobe.d, left out although device ${d.path} matches it`)
   }
   for (const name of host.loaded) {
     const n = normalizeName(name)
-    if (cpuOnly.has(n)) continue // loaded because of the processor's features: the cpu selector's
-    if (db.modules.has(n) || db.builtin.has(n)) c.add(n, { kind: 'loaded' })
+    if (db.modules.has(n) || db.builtin.has(n)) take(n, { kind: 'loaded' })
     else c.warnings.push(`${n}: loaded on this machine, but ${db.dir} has no such module`)
   }
   for (const name of host.builtinBound) {
@@ -304,7 +327,7 @@ function allModules(db: ModuleDb): Iterable<{ name: string; path: string }> {
   return db.modules.values()
 }
 
-function matchSelector(db: ModuleDb, config: ModprobeConfig, s: Exclude<Selector, { kind: 'host' } | { kind: 'cpu' } | { kind: 'all' } | { kind: 'remove' }>, classes: Readonly<Record<string, DriverClass>>): { names: string[]; reason: Reason } {
+function matchSelector(db: ModuleDb, config: ModprobeConfig, s: Exclude<Selector, { kind: 'host' } | { kind: 'host-all' } | { kind: 'cpu' } | { kind: 'all' } | { kind: 'remove' }>, classes: Readonly<Record<string, DriverClass>>): { names: string[]; reason: Reason } {
   switch (s.kind) {
     case 'class': {
       const cls = classes[s.name]
@@ -327,12 +350,21 @@ export function selectModules(input: SelectInput): Selection {
   const removals: Extract<Selector, { kind: 'remove' }>['what'][] = []
   const hostish = input.selectors.some((s) => s.kind === 'host' || s.kind === 'cpu')
   const cpuOnly = hostish && input.host ? cpuFeatureModules(db, config, input.host) : new Set<string>()
+  // host leaves processor features and the late classes to the root's loader
+  const leave: LeaveToRoot = {
+    skip: (n) => {
+      const path = db.modules.get(n)?.path
+      return cpuOnly.has(n) || (path !== undefined && lateClassOf(path) !== undefined)
+    },
+    left: new Set(),
+  }
   for (const s of input.selectors) {
     if (s.kind === 'remove') {
       removals.push(s.what)
       continue
     }
-    if (s.kind === 'host') addHost(c, input, classes, cpuOnly)
+    if (s.kind === 'host') addHost(c, input, classes, leave)
+    else if (s.kind === 'host-all') addHost(c, input, classes, null)
     else if (s.kind === 'cpu') addCpu(c, input, cpuOnly)
     else if (s.kind === 'all') for (const e of allModules(db)) c.add(e.name, { kind: 'all' })
     else {
@@ -404,7 +436,7 @@ export function selectModules(input: SelectInput): Selection {
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([name, reasons]) => ({ name, path: (db.modules.get(name) as { path: string }).path, reasons }))
   const builtin = [...c.builtin].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, reasons]) => ({ name, reasons }))
-  const leftToRoot = input.selectors.some((s) => s.kind === 'host') ? [...cpuOnly].filter((n) => db.modules.has(n) && !c.modules.has(n)).sort() : []
+  const leftToRoot = input.selectors.some((s) => s.kind === 'host') ? [...new Set([...cpuOnly, ...leave.left])].filter((n) => db.modules.has(n) && !c.modules.has(n)).sort() : []
   return { modules, builtin, warnings: c.warnings, leftToRoot }
 }
 

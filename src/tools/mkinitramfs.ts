@@ -8,7 +8,7 @@ import { imageOutput, mergeImageSettings, parseAddFile, parseCmdlineWords, parse
 import { defaultRuntimeCompression, mkinitramfs, plan, checkCompression, readKernelConfig, PARTS, type Plan, type MkInitramfsOptions } from '../initramfs/mkinitramfs.js'
 import { MkInitramfsError } from '../initramfs/errors.js'
 import { describeReason, describeReasons, parseSelectors, SelectorError, type Selector } from '../image/select.js'
-import { CLASS_NAMES, DEFAULT_SELECTORS } from '../image/classes.js'
+import { CLASS_NAMES, DEFAULT_SELECTORS, LATE_CLASSES } from '../image/classes.js'
 import { readHostFacts } from '../image/host.js'
 import { UsageError, type Tool } from './io.js'
 
@@ -22,7 +22,9 @@ const USAGE = `usage: modload mkinitramfs [-o OUT] [-k KVER] [--kernel-root ROOT
   -m, --modules SELECTORS what goes in, comma or space separated, in order (default: ${DEFAULT_SELECTORS.join(',')}):
         host              the modules this machine needs: its devices' modaliases resolved
                           against KVER's indexes, loaded modules, the root's drivers and filesystem;
-                          not the processor-feature modules (left to the root's own loader)
+                          not what no boot waits for (left to the root's own loader): processor
+                          features, ${Object.keys(LATE_CLASSES).join(', ')}
+        host-all          everything the machine's devices match, nothing left to the root
         cpu               the processor-feature modules: what the CPUs' modaliases match (crypto
                           and checksum accelerators, kvm, cpufreq, EDAC), for a root that loads nothing
         all               every module of the tree
@@ -73,7 +75,7 @@ export function formatList(p: Plan): string {
   const w1 = Math.max(4, ...rows.map((r) => r[1].length))
   const lines = [`${'MODULE'.padEnd(w0)}  ${'SIZE'.padStart(w1)}  WHY`, ...rows.map((r) => `${r[0].padEnd(w0)}  ${r[1].padStart(w1)}  ${r[2]}`)]
   for (const b of p.selection.builtin) lines.push(`${b.name.padEnd(w0)}  ${'-'.padStart(w1)}  built in (not copied): ${describeReasons(b.reasons)}`)
-  if (p.selection.leftToRoot.length) lines.push('', `left to the root's loader (processor features; add the cpu selector to load them from the image): ${p.selection.leftToRoot.join(' ')}`)
+  if (p.selection.leftToRoot.length) lines.push('', `left to the root's loader (processor features, ${Object.keys(LATE_CLASSES).join(', ')}; host-all takes them, cpu the processor features): ${p.selection.leftToRoot.join(' ')}`)
   lines.push('', formatSummary(p))
   return lines.join('\n') + '\n'
 }
@@ -182,7 +184,7 @@ export const mkinitramfsTool: Tool = {
       kernelRoot,
       kver,
       selectors,
-      host: selectors.some((s) => s.kind === 'host' || s.kind === 'cpu') ? readHostFacts({ sysfs: values.sysfs }) : undefined,
+      host: selectors.some((s) => s.kind === 'host' || s.kind === 'host-all' || s.kind === 'cpu') ? readHostFacts({ sysfs: values.sysfs }) : undefined,
       rootFs: values.rootfs?.split(',').filter((f) => f.length > 0),
       compress,
       level: settings.compress.level,
