@@ -22,6 +22,7 @@ t.test('summarise: medians, /init to root, ratios to the same builder\'s stock i
   const samples: Sample[] = [
     s('initramfs-tools', 1, 20, 10), s('initramfs-tools', 2, 22, 10), s('initramfs-tools', 3, 21, 11),
     s('initramfs-tools+modload', 1, 18, 12), s('initramfs-tools+modload', 2, 19, 12), s('initramfs-tools+modload', 3, 17, 11),
+    s('initramfs-tools+modload-early', 1, 16, 9),
     s('dracut', 1, 30, 10), { machine: 'virtio', contender: 'dracut+modload', round: 1, reached: false, failure: 'timed out' },
   ]
   const rows = summarise(samples, ['virtio'])
@@ -31,6 +32,7 @@ t.test('summarise: medians, /init to root, ratios to the same builder\'s stock i
   t.equal(it.afterInit, 6)
   t.equal(it.vsStock?.total?.toFixed(3), (18 / 21).toFixed(3))
   t.equal(it.vsStock?.afterInit?.toFixed(3), (6 / 10).toFixed(3))
+  t.equal(rows.find((r) => r.contender === 'initramfs-tools+modload-early')?.vsStock?.total?.toFixed(3), (16 / 21).toFixed(3), 'the early-runtime row against the same stock image')
   const failed = rows.find((r) => r.contender === 'dracut+modload')!
   t.equal(failed.failed, 1)
   t.equal(failed.total, undefined)

@@ -19,7 +19,7 @@ import { ensureExecutable } from '../qemu/artefacts.js'
 import { ensureKernel, type Kernel } from '../qemu/kernels.js'
 import { cacheDir } from '../qemu/paths.js'
 import { bootToRoot, type PeerImage } from '../initramfs/peers.js'
-import { bootWords, ensureBuilderImages, ensureDracutWithoutSystemd, imageModules, unpackImage, type BuilderImages } from '../initramfs/integrate/images.js'
+import { bootWords, ensureBuilderImages, ensureDracutWithoutSystemd, ensureInitramfsToolsEarly, imageModules, unpackImage, type BuilderImages } from '../initramfs/integrate/images.js'
 import { SCRIPTS } from '../src/integrate/scripts.js'
 import type { Builder } from '../src/integrate/integrate.js'
 
@@ -57,7 +57,8 @@ const building: Record<Builder, Promise<BuilderImages>> = {
   dracut: ensureBuilderImages('dracut', kernel, log),
 }
 const withoutSystemd = building.dracut.then(() => ensureDracutWithoutSystemd(kernel, log))
-for (const p of [...Object.values(building), withoutSystemd]) p.catch(() => undefined)
+const early = building['initramfs-tools'].then(() => ensureInitramfsToolsEarly(kernel, log))
+for (const p of [...Object.values(building), withoutSystemd, early]) p.catch(() => undefined)
 
 for (const builder of builders) {
   t.test(builder, async (t) => {
@@ -140,6 +141,25 @@ for (const builder of builders) {
     }
 
     if (builder === 'initramfs-tools') {
+      t.test('virtio, MODLOAD_RUNTIME=early: the executable in an uncompressed archive in front, listed by unmkinitramfs, boots the same way', async (t) => {
+        const image = await early
+        const tree = path.join(work, 'tree-initramfs-tools-early')
+        await unpackImage(image.path, tree)
+        t.teardown(() => fs.rm(tree, { recursive: true, force: true }))
+        const parts = await fs.readdir(tree)
+        const holding: string[] = []
+        for (const p of parts) if (await fs.stat(path.join(tree, p, 'usr/sbin/modload')).catch(() => undefined)) holding.push(p)
+        t.ok(holding.length === 1 && holding[0].startsWith('early'), `only an early archive holds usr/sbin/modload (${holding.join(', ') || 'none'} of ${parts.join(', ')})`)
+        const b = await bootToRoot({ kernel, image: image.path, machine: 'virtio', append: bootWords[builder], listModules: true })
+        if (!t.ok(b.reached, 'reached the root\'s init')) {
+          t.comment(b.console.split('\n').slice(-40).join('\n'))
+          return
+        }
+        t.match(b.console, /modload: initramfs-tools: coldplug [\d.]+-[\d.]+ s \(exit \d+\); udev not started/)
+        const stock = await stockLive(kernel, builder, images.stock, 'virtio')
+        t.same(stock.filter((m) => !b.modules?.includes(m)), [], 'every module the stock image had live is live')
+      })
+
       t.test('failure policy: the root missing after modload\'s coldplug, udev as stock, the reason in the kernel log', async (t) => {
         const b = await bootToRoot({ kernel, image: images.modload.path, machine: 'virtio', append: `${bootWords[builder]} modload.timeout=0`, listModules: true })
         t.ok(b.reached, 'reached the root\'s init')

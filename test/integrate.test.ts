@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { integrateTool } from '../src/tools/integrate.js'
-import { BUILDERS, FILES, MARK, NEXT_STEP, selectionLines } from '../src/integrate/integrate.js'
+import { BUILDERS, FILES, MARK, NEXT_STEP, runtimeArchive, selectionLines } from '../src/integrate/integrate.js'
+import { readCpio } from '../src/initramfs/cpio.js'
 import { SCRIPTS } from '../src/integrate/scripts.js'
 import { embeddedFiles, generatedFile, readSources, scriptsModule } from '../initramfs/integrate/embed.js'
 import { COMMANDS } from '../src/commands.js'
@@ -161,4 +162,31 @@ t.test('peers: a root disk whose init lists the live modules, and its parser', a
   t.ok(listing.indexOf('uptime=$up') < listing.indexOf('/proc/modules'), 'after the marker: the timing is not touched')
   t.equal(spawnSync('sh', ['-n'], { input: listing }).status, 0)
   t.same(parseRootModules(['peers: root uptime=1 idle=0 pid=1', '[ 3.2] peers: root module virtio_blk', 'peers: root module ext4', 'other']), ['ext4', 'virtio_blk'])
+})
+
+t.test('--runtime-cpio: the executable alone in an uncompressed archive, for MODLOAD_RUNTIME=early', async (t) => {
+  const d = tmp(t)
+  const exe = path.join(d, 'modload')
+  const bytes = Buffer.from('\x7fELF pretend executable, odd length: 37')
+  writeFileSync(exe, bytes, { mode: 0o755 })
+  const out = path.join(d, 'early.cpio')
+  const r = await run(['initramfs-tools', '--runtime-cpio', out, '--modload', exe])
+  t.equal(r.code, 0, r.err)
+  const entries = readCpio(readFileSync(out), out)
+  t.same(entries.map((e) => [e.path, e.mode.toString(8)]), [['usr', '40755'], ['usr/sbin', '40755'], ['usr/sbin/modload', '100755']], 'the directories, then the executable where the boot scripts run it')
+  t.same(Buffer.from(entries[2].data), bytes, 'byte for byte')
+  t.same(Buffer.from(runtimeArchive(bytes, 0).next().value as Uint8Array).subarray(0, 6).toString('latin1'), '070701', 'newc, uncompressed: unmkinitramfs walks it as an early archive')
+  // what unmkinitramfs does with such a prefix: Debian's own tool, when it is installed
+  const unmk = spawnSync('sh', ['-c', 'command -v unmkinitramfs'], { encoding: 'utf8' }).stdout.trim()
+  if (unmk) {
+    const image = path.join(d, 'image')
+    const main = spawnSync('sh', ['-c', `cd ${d} && mkdir -p m/etc && echo hi > m/etc/x && cd m && find . | cpio --quiet -o -H newc | gzip -c > ../main.gz`])
+    t.equal(main.status, 0, 'a gzip main archive to put behind it')
+    writeFileSync(image, Buffer.concat([readFileSync(out), readFileSync(path.join(d, 'main.gz'))]))
+    const list = spawnSync(unmk, ['--list', image], { encoding: 'utf8' })
+    t.match(list.stdout, /usr\/sbin\/modload/, 'lsinitramfs lists the executable of the early archive')
+    t.match(list.stdout, /etc\/x/, 'and the files of the compressed one behind it')
+  }
+  await t.rejects(run(['dracut', '--runtime-cpio', out]), /initramfs-tools/)
+  await t.rejects(run(['initramfs-tools', '--runtime-cpio', out, '--modload', path.join(d, 'nope')]), /cannot read the executable .*nope/)
 })

@@ -127,3 +127,20 @@ export async function ensureDracutWithoutSystemd(kernel: Kernel, log?: (line: st
     await fs.rm(stage, { recursive: true, force: true })
   }
 }
+
+/** initramfs-tools' image with modload's hook and MODLOAD_RUNTIME=early: the executable in an
+ * uncompressed archive of its own in front of the compressed one. */
+export async function ensureInitramfsToolsEarly(kernel: Kernel, log?: (line: string) => void): Promise<PeerImage> {
+  const stage = path.join(cacheDir, 'integrate', `stage-initramfs-tools-early-${process.pid}`)
+  try {
+    const variant = await integrationVariant('initramfs-tools', stage)
+    const conf = variant.confFiles?.['conf.d/modload']
+    if (!conf || !/^MODLOAD_RUNTIME=main$/m.test(conf.text)) throw new Error('the initramfs-tools settings file has no MODLOAD_RUNTIME=main line to change')
+    const confFiles = { ...variant.confFiles, 'conf.d/modload': { ...conf, text: conf.text.replace(/^MODLOAD_RUNTIME=main$/m, 'MODLOAD_RUNTIME=early') } }
+    const img = await ensurePeerImage(stockKind['initramfs-tools'], kernel, { log, variant: { ...variant, name: 'modload-early', confFiles } })
+    await pruneOthers(img.path, `${stockKind['initramfs-tools']}+modload-early-${kernel.version}-`)
+    return img
+  } finally {
+    await fs.rm(stage, { recursive: true, force: true })
+  }
+}

@@ -17,6 +17,7 @@
 import { existsSync, readdirSync, rmdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { shellQuote } from '../image/kernel-hooks.js'
+import { writeCpio } from '../initramfs/cpio.js'
 import { removeOwned, under, writeWithMode, type FileAction } from '../image/owned-files.js'
 import { SCRIPTS, type ScriptName } from './scripts.js'
 
@@ -113,4 +114,19 @@ export function selectionLines(json: { modules: Array<{ name: string }>; firmwar
     if (rel && rel !== f.path.replace(/^\/+/, '')) lines.push(`firmware ${rel}`)
   }
   return lines.length ? lines.join('\n') + '\n' : ''
+}
+
+/** Where the image's executable lives (the boot scripts run it from there). */
+export const IMAGE_MODLOAD = '/usr/sbin/modload'
+
+/**
+ * The early archive of MODLOAD_RUNTIME=early (initramfs-tools): the executable alone, in an
+ * uncompressed newc archive that the hook prepends to the image (prepend_earlyinitramfs, as
+ * CPU microcode is). The kernel copies it instead of decompressing it with the rest, and
+ * lsinitramfs/unmkinitramfs still read the image: they list uncompressed archives in front
+ * of the compressed one. Its libraries stay in the main archive.
+ */
+export function runtimeArchive(executable: Uint8Array, mtime: number): Generator<Uint8Array> {
+  const dirs = IMAGE_MODLOAD.split('/').slice(1, -1).map((_, i, parts) => parts.slice(0, i + 1).join('/'))
+  return writeCpio([...dirs.map((d) => ({ type: 'dir' as const, path: d })), { type: 'file', path: IMAGE_MODLOAD, mode: 0o755, data: () => executable }], mtime)
 }

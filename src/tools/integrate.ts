@@ -6,7 +6,8 @@
 import { describeFileAction } from '../image/owned-files.js'
 import { parseArgs } from 'node:util'
 import { basename } from 'node:path'
-import { BOOT_SCRIPTS, BUILDERS, bootScript, FILES, installIntegration, isBuilder, NEXT_STEP, removeIntegration, selectionLines, type BootScript, type IntegrateAction } from '../integrate/integrate.js'
+import { BOOT_SCRIPTS, BUILDERS, bootScript, FILES, installIntegration, isBuilder, NEXT_STEP, removeIntegration, runtimeArchive, selectionLines, type BootScript, type IntegrateAction } from '../integrate/integrate.js'
+import { closeSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs'
 import { mkinitramfsTool } from './mkinitramfs.js'
 import { UsageError, type Tool, type ToolIo } from './io.js'
 
@@ -28,7 +29,9 @@ udev does it as before and the reason is in the kernel log. Settings: the conf f
 
 Called by the installed scripts:
   --selection -k KVER [--kernel-root DIR] [-- MKINITRAMFS-ARGS]   "module NAME", "firmware PATH"
-  --boot-script init-top|init-bottom                               (initramfs-tools)`
+  --boot-script init-top|init-bottom                               (initramfs-tools)
+  --runtime-cpio FILE [--modload PATH]   the executable alone in an uncompressed cpio archive,
+                                         for MODLOAD_RUNTIME=early (initramfs-tools)`
 
 /** The executable that is running, unless it is a bare Node running the sources. */
 function runningModload(): string {
@@ -37,6 +40,28 @@ function runningModload(): string {
 
 function describe(a: IntegrateAction): string {
   return describeFileAction(a, 'modload integrate', 'settings already there')
+}
+
+/** --runtime-cpio: through a temporary file, renamed when complete. */
+function writeRuntimeArchive(out: string, modload: string): void {
+  let exe: Buffer
+  try {
+    exe = readFileSync(modload)
+  } catch (err) {
+    throw new Error(`--runtime-cpio: cannot read the executable ${modload}: ${(err as Error).message}`)
+  }
+  const epoch = process.env.SOURCE_DATE_EPOCH
+  const tmp = `${out}.tmp-${process.pid}`
+  const fd = openSync(tmp, 'w', 0o644)
+  try {
+    for (const chunk of runtimeArchive(exe, epoch && /^\d+$/.test(epoch) ? Number(epoch) : 0)) writeSync(fd, chunk)
+  } catch (err) {
+    closeSync(fd)
+    rmSync(tmp, { force: true })
+    throw err
+  }
+  closeSync(fd)
+  renameSync(tmp, out)
 }
 
 /** `modload mkinitramfs --json` for the kernel, as lines for the scripts. */
@@ -64,6 +89,7 @@ export const integrateTool: Tool = {
         kver: { type: 'string', short: 'k' },
         'kernel-root': { type: 'string' },
         'boot-script': { type: 'string' },
+        'runtime-cpio': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: true,
@@ -82,6 +108,12 @@ export const integrateTool: Tool = {
       return selection(values.kver, values['kernel-root'], rest, io)
     }
     if (rest.length) throw new UsageError(`unexpected argument: ${rest[0]}`)
+    const archive = values['runtime-cpio']
+    if (archive !== undefined) {
+      if (builder !== 'initramfs-tools') throw new UsageError('--runtime-cpio is for initramfs-tools (MODLOAD_RUNTIME=early)')
+      writeRuntimeArchive(archive, values.modload ?? process.execPath)
+      return 0
+    }
     const which = values['boot-script']
     if (which !== undefined) {
       if (builder !== 'initramfs-tools' || !(BOOT_SCRIPTS as readonly string[]).includes(which)) {
