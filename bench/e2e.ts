@@ -535,7 +535,7 @@ async function writeDocs(rows: readonly Row[], opts: E2eOptions, info: { date: s
     const notes = entries.flatMap(({ machines: ms, img }) => ('error' in img ? [] : img.notes.map((n) => `${named(ms)}${n}`)))
     const tool = entries.map((e) => e.img).find((i): i is Image => !('error' in i))?.tool ?? 'n/a'
     const what = c === 'modload'
-      ? "modload's default image for the machine (host-only, from its captured /sys): the executable as /init with its libraries (in an lz4 archive of their own), the modules the machine's devices need plus the usb-host and input classes (processor-feature modules such as kvm and the crypto accelerators left to the root's loader, as initramfs-tools and dracut leave them), ext4, trimmed depmod indexes; no shell, no udev. The same file boots both modload rows"
+      ? "modload's default image for the machine (host-only, from its captured /sys): the executable as /init with its libraries (in an lz4 archive of their own), the modules the machine's devices need plus the usb-host and input classes (what no boot waits for left to the root's loader, as initramfs-tools and dracut leave it: processor-feature modules such as kvm and the crypto accelerators, sound, watchdogs, the PC speaker), ext4, trimmed depmod indexes; no shell, no udev. The same file boots both modload rows"
       : peerSpecs[c].description
     holds.push(`- **${labels[c]}** (${tool}, ${c === 'modload' ? 'zstd -9, runtime lz4' : peerSpecs[c].compression}): ${what}. ${per.join('; ')}.${notes.length ? `\n${notes.map((n) => `  - ${n}`).join('\n')}` : ''}`)
   }
