@@ -9,7 +9,10 @@
 //
 //   modules SELECTOR...        the modules to put in (list; default: host usb-host input)
 //       host                   what this machine needs: its devices' drivers, the loaded
-//                              modules, its root's drivers and filesystem
+//                              modules, its root's drivers and filesystem; not what no boot
+//                              waits for (processor features, sound, Wi-Fi, watchdogs, ...)
+//       host-all               host with nothing left to the root's loader
+//       cpu                    the processor-feature modules (kvm, crypto accelerators)
 //       all                    every module of the kernel
 //       WORD                   a class (storage, usb-host, input, net, fs, crypto, virt, mmc,
 //                              nvme), else a module name or alias (virtio_blk, fs-ext4)
@@ -528,7 +531,9 @@ export function defaultConfigText(d: Readonly<ImageSettings> = IMAGE_DEFAULTS): 
 # "DIRECTIVE = ..." replaces what came before, the default included. The commented-out
 # lines below are the defaults, or examples where the default is nothing.
 
-# Which modules: host (what this machine needs), all, a class (${CLASS_NAMES.join(', ')}),
+# Which modules: host (what this machine needs to boot; processor features, sound, Wi-Fi,
+# watchdogs and sensors are left to the root's loader), host-all (host, leaving nothing),
+# cpu (processor features only), all, a class (${CLASS_NAMES.join(', ')}),
 # a module name or alias, a glob of module paths (kernel/drivers/ata/*), -SELECTOR to take
 # out, ?NAME for one that may be missing.
 #modules = ${d.modules.map(selectorText).join(' ')}
