@@ -94,7 +94,7 @@ export interface SelectInput {
   db: ModuleDb
   config: ModprobeConfig
   selectors: readonly Selector[]
-  /** required when a selector is `host` or `cpu` */
+  /** required when a selector is `host`, `host-all` or `cpu` */
   host?: HostNeeds
   /** the root's filesystem types when the host cannot say (a capture made without a mounted
    * root, an image for another machine): mkinitramfs --rootfs */
