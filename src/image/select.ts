@@ -233,47 +233,62 @@ export function isCpuModalias(modalias: string): boolean {
   return modalias.startsWith('cpu:') || modalias.startsWith('x86cpu:') || /^acpi:(?:[^:]*:)*(?:LNXCPU|ACPI0007):/.test(modalias)
 }
 
+/** A device of the host with what coldplug would load for it. */
+interface DeviceMatch {
+  path: string
+  modalias: string
+  /** a processor's modalias (isCpuModalias) */
+  cpu: boolean
+  refs: ModRef[]
+  blacklisted: string[]
+}
+
+/** Every device's lookup, once for all the host selectors of a selection. */
+function matchDevices(db: ModuleDb, config: ModprobeConfig, host: HostNeeds): DeviceMatch[] {
+  return host.devices.map((d) => {
+    const { refs, blacklisted } = coldplugRefs(db, config, d.modalias)
+    return { path: d.path, modalias: d.modalias, cpu: isCpuModalias(d.modalias), refs: refs.filter((r) => r.source !== 'command'), blacklisted }
+  })
+}
+
 /** The modules the processors' modaliases match and no other device's does, with their
  * dependencies (kvm is loaded for kvm_amd): the `cpu` selector's modules, which `host` leaves to
  * the root. A dependency another selected module needs comes back through the closure. */
-export function cpuFeatureModules(db: ModuleDb, config: ModprobeConfig, host: HostNeeds): Set<string> {
+function cpuFeatureModules(db: ModuleDb, matches: readonly DeviceMatch[]): Set<string> {
   const cpu = new Set<string>()
   const device = new Set<string>()
-  for (const d of host.devices) {
-    const into = isCpuModalias(d.modalias) ? cpu : device
-    for (const r of coldplugRefs(db, config, d.modalias).refs) if (r.source !== 'command') into.add(normalizeName(r.name))
-  }
+  for (const m of matches) for (const r of m.refs) (m.cpu ? cpu : device).add(normalizeName(r.name))
   for (const n of [...cpu]) for (const dep of loadOrder(db, n).order) cpu.add(dep.name)
   for (const n of device) cpu.delete(n)
   return cpu
 }
 
-/** The LATE_CLASSES class a module file belongs to, if any. */
-export function lateClassOf(path: string): string | undefined {
-  return Object.entries(LATE_CLASSES).find(([, cls]) => classMatches(cls, path))?.[0]
+/** What `host` leaves to the root's loader: the processor-feature modules and the LATE_CLASSES. */
+function leftByHost(db: ModuleDb, cpuOnly: ReadonlySet<string>): (name: string) => boolean {
+  return (n) => {
+    const path = db.modules.get(n)?.path
+    return cpuOnly.has(n) || (path !== undefined && Object.values(LATE_CLASSES).some((cls) => classMatches(cls, path)))
+  }
 }
 
-/** What `host` leaves to the root (nothing for host-all): `skip` says whether a module goes
- * there, `left` collects it. */
-interface LeaveToRoot {
-  skip: (name: string) => boolean
-  left: Set<string>
+/** The host facts the host selectors need, and every device's lookup. */
+interface HostInput {
+  host: HostNeeds
+  matches: readonly DeviceMatch[]
 }
 
-function addHost(c: Collector, input: SelectInput, classes: Readonly<Record<string, DriverClass>>, leave: LeaveToRoot | null): void {
-  const host = input.host
-  if (!host) throw new SelectorError('the host selector needs the machine\'s /sys (none was read)')
+/** `host` (with `leave`: what it leaves goes into `left`) or `host-all` (leave null). */
+function addHost(c: Collector, input: SelectInput, classes: Readonly<Record<string, DriverClass>>, { host, matches }: HostInput, leave: ((name: string) => boolean) | null, left: Set<string>): void {
   const { db, config } = input
   const take = (name: string, reason: Reason): void => {
     const n = normalizeName(name)
-    if (leave?.skip(n)) leave.left.add(n)
+    if (leave?.(n)) left.add(n)
     else c.add(n, reason)
   }
-  for (const d of host.devices) {
-    if (leave && isCpuModalias(d.modalias)) continue
-    const { refs, blacklisted } = coldplugRefs(db, config, d.modalias)
-    for (const r of refs) if (r.source !== 'command') take(r.name, { kind: 'device', device: d.path, modalias: d.modalias })
-    for (const b of blacklisted) c.warnings.push(`${b}: blacklisted in modprobe.d, left out although device ${d.path} matches it`)
+  for (const m of matches) {
+    if (leave && m.cpu) continue
+    for (const r of m.refs) take(r.name, { kind: 'device', device: m.path, modalias: m.modalias })
+    for (const b of m.blacklisted) c.warnings.push(`${b}: blacklisted in modprobe.d, left out although device ${m.path} matches it`)
   }
   for (const name of host.loaded) {
     const n = normalizeName(name)
@@ -306,14 +321,8 @@ function addHost(c: Collector, input: SelectInput, classes: Readonly<Record<stri
 }
 
 /** The `cpu` selector: the processor-feature modules, matched or loaded. */
-function addCpu(c: Collector, input: SelectInput, cpuOnly: ReadonlySet<string>): void {
-  const host = input.host
-  if (!host) throw new SelectorError('the cpu selector needs the machine\'s /sys (none was read)')
-  const { db, config } = input
-  for (const d of host.devices) {
-    if (!isCpuModalias(d.modalias)) continue
-    for (const r of coldplugRefs(db, config, d.modalias).refs) if (r.source !== 'command') c.add(r.name, { kind: 'device', device: d.path, modalias: d.modalias })
-  }
+function addCpu(c: Collector, db: ModuleDb, { host, matches }: HostInput, cpuOnly: ReadonlySet<string>): void {
+  for (const m of matches) if (m.cpu) for (const r of m.refs) c.add(r.name, { kind: 'device', device: m.path, modalias: m.modalias })
   for (const name of host.loaded) {
     const n = normalizeName(name)
     if (cpuOnly.has(n) && (db.modules.has(n) || db.builtin.has(n))) c.add(n, { kind: 'loaded' })
@@ -348,24 +357,28 @@ export function selectModules(input: SelectInput): Selection {
   const classes = input.classes ?? DRIVER_CLASSES
   const c = new Collector(db)
   const removals: Extract<Selector, { kind: 'remove' }>['what'][] = []
-  const hostish = input.selectors.some((s) => s.kind === 'host' || s.kind === 'cpu')
-  const cpuOnly = hostish && input.host ? cpuFeatureModules(db, config, input.host) : new Set<string>()
-  // host leaves processor features and the late classes to the root's loader
-  const leave: LeaveToRoot = {
-    skip: (n) => {
-      const path = db.modules.get(n)?.path
-      return cpuOnly.has(n) || (path !== undefined && lateClassOf(path) !== undefined)
-    },
-    left: new Set(),
+  // the host facts and every device's lookup, once for all host selectors
+  let hostInput: HostInput | undefined
+  const hostFacts = (kind: string): HostInput => {
+    if (!input.host) throw new SelectorError(`the ${kind} selector needs the machine's /sys (none was read)`)
+    return (hostInput ??= { host: input.host, matches: matchDevices(db, config, input.host) })
   }
+  let cpuOnly: Set<string> | undefined
+  const cpuModules = (h: HostInput): Set<string> => (cpuOnly ??= cpuFeatureModules(db, h.matches))
+  const left = new Set<string>()
   for (const s of input.selectors) {
     if (s.kind === 'remove') {
       removals.push(s.what)
       continue
     }
-    if (s.kind === 'host') addHost(c, input, classes, leave)
-    else if (s.kind === 'host-all') addHost(c, input, classes, null)
-    else if (s.kind === 'cpu') addCpu(c, input, cpuOnly)
+    if (s.kind === 'host') {
+      const h = hostFacts('host')
+      addHost(c, input, classes, h, leftByHost(db, cpuModules(h)), left)
+    } else if (s.kind === 'host-all') addHost(c, input, classes, hostFacts('host-all'), null, left)
+    else if (s.kind === 'cpu') {
+      const h = hostFacts('cpu')
+      addCpu(c, db, h, cpuModules(h))
+    }
     else if (s.kind === 'all') for (const e of allModules(db)) c.add(e.name, { kind: 'all' })
     else {
       const { names, reason } = matchSelector(db, config, s, classes)
@@ -436,7 +449,8 @@ export function selectModules(input: SelectInput): Selection {
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([name, reasons]) => ({ name, path: (db.modules.get(name) as { path: string }).path, reasons }))
   const builtin = [...c.builtin].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, reasons]) => ({ name, reasons }))
-  const leftToRoot = input.selectors.some((s) => s.kind === 'host') ? [...new Set([...cpuOnly, ...leave.left])].filter((n) => db.modules.has(n) && !c.modules.has(n)).sort() : []
+  // with cpu or host-all in the selection what host left is in after all, and drops out here
+  const leftToRoot = [...new Set([...(cpuOnly ?? []), ...left])].filter((n) => db.modules.has(n) && !c.modules.has(n)).sort()
   return { modules, builtin, warnings: c.warnings, leftToRoot }
 }
 
