@@ -70,19 +70,26 @@ export interface BuilderImages {
   modload: PeerImage
 }
 
-/** Both images of `builder` for `kernel`, built once and cached. */
-export async function ensureBuilderImages(builder: Builder, kernel: Kernel, log?: (line: string) => void): Promise<BuilderImages> {
+/** The builder's image with modload's integration, as `integrationVariant` stages it and
+ * `change` adapts it (another name, builder arguments, settings); built once, cached, and the
+ * cache's older builds of the same variant pruned. */
+async function ensureIntegrationImage(builder: Builder, kernel: Kernel, log: ((line: string) => void) | undefined, change: (v: PeerVariant) => PeerVariant = (v) => v): Promise<PeerImage> {
   const kind = stockKind[builder]
-  const stock = await ensurePeerImage(kind, kernel, { log })
-  const stage = path.join(cacheDir, 'integrate', `stage-${builder}-${process.pid}`)
+  const stage = path.join(cacheDir, 'integrate', `stage-${builder}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`)
   try {
-    const variant = await integrationVariant(builder, stage)
-    const modload = await ensurePeerImage(kind, kernel, { log, variant })
-    await pruneOthers(modload.path, `${kind}+${variant.name}-${kernel.version}-`)
-    return { stock, modload }
+    const variant = change(await integrationVariant(builder, stage))
+    const img = await ensurePeerImage(kind, kernel, { log, variant })
+    await pruneOthers(img.path, `${kind}+${variant.name}-${kernel.version}-`)
+    return img
   } finally {
     await fs.rm(stage, { recursive: true, force: true })
   }
+}
+
+/** Both images of `builder` for `kernel`, built once and cached. */
+export async function ensureBuilderImages(builder: Builder, kernel: Kernel, log?: (line: string) => void): Promise<BuilderImages> {
+  const stock = await ensurePeerImage(stockKind[builder], kernel, { log })
+  return { stock, modload: await ensureIntegrationImage(builder, kernel, log) }
 }
 
 /** Words added to `root=UUID=...` per builder: loglevel=6, so the integration's notice (kernel
@@ -116,31 +123,16 @@ export async function unpackImage(image: string, dir: string): Promise<void> {
 
 /** dracut's image with modload's module but without systemd (dracut's own init.sh runs the
  * pre-trigger hook): the other way dracut boots. */
-export async function ensureDracutWithoutSystemd(kernel: Kernel, log?: (line: string) => void): Promise<PeerImage> {
-  const stage = path.join(cacheDir, 'integrate', `stage-dracut-nosystemd-${process.pid}`)
-  try {
-    const variant = await integrationVariant('dracut', stage)
-    const img = await ensurePeerImage(stockKind.dracut, kernel, { log, variant: { ...variant, name: 'modload-nosystemd', args: ['--omit', 'systemd'] } })
-    await pruneOthers(img.path, `${stockKind.dracut}+modload-nosystemd-${kernel.version}-`)
-    return img
-  } finally {
-    await fs.rm(stage, { recursive: true, force: true })
-  }
+export function ensureDracutWithoutSystemd(kernel: Kernel, log?: (line: string) => void): Promise<PeerImage> {
+  return ensureIntegrationImage('dracut', kernel, log, (v) => ({ ...v, name: 'modload-nosystemd', args: ['--omit', 'systemd'] }))
 }
 
 /** initramfs-tools' image with modload's hook and MODLOAD_RUNTIME=early: the executable in an
  * uncompressed archive of its own in front of the compressed one. */
-export async function ensureInitramfsToolsEarly(kernel: Kernel, log?: (line: string) => void): Promise<PeerImage> {
-  const stage = path.join(cacheDir, 'integrate', `stage-initramfs-tools-early-${process.pid}`)
-  try {
-    const variant = await integrationVariant('initramfs-tools', stage)
-    const conf = variant.confFiles?.['conf.d/modload']
+export function ensureInitramfsToolsEarly(kernel: Kernel, log?: (line: string) => void): Promise<PeerImage> {
+  return ensureIntegrationImage('initramfs-tools', kernel, log, (v) => {
+    const conf = v.confFiles?.['conf.d/modload']
     if (!conf || !/^MODLOAD_RUNTIME=main$/m.test(conf.text)) throw new Error('the initramfs-tools settings file has no MODLOAD_RUNTIME=main line to change')
-    const confFiles = { ...variant.confFiles, 'conf.d/modload': { ...conf, text: conf.text.replace(/^MODLOAD_RUNTIME=main$/m, 'MODLOAD_RUNTIME=early') } }
-    const img = await ensurePeerImage(stockKind['initramfs-tools'], kernel, { log, variant: { ...variant, name: 'modload-early', confFiles } })
-    await pruneOthers(img.path, `${stockKind['initramfs-tools']}+modload-early-${kernel.version}-`)
-    return img
-  } finally {
-    await fs.rm(stage, { recursive: true, force: true })
-  }
+    return { ...v, name: 'modload-early', confFiles: { ...v.confFiles, 'conf.d/modload': { ...conf, text: conf.text.replace(/^MODLOAD_RUNTIME=main$/m, 'MODLOAD_RUNTIME=early') } } }
+  })
 }
