@@ -1,5 +1,6 @@
 import t from 'tap'
-import { writeCpio, readCpio, S_IFDIR, S_IFREG, S_IFLNK, S_IFCHR } from '../src/initramfs/cpio.js'
+import { parentDirs, writeCpio, readCpio, S_IFDIR, S_IFREG, S_IFLNK, S_IFCHR } from '../src/initramfs/cpio.js'
+import { sourceDateEpoch } from '../src/initramfs/output.js'
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, readlinkSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -38,4 +39,18 @@ t.test('GNU cpio reads it', { skip: spawnSync('cpio', ['--version']).status !== 
   t.equal(readFileSync(`${dir}/bin/hello`, 'utf8'), 'hello\n')
   t.equal(readlinkSync(`${dir}/sbin`), 'bin')
   t.ok(statSync(`${dir}/bin/hello`).mode & 0o100)
+})
+
+t.test('parentDirs: the directories above a path, in its own form', async (t) => {
+  t.same(parentDirs('/usr/sbin/modload'), ['/usr', '/usr/sbin'])
+  t.same(parentDirs('usr/sbin/modload'), ['usr', 'usr/sbin'])
+  t.same(parentDirs('/init'), [])
+  t.same(parentDirs('init'), [])
+})
+
+t.test('sourceDateEpoch: whole seconds, else 0', async (t) => {
+  t.equal(sourceDateEpoch({ SOURCE_DATE_EPOCH: '1700000000' }), 1700000000)
+  t.equal(sourceDateEpoch({}), 0)
+  t.equal(sourceDateEpoch({ SOURCE_DATE_EPOCH: '-5' }), 0)
+  t.equal(sourceDateEpoch({ SOURCE_DATE_EPOCH: '12.5' }), 0)
 })

@@ -68,6 +68,14 @@ function* record(
   }
 }
 
+/** The directories above `path`, outermost first, written as `path` is ("/usr/sbin/modload"
+ * -> /usr, /usr/sbin; "usr/sbin/modload" -> usr, usr/sbin). Pure. */
+export function parentDirs(path: string): string[] {
+  const out: string[] = []
+  for (let i = path.indexOf('/', 1); i > 0; i = path.indexOf('/', i + 1)) out.push(path.slice(0, i))
+  return out
+}
+
 /**
  * Serialise entries in the order given (sort them first for a reproducible archive). Paths are
  * written without a leading '/', as the kernel expects. mtime is seconds since the epoch.

@@ -7,10 +7,10 @@
 // reproducible (entries sorted by path, one fixed mtime, uid/gid 0), written to a temporary file
 // and renamed, so a failure never leaves a half-written image.
 import { checkModulePath } from '../core/module-path.js'
-import { readFileSync, statSync, renameSync, rmSync } from 'node:fs'
-import { type CpioEntry } from './cpio.js'
+import { readFileSync, statSync } from 'node:fs'
+import { parentDirs, type CpioEntry } from './cpio.js'
 import { MkInitramfsError } from './errors.js'
-import { writeSegments, type Compression, type Segment } from './output.js'
+import { writeImage, type Compression, type Segment } from './output.js'
 import { neededLibraries } from './libs.js'
 import { binIndexesFromTexts } from '../depmod/bin-from-text.js'
 import { trimByPath, trimByLastWord, trimBySecondWord, trimByFirstWord, trimModprobeConf, trimModulesLoad } from './trim.js'
@@ -263,12 +263,7 @@ export async function plan(opts: MkInitramfsOptions): Promise<Plan> {
   for (const a of opts.add ?? []) file(a.dest, a.src, 'config')
 
   // every parent directory gets its own entry, so the kernel never has to invent one
-  for (const p of [...byPath.keys()]) {
-    for (let i = p.indexOf('/', 1); i > 0; i = p.indexOf('/', i + 1)) {
-      const parent = p.slice(0, i)
-      if (!byPath.has(parent)) put({ type: 'dir', path: parent }, 'config')
-    }
-  }
+  for (const p of [...byPath.keys()]) for (const parent of parentDirs(p)) if (!byPath.has(parent)) put({ type: 'dir', path: parent }, 'config')
   const entries = [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
   const sizes = Object.fromEntries(PARTS.map((p) => [p, 0])) as Record<Part, number>
   const files: PlannedFile[] = []
@@ -345,7 +340,7 @@ export function segments(p: Plan, opts: Pick<MkInitramfsOptions, 'compress' | 'l
   if (opts.compressRuntime === undefined) return [{ entries: p.entries, compress: opts.compress, level: opts.level }]
   const runtime = new Set(p.files.filter((f) => f.part === 'runtime').map((f) => f.path))
   for (const e of p.entries) if (e.type === 'symlink' && e.target === '/init') runtime.add(e.path)
-  for (const path of [...runtime]) for (let i = path.indexOf('/', 1); i > 0; i = path.indexOf('/', i + 1)) runtime.add(path.slice(0, i))
+  for (const path of [...runtime]) for (const dir of parentDirs(path)) runtime.add(dir)
   return [
     { entries: p.entries.filter((e) => runtime.has(e.path)), compress: opts.compressRuntime },
     { entries: p.entries.filter((e) => !runtime.has(e.path)), compress: opts.compress, level: opts.level },
@@ -353,16 +348,8 @@ export function segments(p: Plan, opts: Pick<MkInitramfsOptions, 'compress' | 'l
 }
 
 /** Write a planned image. */
-export async function write(p: Plan, opts: Pick<MkInitramfsOptions, 'output' | 'compress' | 'level' | 'mtime' | 'compressRuntime'>): Promise<number> {
-  const tmp = `${opts.output}.tmp-${process.pid}`
-  try {
-    await writeSegments(segments(p, opts), opts.mtime, tmp)
-    renameSync(tmp, opts.output)
-  } catch (err) {
-    rmSync(tmp, { force: true })
-    throw err
-  }
-  return statSync(opts.output).size
+export function write(p: Plan, opts: Pick<MkInitramfsOptions, 'output' | 'compress' | 'level' | 'mtime' | 'compressRuntime'>): Promise<number> {
+  return writeImage(segments(p, opts), opts.mtime, opts.output)
 }
 
 /**

@@ -21,7 +21,7 @@
 // A single segment gives the same bytes as writeCompressed: no padding after the last one.
 // Each kind is one the kernel can unpack (CONFIG_RD_*); zstd comes from Node's zlib when it has
 // it, gzip from zlib, the others from the usual programs.
-import { closeSync, fstatSync, openSync, writeSync } from 'node:fs'
+import { closeSync, fstatSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { spawn } from 'node:child_process'
@@ -104,6 +104,26 @@ export async function writeSegments(segments: readonly Segment[], mtime: number,
     closeSync(fd)
   }
   return placed
+}
+
+/** writeSegments into `out` through a temporary file renamed when complete (no half image
+ * under the name); returns the image's size. */
+export async function writeImage(segments: readonly Segment[], mtime: number, out: string): Promise<number> {
+  const tmp = `${out}.tmp-${process.pid}`
+  try {
+    await writeSegments(segments, mtime, tmp)
+    renameSync(tmp, out)
+  } catch (err) {
+    rmSync(tmp, { force: true })
+    throw err
+  }
+  return statSync(out).size
+}
+
+/** The entries' mtime: SOURCE_DATE_EPOCH when it is a whole number of seconds, else 0. */
+export function sourceDateEpoch(env: NodeJS.ProcessEnv): number {
+  const epoch = env.SOURCE_DATE_EPOCH
+  return epoch && /^\d+$/.test(epoch) ? Number(epoch) : 0
 }
 
 /** Zeros up to the next multiple of 4, at least `min` of them; returns how many. */

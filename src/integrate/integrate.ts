@@ -17,7 +17,7 @@
 import { existsSync, readdirSync, rmdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { shellQuote } from '../image/kernel-hooks.js'
-import { writeCpio } from '../initramfs/cpio.js'
+import { parentDirs, type CpioEntry } from '../initramfs/cpio.js'
 import { removeOwned, under, writeWithMode, type FileAction } from '../image/owned-files.js'
 import { SCRIPTS, type ScriptName } from './scripts.js'
 
@@ -126,7 +126,6 @@ export const IMAGE_MODLOAD = '/usr/sbin/modload'
  * lsinitramfs/unmkinitramfs still read the image: they list uncompressed archives in front
  * of the compressed one. Its libraries stay in the main archive.
  */
-export function runtimeArchive(executable: Uint8Array, mtime: number): Generator<Uint8Array> {
-  const dirs = IMAGE_MODLOAD.split('/').slice(1, -1).map((_, i, parts) => parts.slice(0, i + 1).join('/'))
-  return writeCpio([...dirs.map((d) => ({ type: 'dir' as const, path: d })), { type: 'file', path: IMAGE_MODLOAD, mode: 0o755, data: () => executable }], mtime)
+export function runtimeArchive(executable: Uint8Array): CpioEntry[] {
+  return [...parentDirs(IMAGE_MODLOAD).map((path): CpioEntry => ({ type: 'dir', path })), { type: 'file', path: IMAGE_MODLOAD, mode: 0o755, data: () => executable }]
 }

@@ -7,7 +7,8 @@ import { describeFileAction } from '../image/owned-files.js'
 import { parseArgs } from 'node:util'
 import { basename } from 'node:path'
 import { BOOT_SCRIPTS, BUILDERS, bootScript, FILES, installIntegration, isBuilder, NEXT_STEP, removeIntegration, runtimeArchive, selectionLines, type BootScript, type IntegrateAction } from '../integrate/integrate.js'
-import { closeSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
+import { sourceDateEpoch, writeImage } from '../initramfs/output.js'
 import { mkinitramfsTool } from './mkinitramfs.js'
 import { UsageError, type Tool, type ToolIo } from './io.js'
 
@@ -42,26 +43,15 @@ function describe(a: IntegrateAction): string {
   return describeFileAction(a, 'modload integrate', 'settings already there')
 }
 
-/** --runtime-cpio: through a temporary file, renamed when complete. */
-function writeRuntimeArchive(out: string, modload: string): void {
+/** --runtime-cpio: an uncompressed one-segment image, written as mkinitramfs writes its own. */
+async function writeRuntimeArchive(out: string, modload: string): Promise<void> {
   let exe: Buffer
   try {
     exe = readFileSync(modload)
   } catch (err) {
     throw new Error(`--runtime-cpio: cannot read the executable ${modload}: ${(err as Error).message}`)
   }
-  const epoch = process.env.SOURCE_DATE_EPOCH
-  const tmp = `${out}.tmp-${process.pid}`
-  const fd = openSync(tmp, 'w', 0o644)
-  try {
-    for (const chunk of runtimeArchive(exe, epoch && /^\d+$/.test(epoch) ? Number(epoch) : 0)) writeSync(fd, chunk)
-  } catch (err) {
-    closeSync(fd)
-    rmSync(tmp, { force: true })
-    throw err
-  }
-  closeSync(fd)
-  renameSync(tmp, out)
+  await writeImage([{ entries: runtimeArchive(exe), compress: 'none' }], sourceDateEpoch(process.env), out)
 }
 
 /** `modload mkinitramfs --json` for the kernel, as lines for the scripts. */
@@ -111,7 +101,7 @@ export const integrateTool: Tool = {
     const archive = values['runtime-cpio']
     if (archive !== undefined) {
       if (builder !== 'initramfs-tools') throw new UsageError('--runtime-cpio is for initramfs-tools (MODLOAD_RUNTIME=early)')
-      writeRuntimeArchive(archive, values.modload ?? process.execPath)
+      await writeRuntimeArchive(archive, values.modload ?? runningModload())
       return 0
     }
     const which = values['boot-script']

@@ -7,6 +7,7 @@ import { loadImageConfig } from '../image/config-fs.js'
 import { imageOutput, mergeImageSettings, parseAddFile, parseCmdlineWords, parseCompress, parseModuleSelector, selectorText, type ImageFlags, type Parsed } from '../image/config.js'
 import { defaultRuntimeCompression, mkinitramfs, plan, checkCompression, readKernelConfig, PARTS, type Plan, type MkInitramfsOptions } from '../initramfs/mkinitramfs.js'
 import { MkInitramfsError } from '../initramfs/errors.js'
+import { sourceDateEpoch } from '../initramfs/output.js'
 import { describeReason, describeReasons, parseSelectors, SelectorError, type Selector } from '../image/select.js'
 import { CLASS_NAMES, DEFAULT_SELECTORS, LATE_CLASSES } from '../image/classes.js'
 import { readHostFacts } from '../image/host.js'
@@ -173,7 +174,6 @@ export const mkinitramfsTool: Tool = {
       if (err instanceof SelectorError) throw new UsageError(`--modules: ${err.message}`)
       throw err
     }
-    const epoch = process.env.SOURCE_DATE_EPOCH
     const kernelRoot = values['kernel-root'] ?? '/'
     const kver = values.kver ?? kernelRelease()
     const output = values.output ?? imageOutput(settings.output, kver)
@@ -195,7 +195,7 @@ export const mkinitramfsTool: Tool = {
             ? flag('compress-runtime', parseCompress(values['compress-runtime'])).kind
             : defaultRuntimeCompression(compress, readKernelConfig(kernelRoot, kver)),
       add: settings.add.map((a) => ({ src: a.src, dest: a.dest })),
-      mtime: epoch && /^\d+$/.test(epoch) ? Number(epoch) : 0,
+      mtime: sourceDateEpoch(process.env),
       configRoot: settings.modprobeD ? '/' : null,
       cmdline: settings.cmdline,
       firmware: {
