@@ -120,14 +120,6 @@ function onConnection(conn: net.Socket, answer: (args: string[]) => Promise<numb
   })
 }
 
-function removeIfThere(path: string, remove: (p: string) => void): void {
-  try {
-    remove(path)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-  }
-}
-
 /** The helper, its socket and their directory, gone; best effort, never throws (it runs on
  * the way to exec'ing the root's init, where a leftover file is harmless). Three unlinks, not
  * rmSync's recursive walk: that loads Node's rimraf, ~40 ms under emulation. */
@@ -151,7 +143,11 @@ export async function startForwarding(bytes: Uint8Array, answer: (args: string[]
   const tmp = `${FORWARD_HELPER}.${process.pid}`
   writeFileSync(tmp, bytes, { mode: 0o755 })
   renameSync(tmp, FORWARD_HELPER)
-  removeIfThere(FORWARD_SOCKET, unlinkSync)
+  try {
+    unlinkSync(FORWARD_SOCKET) // a stale socket from an earlier start; rmSync would load rimraf
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
   const server = net.createServer({ allowHalfOpen: true }, (conn) => onConnection(conn, answer))
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
