@@ -6,12 +6,13 @@ import t from 'tap'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { ensureKernel } from '../qemu/kernels.js'
+import { buildModuleDb } from '../src/core/moddb.js'
 import { DRIVER_CLASSES, LATE_CLASSES } from '../src/image/classes.js'
 import { classMatches, pathMatches } from '../src/image/select.js'
 
 const kernel = await ensureKernel('6.1')
-const dep = readFileSync(path.join(kernel.root, 'lib/modules', kernel.version, 'modules.dep'), 'utf8')
-const paths = dep.split('\n').filter((l) => l.includes(':')).map((l) => l.slice(0, l.indexOf(':')))
+const dir = path.join(kernel.root, 'lib/modules', kernel.version)
+const paths = [...buildModuleDb(dir, { dep: readFileSync(path.join(dir, 'modules.dep'), 'utf8') }).modules.values()].map((m) => m.path)
 
 t.test('every pattern of every late class matches modules of a real tree', async (t) => {
   for (const [name, cls] of Object.entries(LATE_CLASSES)) {
