@@ -47,6 +47,8 @@ const db = buildModuleDb(dir, {
 })
 
 const VIRTIO_PCI = 'pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00'
+/** a virtio disk on PCI: class 01 (mass storage) */
+const VIRTIO_BLK_PCI = 'pci:v00001AF4d00001001sv00001AF4sd00000002bc01sc00i00'
 const XHCI = 'pci:v00001B36d0000000Dsv00001AF4sd00001100bc0Csc03i30'
 
 function ev(action: string, devpath: string, env: Record<string, string> = {}): Uevent {
@@ -255,6 +257,8 @@ t.test('an overflowed uevent queue makes one rescan of /sys', async (t) => {
 t.test('alias priority: controllers that reveal devices first, CPU features last', async (t) => {
   t.equal(aliasPriority('pci:v00001B36d0000000Dsv00001AF4sd00001100bc0Csc03i30'), 0, 'USB controller')
   t.equal(aliasPriority('pci:v00008086d00002922sv00001AF4sd00001100bc01sc06i01'), 0, 'AHCI')
+  t.equal(aliasPriority('pci:v00001B36d00000007sv00001AF4sd00001100bc08sc05i01'), 0, 'SD host controller (sdhci-pci)')
+  t.equal(aliasPriority('pci:v00008086d00007020sv00001AF4sd00001100bc08sc80i00'), 1, 'another system peripheral')
   t.equal(aliasPriority('virtio:d00000001v00001AF4'), 0)
   t.equal(aliasPriority('usb:v0627p0001d0000dc00dsc00dp00ic03isc00ip00in00'), 0)
   t.equal(aliasPriority('scsi:t-0x00'), 0)
@@ -363,17 +367,20 @@ function diskBehindVirtio(): { there: boolean; onLoad: (name: string) => [number
   return d
 }
 
-t.test('enough (modload.handover=early): once the root device is there, no new load starts', async (t) => {
+/** The disk behind virtio, a USB host and the PC speaker; one load at a time, the root's chain
+ * urgent and a forced module queued behind everything. */
+function rootAwaited() {
   const disk = diskBehindVirtio()
-  const m = machine({
-    devices: [VIRTIO_PCI, XHCI, 'platform:pcspkr'],
-    loadMs: 50,
-    onLoad: disk.onLoad,
-  })
+  const m = machine({ devices: [VIRTIO_BLK_PCI, XHCI, 'platform:pcspkr'], loadMs: 50, onLoad: disk.onLoad })
   const o = m.base()
   o.concurrency = 1
   o.urgent = new Set(['virtio_pci', 'virtio_blk'])
   o.force = ['dummy']
+  return { disk, m, o }
+}
+
+t.test('enough (modload.handover=early): once the root device is there, no new load starts', async (t) => {
+  const { disk, m, o } = rootAwaited()
   let asked = 0
   o.enough = () => {
     asked++
@@ -381,11 +388,10 @@ t.test('enough (modload.handover=early): once the root device is there, no new l
   }
   const r = await coldplug(o)
   t.ok(r.stoppedEarly)
-  // xhci_pci took the free slot while virtio_blk's device was still on its way; snd_pcsp
-  // started when virtio_blk ended, before the disk's uevent came, and is waited for
-  t.same(m.calls.map((c) => c.name), ['virtio', 'virtio_ring', 'virtio_pci', 'xhci_pci', 'virtio_blk', 'snd_pcsp'])
-  t.same(r.blocked.map((b) => b.name), ['dummy'], 'the rest is left to the root')
-  t.same(r.results.map((x) => x.name).at(-1), 'snd_pcsp')
+  // xhci_pci (a USB host: it could lead to a disk) took the free slot while virtio_blk's device
+  // was still on its way; the PC speaker and the forced module cannot, and waited
+  t.same(m.calls.map((c) => c.name), ['virtio', 'virtio_ring', 'virtio_pci', 'xhci_pci', 'virtio_blk'])
+  t.same(r.blocked.map((b) => b.name).sort(), ['dummy', 'snd_pcsp'], 'the rest is left to the root')
   t.equal(asked, 2, 'asked after the first scan and after the block device came, not at every wake-up')
   t.ok(succeeded(r), 'an early stop is not a failure')
   const never = machine({ devices: [XHCI] })
@@ -396,9 +402,45 @@ t.test('enough (modload.handover=early): once the root device is there, no new l
   t.same(nr.blocked, [])
 })
 
+t.test('onEnough (a hook going on with the root): told once, coldplug goes on to settle; stop ends it early', async (t) => {
+  const { disk, m, o } = rootAwaited()
+  let asked = 0
+  const told: number[] = []
+  o.enough = () => {
+    asked++
+    return disk.there
+  }
+  o.onEnough = () => told.push(m.now())
+  const r = await coldplug(o)
+  t.equal(told.length, 1, 'told once')
+  t.ok(told[0] < r.ms, 'before coldplug settled')
+  t.notOk(r.stoppedEarly)
+  t.same(r.blocked, [], 'everything loaded: nothing left to the root')
+  t.ok(m.calls.some((c) => c.name === 'dummy'), 'the loads went on after the root was there')
+  t.equal(asked, 2, 'not asked again once it said yes')
+  t.ok(m.calls.find((c) => c.name === 'snd_pcsp')!.at >= told[0], 'the PC speaker (it cannot lead to a disk) waited for the root')
+
+  // stop: asked once the root is there, the loads in flight end and nothing new starts
+  const { disk: disk2, m: s, o: so } = rootAwaited()
+  so.enough = () => disk2.there
+  let stop = (): void => undefined
+  so.stop = new Promise<void>((resolve) => (stop = resolve))
+  so.onEnough = stop
+  const lines: string[] = []
+  so.debug = (l) => lines.push(l)
+  const sr = await coldplug(so)
+  t.ok(sr.stoppedEarly)
+  t.equal(sr.stoppedBy, 'stop')
+  t.same(sr.blocked.map((b) => b.name), ['dummy'], 'what had not started is left')
+  t.notOk(s.calls.some((c) => c.name === 'dummy'))
+  t.same(sr.hung, [], 'the load in flight was waited for')
+  t.ok(lines.some((l) => l.startsWith('asked to stop, ')), lines.join('\n'))
+  t.ok(succeeded(sr), 'a stop on request is not a failure')
+})
+
 t.test('loads that sleep in the kernel while the CPU idles get company: the limit follows the CPU', async (t) => {
   // five HBA-like drivers whose init sleeps 1 s each, nothing for the CPU to do meanwhile
-  const devices = ['platform:hang', VIRTIO_PCI, XHCI, 'platform:pcspkr']
+  const devices = ['platform:hang', VIRTIO_BLK_PCI, XHCI, 'platform:pcspkr']
   const m = machine({ devices, loadMs: 1000 })
   const o = m.base()
   o.concurrency = 1
@@ -431,7 +473,7 @@ t.test('while the root is awaited (enough), CPU-feature modules wait; left to th
   const CPU = 'cpu:type:x86,ven0000fam0006mod003F:feature:,0000,0099'
   const disk = diskBehindVirtio()
   const m = machine({
-    devices: [CPU, VIRTIO_PCI],
+    devices: [CPU, VIRTIO_BLK_PCI],
     onLoad: disk.onLoad,
   })
   const o = m.base()
@@ -441,7 +483,7 @@ t.test('while the root is awaited (enough), CPU-feature modules wait; left to th
   t.notOk(m.calls.some((c) => c.name === 'aesni'), 'the CPU-feature module never took the CPU from the disk drivers')
   t.same(r.blocked.map((b) => b.name), ['aesni'], 'left to the root')
 
-  const never = machine({ devices: [CPU, VIRTIO_PCI] })
+  const never = machine({ devices: [CPU, VIRTIO_BLK_PCI] })
   const n = never.base()
   n.enough = () => false
   const lines: string[] = []
@@ -454,7 +496,7 @@ t.test('while the root is awaited (enough), CPU-feature modules wait; left to th
   t.same(nr.blocked, [])
   t.notOk(nr.timedOut, 'settles, no timeout')
 
-  const plain = machine({ devices: [CPU, VIRTIO_PCI] })
+  const plain = machine({ devices: [CPU, VIRTIO_BLK_PCI] })
   await coldplug(plain.base())
   t.equal(plain.calls.find((c) => c.name === 'aesni')?.at, 0, 'without enough, nothing is held')
 })

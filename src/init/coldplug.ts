@@ -65,6 +65,14 @@ export interface ColdplugOptions {
    * `stoppedEarly` (what was still queued is left to the real root's udev).
    */
   enough?: () => boolean
+  /** When given, a yes from `enough` calls this (once) instead of stopping: coldplug goes on
+   * to settle while the caller uses the root device (a hook's boot script mounts it); the
+   * caller ends it early through `stop`. */
+  onEnough?: () => void
+  /** Resolves when the caller wants coldplug to end (SIGTERM to `modload coldplug`): no new
+   * load starts, the loads in flight are waited for, and coldplug returns with
+   * `stoppedEarly`, as when `enough` stops it. */
+  stop?: Promise<void>
   /** the CPU's cumulative busy and idle time (/proc/stat): with it, the number of loads in
    * flight follows how idle the CPU is (adapt.ts), from `concurrency` up to `maxConcurrency` */
   cpu?: () => CpuSample | null
@@ -109,8 +117,10 @@ export interface ColdplugReport {
   /** scans of /sys (1 with a uevent socket, unless the kernel dropped events) */
   scans: number
   timedOut: boolean
-  /** stopped because `enough` said so, before the machine settled */
+  /** stopped because `enough` said so or `stop` asked, before the machine settled */
   stoppedEarly: boolean
+  /** why it stopped early: the root device was there, or the caller asked */
+  stoppedBy?: 'enough' | 'stop'
   ms: number
 }
 
@@ -145,7 +155,7 @@ export function parseDelayUse(text: string | null): number {
 
 /**
  * How soon the module for a device should load (lower first). Controllers that reveal more
- * devices first: USB and storage controllers on PCI, virtio, USB and SCSI devices (virtio
+ * devices first: USB, storage and SD host controllers on PCI, virtio, USB and SCSI devices (virtio
  * devices behind virtio_pci, USB devices behind xHCI, disks behind AHCI and usb-storage),
  * whose own waits (USB enumeration, usb-storage's delay_use, SCSI scans) then overlap with
  * the remaining loads, and the root disk is there sooner. Then the other bus devices
@@ -158,7 +168,8 @@ export function aliasPriority(alias: string): number {
   if (bus === 'cpu') return CPU_FEATURES
   if (bus === 'pci') {
     const m = /bc([0-9A-F]{2})sc([0-9A-F]{2})/.exec(alias)
-    return m !== null && (m[1] === '01' || (m[1] === '0C' && m[2] === '03')) ? 0 : 1
+    // mass storage, USB hosts, SD host controllers (class 08, subclass 05)
+    return m !== null && (m[1] === '01' || (m[1] === '0C' && m[2] === '03') || (m[1] === '08' && m[2] === '05')) ? 0 : 1
   }
   if (REVEALING_BUSES.has(bus)) return 0
   if (OTHER_BUSES.has(bus)) return 1
@@ -167,6 +178,12 @@ export function aliasPriority(alias: string): number {
 
 /** The priority of the CPU's feature modules (crypto, kvm, cpufreq, EDAC): they reveal no device. */
 export const CPU_FEATURES = 3
+
+/** While the root device is awaited (`enough`), what cannot lead to a disk waits: the
+ * priorities from here (other PCI devices, platform devices, the CPU's features). They go
+ * once the root is there (onEnough), or when all else is quiet and the root still is not
+ * (a root on the network, on a platform device, behind LVM or a passphrase). */
+export const HELD_WHILE_ROOT_AWAITED = 1
 
 /** How often the CPU is looked at while loads wait for a slot (adapt.ts). */
 export const ADAPT_MS = 100
@@ -290,10 +307,13 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     debug(`scan ${scans}: ${aliases.length} modaliases read in ${(t1 - t).toFixed(1)} ms, resolved in ${(o.now() - t1).toFixed(1)} ms`)
   }
 
-  // while the root is awaited (enough), the CPU's feature modules wait: under emulation their
-  // self-tests took the one CPU from the disk's drivers (aesni 1.2 s, kvm 0.8 s); they go when
-  // all else is quiet and the root is still not there, or are left to the root's own udev
-  if (o.enough !== undefined) scheduler.holdFrom = CPU_FEATURES
+  // while the root is awaited (enough), what cannot lead to a disk waits: under emulation the
+  // CPU's feature modules' self-tests took the one CPU from the disk's drivers (aesni 1.2 s,
+  // kvm 0.8 s), and a hook's boot (initramfs-tools, virtio) found virtio_pci taking 1.3-1.5 s
+  // beside floppy, psmouse, i2c_piix4, serio_raw and evdev against ~0.2 s alone. They go when
+  // all else is quiet and the root is still not there, once a hook's root is there, or are
+  // left to the root's own udev (modload.handover=early)
+  if (o.enough !== undefined) scheduler.holdFrom = HELD_WHILE_ROOT_AWAITED
 
   // the whole first scan is queued before anything starts, so that priorities order it
   scheduler.pause()
@@ -324,7 +344,20 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
       scheduler.concurrency = limit
     }
   }
-  let askEnough = o.enough !== undefined
+  let enough = o.enough
+  let askEnough = enough !== undefined
+  let stopBy: ColdplugReport['stoppedBy']
+  let stopAsked = false
+  void o.stop?.then(() => {
+    stopAsked = true
+    wakeUp()
+  })
+  const stopNow = (by: 'enough' | 'stop'): void => {
+    stopping = true
+    stopBy = by
+    scheduler.pause()
+    debug(`${by === 'stop' ? 'asked to stop' : 'enough: stopping early'}, ${scheduler.inFlight().length} loads in flight, ${scheduler.waiting().length} left`)
+  }
   for (;;) {
     const now = o.now()
     if (!stopping) adapt(now)
@@ -336,7 +369,7 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
       // how close the quiet period came to cutting this off: the number to tune quietMs by
       if (scheduler.idle() && now - lastActivity >= 100) debug(`uevent after ${(now - lastActivity).toFixed(0)} ms of quiet: ${ev.action} ${ev.devpath}`)
       lastActivity = now
-      if (ev.action === 'add' && ev.env.get('SUBSYSTEM') === 'block') askEnough = o.enough !== undefined
+      if (ev.action === 'add' && ev.env.get('SUBSYSTEM') === 'block') askEnough = enough !== undefined
       const alias = ev.env.get('MODALIAS')
       if (alias && (ev.action === 'add' || ev.action === 'change' || ev.action === 'bind')) want(alias, false)
       const hold = o.holdFor?.(ev) ?? 0
@@ -357,16 +390,21 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     }
     if (askEnough && !stopping) {
       askEnough = false
-      if (o.enough?.()) {
-        stopping = true
-        scheduler.pause()
-        debug(`enough: stopping early, ${scheduler.inFlight().length} loads in flight, ${scheduler.waiting().length} left`)
+      if (enough?.()) {
+        if (o.onEnough === undefined) stopNow('enough')
+        else {
+          // said once: the caller goes on, and so do the loads, the held ones too
+          enough = undefined
+          if (scheduler.holdFrom !== undefined) scheduler.releaseHold()
+          o.onEnough()
+        }
       }
     }
+    if (stopAsked && !stopping) stopNow('stop')
     // a load that has been in the kernel past slowMs may be hung: it does not hold up the root
     if (stopping && scheduler.inFlight().every((f) => now - f.since >= (o.slowMs ?? 5000))) break
     if (!stopping && scheduler.holdFrom !== undefined && scheduler.idleBelowHold() && now - lastActivity >= o.quietMs && now >= holdUntil) {
-      debug('the root is not there yet and all else is quiet: the held CPU-feature modules go now')
+      debug('the root is not there yet and all else is quiet: the held loads go now')
       scheduler.releaseHold()
     }
     if (scheduler.idle() && now - lastActivity >= o.quietMs && now >= holdUntil) {
@@ -417,6 +455,7 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     scans,
     timedOut,
     stoppedEarly: stopping,
+    stoppedBy: stopBy,
     ms: end - t0,
   }
 }

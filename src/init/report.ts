@@ -139,7 +139,8 @@ export function printReport(log: Log, report: ColdplugReport, oops: Oops | null 
   const hung = report.hung.filter((h) => h.name !== oops?.module)
   for (const h of hung) log(`report hung ${h.name}: init still running after ${(h.ms / 1000).toFixed(1)} s (stays in the kernel's hands; see dmesg)`, 'error')
   if (report.stoppedEarly) {
-    for (const l of wrap('report left to the root (modload.handover=early): ', report.blocked.map((b) => b.name))) log(l, 'info')
+    const why = report.stoppedBy === 'stop' ? 'asked to stop' : 'modload.handover=early'
+    for (const l of wrap(`report left to the root (${why}): `, report.blocked.map((b) => b.name))) log(l, 'info')
   } else for (const b of report.blocked) log(`report not started ${b.name}: waiting for ${b.on.join(', ')}`, 'error')
   for (const c of report.commands) log(`report not run: install command for ${c.module} (${c.command})`, 'warn')
   for (const b of report.blacklisted) log(`report blacklisted ${b.module} (wanted by ${b.alias})`, 'detail')

@@ -20,8 +20,8 @@ import { parseLoadParam, parseModulesLoad, readModulesLoad } from './modules-loa
 import { describe, levelOf, oopsDuring, parseTainted, printReport } from './report.js'
 import type { Log } from './log.js'
 import { IMAGE_ROOT_MODULES, PROC_MODULES, PROC_STAT, PROC_TAINTED, SYS_DEVICES, SYS_MODULE } from '../paths.js'
-import { parseRootOptions, rootRequested } from './root/options.js'
-import { rootPresent } from './root/devices.js'
+import { describeSpec, parseRootOptions, rootRequested, type RootSpec } from './root/options.js'
+import { blockIo, rootPresent } from './root/devices.js'
 import { parseProcStat } from './adapt.js'
 import { readKernelCompression } from '../load/insert.js'
 
@@ -81,7 +81,7 @@ const OPTIONS: Record<string, 'flag' | 'number' | 'list' | readonly string[]> = 
   'modload.jobs': 'number',
   'modload.maxjobs': 'number',
   'modload.load': 'list',
-  'modload.handover': ['early'],
+  'modload.handover': ['early', 'settled'],
   'modload.onfail': ['poweroff', 'reboot', 'halt', 'wait'],
 }
 
@@ -143,16 +143,33 @@ export function openSystemModules(log: Log, cmdlineText: string): OpenedModules 
   return { db, config }
 }
 
-/** modload.handover=early: coldplug is done for init once the root device is there. */
-function earlyRoot(cmdlineText: string, log: Log): (() => boolean) | undefined {
+/**
+ * Whether root= (when the command line names one) and each of `devices` are there: for
+ * modload.handover=early (init hands over then) and for a hook's --ready-fd (its boot script
+ * goes on then). undefined when there is nothing to look for.
+ */
+function devicesThere(cmdlineText: string, devices: readonly RootSpec[], log: Log, what: string): (() => boolean) | undefined {
   const opts = parseRootOptions(cmdlineText)
-  if (!opts.root) return undefined
-  const present = rootPresent(opts.root)
+  const specs = [...(opts.root ? [opts.root] : []), ...devices]
+  if (specs.length === 0) return undefined
+  const io = blockIo()
+  const present = specs.map((s) => rootPresent(s, io))
+  const names = [...(opts.root ? [`root=${opts.rootText}`] : []), ...devices.map(describeSpec)].join(', ')
   return () => {
-    const yes = present()
-    if (yes) log(`root=${opts.rootText} is there: handing over before coldplug settles (modload.handover=early)`, 'detail')
+    const yes = present.every((p) => p())
+    if (yes) log(`${names} ${specs.length === 1 ? 'is' : 'are'} there: ${what}`, 'detail')
     return yes
   }
+}
+
+/** What `modload coldplug` adds for a boot script that goes on without waiting for settle. */
+export interface HookControl {
+  /** devices that must be there too before `onReady` (the resume device) */
+  devices?: readonly RootSpec[]
+  /** called once root= and `devices` are there; coldplug goes on to settle */
+  onReady?: () => void
+  /** resolves when coldplug should end early (SIGTERM) */
+  stop?: Promise<void>
 }
 
 /** Run coldplug on this machine with `settings`; `cmdlineText` is /proc/cmdline; `opened` is
@@ -163,6 +180,7 @@ export async function coldplugSystem(
   settings: ColdplugSettings,
   cmdlineText: string,
   opened?: OpenedModules,
+  hook: HookControl = {},
 ): Promise<ColdplugReport> {
   // the socket first: a device added while we read /sys is then in one or the other
   let events: UeventSource | null = null
@@ -193,7 +211,13 @@ export async function coldplugSystem(
       events,
       force: [...new Set([...(withRoot ? rootChain : []), ...settings.force, ...lists.names])],
       urgent: new Set(rootChain),
-      enough: settings.early && withRoot ? earlyRoot(cmdlineText, log) : undefined,
+      enough: hook.onReady
+        ? devicesThere(cmdlineText, hook.devices ?? [], log, 'the boot script goes on, coldplug too')
+        : settings.early && withRoot
+          ? devicesThere(cmdlineText, hook.devices ?? [], log, 'handing over before coldplug settles (modload.handover=early)')
+          : undefined,
+      onEnough: hook.onReady,
+      stop: hook.stop,
       quietMs: settings.quietMs,
       timeoutMs: settings.timeoutMs,
       concurrency: settings.concurrency,
