@@ -7,18 +7,26 @@ import type { ToolIo } from '../src/tools/io.js'
 import { SysError } from '../src/sys/syscalls.js'
 import * as system from '../src/init/system.js'
 import * as log from '../src/init/log.js'
+import { closeSync, openSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 
 function report(results: ColdplugReport['results'], extra: Partial<ColdplugReport> = {}): ColdplugReport {
   return { results, hung: [], blocked: [], unmatched: [], blacklisted: [], commands: [], matched: new Map(), events: 0, scans: 1, timedOut: false, stoppedEarly: false, ms: 1, ...extra }
 }
 
-async function tool(t: Test, r: ColdplugReport) {
+async function tool(t: Test, r: ColdplugReport, during: (hook: system.HookControl) => Promise<void> = async () => undefined) {
   const seen: ColdplugSettings[] = []
+  const hooks: system.HookControl[] = []
   const exits: number[] = []
   const { makeColdplugTool } = await t.mockImport<typeof import('../src/tools/coldplug.js')>('../src/tools/coldplug.js', {
     '../src/init/system.js': {
       ...system,
-      coldplugSystem: async (_sys: unknown, _log: unknown, s: ColdplugSettings) => (seen.push(s), r),
+      coldplugSystem: async (_sys: unknown, _log: unknown, s: ColdplugSettings, _c: string, _o: unknown, hook: system.HookControl) => {
+        seen.push(s)
+        hooks.push(hook)
+        await during(hook)
+        return r
+      },
     },
     // never the host's kernel log
     '../src/init/log.js': { ...log, openKmsg: () => null },
@@ -26,7 +34,7 @@ async function tool(t: Test, r: ColdplugReport) {
   const coldplugTool = makeColdplugTool((c) => exits.push(c))
   const out: string[] = []
   const io: ToolIo = { prog: 'coldplug', out: (s) => out.push(s), err: (s) => out.push(s), sys: () => ({}) as never, stdin: async () => '' }
-  return { run: (argv: string[]) => coldplugTool.run(argv, io), seen, out, exits }
+  return { run: (argv: string[]) => coldplugTool.run(argv, io), seen, hooks, out, exits }
 }
 
 t.test('exit 0 when everything loaded, with the options given', async (t) => {
@@ -51,4 +59,34 @@ t.test('--help documents the exit status; bad numbers are usage errors', async (
   t.equal(await h.run(['--help']), 0)
   t.match(h.out.join(''), /Exit status: 0 .* 1 when a module/s)
   await t.rejects(h.run(['--timeout', 'soon']), { name: 'UsageError' })
+})
+
+t.test('--ready-fd: "ready" once the devices are there, else "exit CODE" at the end; SIGTERM asks the engine to stop', async (t) => {
+  const dir = t.testdir()
+  const file = join(dir, 'ready')
+  const ready = await tool(t, report([]), async (hook) => {
+    t.ok(hook.onReady, 'the engine is told whom to tell')
+    t.same(hook.devices, [{ kind: 'uuid', value: 'abcd' }, { kind: 'name', name: 'vdb' }])
+    hook.onReady?.()
+    process.emit('SIGTERM')
+    await hook.stop
+  })
+  const fd = openSync(file, 'w')
+  const listeners = process.listenerCount('SIGTERM') // tap's own
+  t.equal(await ready.run(['--quiet', '--ready-fd', String(fd), '--device', 'UUID=abcd', '--device', '/dev/vdb']), 0)
+  t.equal(readFileSync(file, 'utf8'), 'ready\n', 'one line, and the descriptor closed by the tool')
+  t.throws(() => closeSync(fd), { code: 'EBADF' })
+  t.equal(process.listenerCount('SIGTERM'), listeners, 'its SIGTERM listener is gone after the run')
+
+  const never = await tool(t, report([{ name: 'a', status: 'failed', error: new SysError('finit_module', 8) }]))
+  const fd2 = openSync(file, 'w')
+  t.equal(await never.run(['--quiet', '--ready-fd', String(fd2)]), 1)
+  t.equal(readFileSync(file, 'utf8'), 'exit 1\n')
+
+  const plain = await tool(t, report([]))
+  await plain.run(['--quiet'])
+  t.equal(plain.hooks[0].onReady, undefined, 'without --ready-fd the script waits for settle')
+  await t.rejects(plain.run(['--ready-fd', '3', '--device', 'nonsense']), { name: 'UsageError', message: /--device nonsense: not a device/ })
+  await t.rejects(plain.run(['--device', 'UUID=x']), { name: 'UsageError', message: /only with --ready-fd/ })
+  await t.rejects(plain.run(['--ready-fd', '1.5']), { name: 'UsageError' })
 })

@@ -3,7 +3,9 @@
 // when settled. Policy comes from modprobe.d, modules-load.d and /proc/cmdline as for init;
 // the options here override the command line's modload.* settings.
 import { parseArgs } from 'node:util'
-import { readFileSync } from 'node:fs'
+import { closeSync, readdirSync, readFileSync, writeSync } from 'node:fs'
+import { setPriority } from 'node:os'
+import { performance } from 'node:perf_hooks'
 import { parseCmdline } from '../format/cmdline.js'
 import { coldplugSystem, DEFAULTS, settingsFromCmdline } from '../init/system.js'
 import { consoleLoglevel, isKernelConsole, makeLog, openKmsg } from '../init/log.js'
@@ -12,18 +14,32 @@ import { readImageCmdline } from '../init/cmdline-file.js'
 import { PROC_CMDLINE } from '../paths.js'
 import { UsageError, type Tool } from './io.js'
 import type { Sys } from '../sys/syscalls.js'
+import { parseRootSpec, type RootSpec } from '../init/root/options.js'
+import type { Log } from '../init/log.js'
 
 export const COLDPLUG_HELP = `usage: modload coldplug [--timeout S] [--quiet-ms N] [--jobs N] [--load A,B] [--debug] [--quiet]
+                        [--ready-fd N [--device SPEC]...]
 
 Loads the kernel modules for the hardware present and for devices that appear meanwhile
 (uevents), then exits once settled: no load in flight and no uevent for --quiet-ms.
+SIGTERM (or SIGHUP) ends it sooner: no new load starts, the ones in flight are waited for (what was
+left is the real root's udev's to load, as after \`udevadm control --exit\`).
 
   --timeout S    stop waiting after S seconds (default ${DEFAULTS.timeoutMs / 1000}; modload.timeout=)
   --quiet-ms N   settled after N ms without a uevent (default ${DEFAULTS.quietMs}; modload.quiet_ms=)
   --jobs N       loads in flight at once (default ${DEFAULTS.concurrency}; modload.jobs=)
   --load A,B     also load these modules (as modload.load= and modules-load.d)
   --debug        say more (as modload.debug)
-  --quiet        print only failures and the final line
+  --quiet        print only failures and the final line (unless --debug)
+  --ready-fd N   for a boot script that goes on once its root device is there: when root=
+                 (of /proc/cmdline) and each --device are there, write "ready" to file
+                 descriptor N and close it; coldplug goes on, its loads at the lowest CPU
+                 priority (nice 19) so that they do not slow down the script's own work,
+                 until settled or SIGTERM (the loads in flight then finish at the usual
+                 priority). When that never happens, "exit CODE" is written there at the
+                 end instead
+  --device SPEC  with --ready-fd: this device must be there too (/dev/NAME, UUID=, LABEL=,
+                 PARTUUID=, MAJ:MIN; e.g. the resume device)
 
 Exit status: 0 when every load succeeded (or there was nothing to load); 1 when a module
 failed, was skipped because a dependency failed, or was still loading at the timeout;
@@ -43,6 +59,31 @@ function readOr(path: string): string {
     return readFileSync(path, 'latin1')
   } catch {
     return ''
+  }
+}
+
+/** Every thread of this process to `nice` (Linux's setpriority is per thread; threads made
+ * later inherit the main thread's): the loads run on libuv's pool and in the kernel, in
+ * those threads. */
+function reniceAll(nice: number, log: Log): void {
+  try {
+    for (const tid of readdirSync('/proc/self/task')) setPriority(Number(tid), nice)
+  } catch (err) {
+    log(`warning: cannot lower the loads' CPU priority (${(err as Error).message}); they go on as they were`, 'warn')
+  }
+}
+
+/** The --ready-fd end of the protocol: one line, then the descriptor is closed. */
+function tellFd(fd: number, line: string, log: Log): void {
+  try {
+    writeSync(fd, `${line}\n`)
+  } catch (err) {
+    log(`warning: --ready-fd ${fd}: cannot write "${line}" (${(err as Error).message})`, 'warn')
+  }
+  try {
+    closeSync(fd)
+  } catch {
+    // already closed or never open: the write said so
   }
 }
 
@@ -67,6 +108,8 @@ export function makeColdplugTool(exit: (code: number, sys: Sys) => void = exitSo
           load: { type: 'string', multiple: true },
           debug: { type: 'boolean' },
           quiet: { type: 'boolean', short: 'q' },
+          'ready-fd': { type: 'string' },
+          device: { type: 'string', multiple: true },
           help: { type: 'boolean', short: 'h' },
         },
       })
@@ -93,11 +136,50 @@ export function makeColdplugTool(exit: (code: number, sys: Sys) => void = exitSo
         // init keeps each load's line for the kernel log (a serial console is slow); a hook's
         // output is the caller's to read: one line per load unless --quiet
         if (level === 'detail' && /^(loaded|failed) /.test(line)) level = 'info'
-        if (!quiet || level === 'error' || level === 'warn' || line.startsWith('coldplug done')) all(line, level)
+        if (!quiet || s.debug || level === 'error' || level === 'warn' || line.startsWith('coldplug done')) all(line, level)
       }
+      const readyFd = number(values['ready-fd'], '--ready-fd')
+      if (readyFd !== undefined && !Number.isInteger(readyFd)) throw new UsageError(`--ready-fd: not a file descriptor: ${values['ready-fd']}`)
+      const devices: RootSpec[] = []
+      for (const d of values.device ?? []) {
+        const spec = parseRootSpec(d)
+        if (spec === null) throw new UsageError(`--device ${d}: not a device (expected /dev/NAME, UUID=, LABEL=, PARTUUID= or MAJ:MIN)`)
+        devices.push(spec)
+      }
+      if (devices.length && readyFd === undefined) throw new UsageError('--device: only with --ready-fd')
+      let ready = false
+      const onReady =
+        readyFd === undefined
+          ? undefined
+          : () => {
+              ready = true
+              reniceAll(19, log)
+              tellFd(readyFd, 'ready', log)
+            }
+      let onTerm = (): void => undefined
+      const stop = new Promise<void>((resolve) => {
+        onTerm = () => {
+          // the loads in flight finish at the usual priority: at the lowest, a busy root's boot
+          // could starve them past the engine's hung-load limit
+          if (ready) reniceAll(0, log)
+          resolve()
+        }
+      })
+      // SIGHUP too: dracut's systemd units stop with it (KillSignal=SIGHUP)
+      process.once('SIGTERM', onTerm)
+      process.once('SIGHUP', onTerm)
+      // how long the runtime took to get here (Node's start-up), and when: for modload.debug
+      log(`start uptime=${readOr('/proc/uptime').split(' ')[0]} runtime start-up ms=${performance.now().toFixed(0)}`, 'debug')
       const sys = io.sys()
-      const report = await coldplugSystem(sys, log, s, cmdlineText)
+      let report
+      try {
+        report = await coldplugSystem(sys, log, s, cmdlineText, undefined, { devices, onReady, stop })
+      } finally {
+        process.removeListener('SIGTERM', onTerm)
+        process.removeListener('SIGHUP', onTerm)
+      }
       const code = succeeded(report) ? 0 : 1
+      if (readyFd !== undefined && !ready) tellFd(readyFd, `exit ${code}`, log)
       // the one case where the tool itself ends the process (see exitSoon)
       if (report.hung.length) exit(code, sys)
       return code
