@@ -60,6 +60,11 @@ const withoutSystemd = building.dracut.then(() => ensureDracutWithoutSystemd(ker
 const early = building['initramfs-tools'].then(() => ensureInitramfsToolsEarly(kernel, log))
 for (const p of [...Object.values(building), withoutSystemd, early]) p.catch(() => undefined)
 
+/** init-top's notice: coldplug ended (exit N) or the root device came first */
+const ITOOLS_NOTICE = /modload: initramfs-tools: coldplug [\d.]+-[\d.]+ s \((?:exit \d+|root device there; the rest goes on until init-bottom)\); udev not started/
+
+const DRACUT_NOTICE = /modload: dracut: coldplug [\d.]+-[\d.]+ s \((?:exit \d+|root device there; the rest goes on until cleanup)\); udev's driver loading off/
+
 for (const builder of builders) {
   t.test(builder, async (t) => {
     const images = await building[builder]
@@ -99,13 +104,16 @@ for (const builder of builders) {
     for (const machine of machines) {
       t.test(`${machine}: boots to the root's init with the stock image's drivers, without udev's coldplug`, async (t) => {
         const stock = await stockLive(kernel, builder, images.stock, machine)
-        const b = await bootToRoot({ kernel, image: images.modload.path, machine, append: bootWords[builder], listModules: true })
+        // this test root has no udev of its own: the image waits for modload's coldplug to
+        // settle (the default, early, leaves what it has not loaded to the root's udev)
+        const append = `${bootWords[builder]} modload.handover=settled`
+        const b = await bootToRoot({ kernel, image: images.modload.path, machine, append, listModules: true })
         if (!t.ok(b.reached, 'reached the root\'s init')) {
           t.comment(b.console.split('\n').slice(-40).join('\n'))
           return
         }
         t.equal(b.pid, 1, 'as PID 1')
-        const notice = builder === 'initramfs-tools' ? /modload: initramfs-tools: coldplug [\d.]+-[\d.]+ s \(exit \d+\); udev not started/ : /modload: dracut: coldplug [\d.]+-[\d.]+ s \(exit \d+\); udev's driver loading off/
+        const notice = builder === 'initramfs-tools' ? ITOOLS_NOTICE : DRACUT_NOTICE
         t.match(b.console, notice, 'the kernel log says modload loaded the drivers and udev did not')
         t.notMatch(b.console, /as without modload/, 'no fallback')
         const mine = new Set(b.modules)
@@ -124,15 +132,33 @@ for (const builder of builders) {
       })
     }
 
+    t.test('virtio, handover early (the default): the boot goes on once the root device is there, the rest is stopped before the switch', async (t) => {
+      const b = await bootToRoot({ kernel, image: images.modload.path, machine: 'virtio', append: bootWords[builder], listModules: true })
+      if (!t.ok(b.reached, 'reached the root\'s init')) {
+        t.comment(b.console.split('\n').slice(-40).join('\n'))
+        return
+      }
+      const [stage, udev] = builder === 'initramfs-tools' ? ['init-bottom', 'udev not started'] : ['cleanup', "udev's driver loading off"]
+      t.match(b.console, new RegExp(`modload: ${builder}: coldplug [\\d.]+-[\\d.]+ s \\(root device there; the rest goes on until ${stage}\\); ${udev}`))
+      t.match(b.console, new RegExp(`modload: ${builder}: coldplug asked to stop at [\\d.]+ s`), `${stage} stopped it`)
+      t.notMatch(b.console, /as without modload/, 'no fallback')
+      t.notMatch(b.console, /modload: report hung/, 'its loads in flight ended (none reported hung)')
+      t.same(['virtio_pci', 'virtio_blk', 'ext4'].filter((m) => !b.modules?.includes(m)), [], 'the root\'s drivers are live')
+      const stock = await stockLive(kernel, builder, images.stock, 'virtio')
+      t.same(b.modules?.filter((m) => !stock.includes(m) && stockModules.has(m)) ?? [], [], 'nothing live that the stock image holds but did not load')
+      t.comment(`left to the root's udev: ${stock.filter((m) => !b.modules?.includes(m)).join(' ') || 'nothing'}`)
+    })
+
     if (builder === 'dracut') {
       t.test('virtio, dracut without systemd (its own init.sh runs the hook): boots the same way', async (t) => {
         const image = await withoutSystemd
-        const b = await bootToRoot({ kernel, image: image.path, machine: 'virtio', append: bootWords.dracut, listModules: true })
+        const b = await bootToRoot({ kernel, image: image.path, machine: 'virtio', append: `${bootWords.dracut} modload.handover=settled`, listModules: true })
         if (!t.ok(b.reached, 'reached the root\'s init')) {
           t.comment(b.console.split('\n').slice(-40).join('\n'))
           return
         }
-        t.match(b.console, /modload: dracut: coldplug [\d.]+-[\d.]+ s \(exit \d+\); udev's driver loading off/)
+        t.match(b.console, DRACUT_NOTICE)
+        t.match(b.console, /modload: dracut: coldplug waited for from [\d.]+ s, ended by [\d.]+ s/, 'the cleanup hook waited for it (modload.handover=settled)')
         t.notMatch(b.console, /as without modload/, 'no fallback')
         // autofs4 is systemd's own (it loads it at start), not a device's driver
         const stock = (await stockLive(kernel, builder, images.stock, 'virtio')).filter((m) => m !== 'autofs4')
@@ -150,12 +176,13 @@ for (const builder of builders) {
         const holding: string[] = []
         for (const p of parts) if (await fs.stat(path.join(tree, p, 'usr/sbin/modload')).catch(() => undefined)) holding.push(p)
         t.ok(holding.length === 1 && holding[0].startsWith('early'), `only an early archive holds usr/sbin/modload (${holding.join(', ') || 'none'} of ${parts.join(', ')})`)
-        const b = await bootToRoot({ kernel, image: image.path, machine: 'virtio', append: bootWords[builder], listModules: true })
+        const b = await bootToRoot({ kernel, image: image.path, machine: 'virtio', append: `${bootWords[builder]} modload.handover=settled`, listModules: true })
         if (!t.ok(b.reached, 'reached the root\'s init')) {
           t.comment(b.console.split('\n').slice(-40).join('\n'))
           return
         }
-        t.match(b.console, /modload: initramfs-tools: coldplug [\d.]+-[\d.]+ s \(exit \d+\); udev not started/)
+        t.match(b.console, ITOOLS_NOTICE)
+        t.match(b.console, /modload: initramfs-tools: coldplug waited for from [\d.]+ s, ended by [\d.]+ s/, 'init-bottom waited for it (modload.handover=settled)')
         const stock = await stockLive(kernel, builder, images.stock, 'virtio')
         t.same(stock.filter((m) => !b.modules?.includes(m)), [], 'every module the stock image had live is live')
       })

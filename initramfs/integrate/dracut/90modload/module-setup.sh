@@ -7,8 +7,9 @@
 #
 # The image gets the executable as /usr/sbin/modload, the modules and firmware modload's
 # selection picks (`modload mkinitramfs`'s selectors, /etc/modload/mkinitramfs.conf; default
-# host usb-host input) beside dracut's own, and a pre-trigger hook that runs `modload coldplug`
-# before udev's trigger. dracut's devices, its root and its initqueue still go through udev
+# host usb-host input) beside dracut's own, a pre-trigger hook that runs `modload coldplug`
+# before udev's trigger and goes on once the root device is there, and a cleanup hook that ends
+# the rest of that coldplug before the switch to the root. dracut's devices, its root and its initqueue still go through udev
 # (systemd's device units and dracut's root wait are made by udev rules), so udev stays; what
 # modload replaces is udev's coldplug loading: 80-drivers.rules, the rule that loads a module
 # for each device's modalias as the trigger replays every device, is masked by an empty file
@@ -19,6 +20,9 @@
 #   modload_udev=replace|beside   beside: the rule is not masked; modload loads first, udev's
 #                                 trigger then loads whatever is left, as without modload
 #   modload_args="..."            more `modload mkinitramfs` selection arguments
+#   modload_handover=early|settled  what the cleanup hook (modload-stop.sh) does with a
+#                                 coldplug still running in the background: stop it (early)
+#                                 or wait for it to settle
 
 MODLOAD=${MODLOAD:-@MODLOAD@}
 
@@ -66,9 +70,17 @@ install() {
     inst_binary "$MODLOAD" /usr/sbin/modload
     inst_multiple blkid
     inst_hook pre-trigger 01 "$moddir/modload-coldplug.sh"
+    inst_hook cleanup 99 "$moddir/modload-stop.sh"
     if [[ ${modload_udev:-replace} != beside ]]; then
         mkdir -p "$initdir/etc/udev/rules.d"
         : > "$initdir/etc/udev/rules.d/80-drivers.rules"
     fi
-    echo "modload_udev=${modload_udev:-replace}" > "$initdir/etc/modload-integration.conf"
+    case ${modload_handover:-early} in
+        early | settled) ;;
+        *)
+            dwarn "modload: modload_handover=$modload_handover: expected early or settled; using early"
+            modload_handover=early
+            ;;
+    esac
+    printf 'modload_udev=%s\nmodload_handover=%s\n' "${modload_udev:-replace}" "${modload_handover:-early}" > "$initdir/etc/modload-integration.conf"
 }
