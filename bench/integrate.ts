@@ -38,16 +38,20 @@ import { bootWords, ensureBuilderImages, ensureInitramfsToolsEarly } from '../in
 import type { Builder } from '../src/integrate/integrate.js'
 import { median } from './boot-bench.js'
 
-export const contenders = ['initramfs-tools', 'initramfs-tools+modload', 'initramfs-tools+modload-early', 'dracut', 'dracut+modload'] as const
+export const contenders = ['initramfs-tools', 'initramfs-tools+modload', 'initramfs-tools+modload-settled', 'initramfs-tools+modload-early', 'dracut', 'dracut+modload'] as const
 export type Contender = (typeof contenders)[number]
 
 export const labels: Readonly<Record<Contender, string>> = {
   'initramfs-tools': 'initramfs-tools (stock)',
   'initramfs-tools+modload': 'initramfs-tools + modload',
+  'initramfs-tools+modload-settled': 'initramfs-tools + modload, modload.handover=settled',
   'initramfs-tools+modload-early': 'initramfs-tools + modload, MODLOAD_RUNTIME=early',
   dracut: 'dracut (stock)',
   'dracut+modload': 'dracut + modload',
 }
+
+/** Kernel command-line words a contender adds to its builder's. */
+const extraWords: Partial<Record<Contender, string>> = { 'initramfs-tools+modload-settled': ' modload.handover=settled' }
 
 const builderOf = (c: Contender): Builder => (c.startsWith('dracut') ? 'dracut' : 'initramfs-tools')
 const withModload = (c: Contender): boolean => c.includes('+modload')
@@ -93,13 +97,34 @@ export function parseInitStamp(lines: readonly string[]): number | undefined {
   return undefined
 }
 
-/** The integration's notice: modload's coldplug window on the guest clock. Pure. */
-export function parseColdplugNotice(lines: readonly string[]): { start: number; settled: number; exit: number } | undefined {
+/** modload's coldplug in a boot, on the guest clock: from `start` until the boot script went
+ * on (`settled`: coldplug ended with `exit`, or the root device was there and the rest went on
+ * in the background until init-bottom asked it to stop, or waited for it, at `asked`). */
+export interface ColdplugNotice {
+  start: number
+  settled: number
+  exit?: number
+  /** init-bottom (dracut: cleanup): when it asked the background coldplug to stop (not waited
+   * for), or began to wait for it to settle (modload.handover=settled) */
+  asked?: number
+  /** when that wait ended */
+  ended?: number
+}
+
+/** The integration's notices (init-top's, and init-bottom's for a background coldplug). Pure. */
+export function parseColdplugNotice(lines: readonly string[]): ColdplugNotice | undefined {
+  let found: ColdplugNotice | undefined
   for (const l of lines) {
-    const m = /modload: (?:initramfs-tools|dracut): coldplug (\d+(?:\.\d+)?)-(\d+(?:\.\d+)?) s \(exit (\d+)\)/.exec(l)
-    if (m) return { start: Number(m[1]), settled: Number(m[2]), exit: Number(m[3]) }
+    const m = /modload: (?:initramfs-tools|dracut): coldplug (\d+(?:\.\d+)?)-(\d+(?:\.\d+)?) s \((?:exit (\d+)|root device there)/.exec(l)
+    if (m) found = { start: Number(m[1]), settled: Number(m[2]), ...(m[3] === undefined ? {} : { exit: Number(m[3]) }) }
+    // the background part's end (init-bottom)
+    const e = /modload: (?:initramfs-tools|dracut): coldplug (?:asked to stop at (\d+(?:\.\d+)?) s|waited for from (\d+(?:\.\d+)?) s, ended by (\d+(?:\.\d+)?) s)/.exec(l)
+    if (e && found) {
+      found.asked = Number(e[1] ?? e[2])
+      if (e[3] !== undefined) found.ended = Number(e[3])
+    }
   }
-  return undefined
+  return found
 }
 
 export interface Sample {
@@ -112,7 +137,7 @@ export interface Sample {
   /** kernel start -> the image's /init */
   init?: number
   /** modload's coldplug (modload images) */
-  coldplug?: { start: number; settled: number; exit: number }
+  coldplug?: ColdplugNotice
   failure?: string
 }
 
@@ -181,6 +206,7 @@ export function table(rows: readonly Row[]): string {
 const colours: Readonly<Record<Contender, string>> = {
   'initramfs-tools': '#1f77b4',
   'initramfs-tools+modload': '#2ca02c',
+  'initramfs-tools+modload-settled': '#8c564b',
   'initramfs-tools+modload-early': '#17becf',
   dracut: '#ff7f0e',
   'dracut+modload': '#98df8a',
@@ -308,6 +334,9 @@ export async function runBench(opts: Options): Promise<Row[]> {
       files.set(c, await stamped(img.path))
     }
   }
+  // the same image, booted with its background coldplug waited for (all drivers before the root)
+  images['initramfs-tools+modload-settled'] = images['initramfs-tools+modload']
+  files.set('initramfs-tools+modload-settled', files.get('initramfs-tools+modload')!)
   const early = await ensureInitramfsToolsEarly(kernel, opts.log)
   images['initramfs-tools+modload-early'] = { path: path.relative(projectRoot, early.path), bytes: early.bytes, tool: early.tool }
   files.set('initramfs-tools+modload-early', await stamped(early.path))
@@ -318,7 +347,7 @@ export async function runBench(opts: Options): Promise<Row[]> {
   for (let round = 1; round <= opts.runs; round++) {
     for (const machine of opts.machines) {
       for (const c of rotate(contenders, round - 1)) {
-        const b = await bootToRoot({ kernel, image: files.get(c)!, machine, append: `${bootWords[builderOf(c)]} rdinit=/init-stamp` })
+        const b = await bootToRoot({ kernel, image: files.get(c)!, machine, append: `${bootWords[builderOf(c)]}${extraWords[c] ?? ''} rdinit=/init-stamp` })
         const s: Sample = { machine, contender: c, round, reached: b.reached, uptime: b.uptime, init: parseInitStamp(b.result.lines), coldplug: parseColdplugNotice(b.result.lines) }
         if (!b.reached) s.failure = failureReason(b.result.lines, b.result.timedOut, b.result.panicked)
         samples.push(s)
@@ -371,29 +400,41 @@ modload integrate dracut --remove && dracut -f
 
 \`modload integrate\` installs, for initramfs-tools, \`/etc/initramfs-tools/hooks/modload\` and
 \`/etc/initramfs-tools/conf.d/modload\` (settings: \`MODLOAD_UDEV=replace|beside|off\`,
-\`MODLOAD_ARGS\`, \`MODLOAD_RUNTIME=main|early\`); for dracut, \`/usr/lib/dracut/modules.d/90modload/\` and
-\`/etc/dracut.conf.d/90-modload.conf\` (\`modload_udev=replace|beside\`, \`modload_args\`). The
+\`MODLOAD_ARGS\`, \`MODLOAD_RUNTIME=main|early\`, \`MODLOAD_HANDOVER=early|settled\`); for dracut,
+\`/usr/lib/dracut/modules.d/90modload/\` and \`/etc/dracut.conf.d/90-modload.conf\`
+(\`modload_udev=replace|beside\`, \`modload_args\`, \`modload_handover=early|settled\`). The
 image gets the executable, the modules and firmware that \`modload mkinitramfs\`'s selection picks
 (\`/etc/modload/mkinitramfs.conf\`, default \`host usb-host input\`) beside the builder's own, and:
 
 - **initramfs-tools**: modload's boot scripts stand in for udev's (\`scripts/init-top/udev\`,
-  \`scripts/init-bottom/udev\`; udev's are kept in \`/usr/lib/modload/udev/\`). \`modload coldplug\`
-  loads the drivers and returns once settled; udev is not started. If the root device is not
-  there afterwards (modload missing or failing, a root on LVM or named by \`/dev/disk/by-*\`),
-  the reason goes to the kernel log and udev's own script runs: the stock path. \`root=UUID=\` and
-  \`resume=UUID=\` resolve through util-linux's \`blkid\` as in the stock image; the root mount,
-  fsck and resume are initramfs-tools' own. \`MODLOAD_UDEV=beside\` runs udev right after.
+  \`scripts/init-bottom/udev\`; udev's are kept in \`/usr/lib/modload/udev/\`); udev is not
+  started. init-top starts \`modload coldplug\` and goes on as soon as the root device is there
+  (\`--ready-fd\`): while the root is awaited, loads that cannot lead to a disk (network,
+  platform, input and CPU-feature drivers) wait; once it is there, the rest of coldplug goes on
+  in the background at the lowest CPU priority while initramfs-tools finds the resume device,
+  checks and mounts the root (and /usr), and init-bottom ends it: \`MODLOAD_HANDOVER=early\`
+  (default) stops it (the loads in flight finish, what has not started is left to the root's
+  own udev, which coldplugs again, as udev's own init-bottom stops udevd), \`settled\` waits
+  for it to settle (every driver loaded before the root's init: for a root without udev);
+  \`modload.handover=early|settled\` on the kernel command line overrides it for one boot.
+  If coldplug ends and the root device is not there (modload missing or failing, a root on LVM
+  or named by \`/dev/disk/by-*\`), the reason goes to the kernel log and udev's own script runs:
+  the stock path. \`root=UUID=\` and \`resume=UUID=\` resolve through util-linux's \`blkid\` as in
+  the stock image; the root mount, fsck and resume are initramfs-tools' own.
+  \`MODLOAD_UDEV=beside\` runs coldplug to the end, then udev.
   \`MODLOAD_RUNTIME=early\` moves the executable out of the compressed archive into an
   uncompressed one in front of it (as CPU microcode goes; \`lsinitramfs\` lists both): the kernel
   copies ~80 MB instead of decompressing them, which under emulation is the faster way and on
   hardware costs reading ~55 MB more from /boot; the default stays \`main\`. The table has a
-  row for each.
+  row for each, and one for the default image booted with \`modload.handover=settled\`.
 - **dracut**: dracut's devices and root wait go through udev (systemd's device units), so udev
   stays; a pre-trigger hook runs \`modload coldplug\` before udev's trigger, and udev's
   driver-loading rule (\`80-drivers.rules\`) is masked in the image, so the trigger only makes
-  links and device units. If the root device is not there afterwards, the mask goes before
-  dracut reloads udev's rules (the stock path) and the reason goes to the kernel log.
-  Both ways dracut boots are tested (test/integrate-qemu.test.ts): with systemd
+  links and device units. The hook goes on once the root device is there, as above, and a
+  cleanup hook (just before the switch to the root) stops the rest or, with
+  \`modload_handover=settled\`, waits for it. If coldplug ends and the root device is not there,
+  the mask goes before dracut reloads udev's rules (the stock path) and the reason goes to the
+  kernel log. Both ways dracut boots are tested (test/integrate-qemu.test.ts): with systemd
   (dracut-pre-trigger.service runs the hook) and without (\`--omit systemd\`: dracut's own
   init.sh runs it); this benchmark times the systemd image, dracut's default.
 
@@ -432,26 +473,24 @@ ${verdicts.join('\n')}
   what modload can win is in "/init → root's init".
 - initramfs-tools with modload starts no udev: no udevd start, no trigger of every device, no
   settle. dracut with modload still starts udev and triggers (its systemd needs the device
-  units), only without loading drivers in it; its gain is smaller by design.
-- The modload images also load what modload's selection added to the image (CPU feature and
-  input modules the stock images do not hold; on virtio 33 modules instead of initramfs-tools'
-  26, the crypto ones running their self-tests under TCG): more work than stock.
-- Where modload's time goes inside the image (initramfs-tools, virtio, 2026-11-29, timestamps
-  from a debug copy of the boot script): the process starts 0.2 s after /init's init-top, its
-  engine starts about 1.1 s later (the Node runtime and depmod's indexes) and settles about 3.1 s
-  after that (\`coldplug done ... ms=3065\`). The first run of this benchmark (10:34 UTC, same
-  day) found the process then took another 2.7 s to exit, idle: the coldplug engine's waits
-  raced a referenced timer against the uevent socket and left the losers running (up to 5 s).
-  The losing timer is now cancelled (commit "coldplug: cancel the sleep that loses the race"):
-  kernel start → root's init went from 14.54 to 11.65 s (initramfs-tools, virtio), 16.10 to
-  13.17 s (initramfs-tools, q35), 26.90 to 22.88 s (dracut, virtio), 28.16 to 25.52 s (dracut,
-  q35).
-- So on these machines the issue's goals are not met: with modload the images are 1.16-1.40x
-  the stock ones end to end. What is left: about 1.4-2 s more before /init, for unpacking the
-  executable (zstd, inside the builder's one archive; modload's own images put it in an lz4
-  archive of its own, which a hook could prepend as another segment), Node's start-up (0.6 s
-  with the start-up snapshot), and the CPU-feature and input modules modload's selection adds
-  and loads, which the stock images do not hold.
+  units), only without loading drivers in it; its gain is smaller by design, and its cleanup
+  hook makes dracut run its pre-pivot service, which the stock image skips.
+- "/init → root's init" is where the hook works. By default the boot goes on once the root
+  device is there ("modload coldplug" is then the window from modload's start to that moment)
+  and init-bottom stops the rest: what it had not started is left to the root's udev, so these
+  rows load fewer modules before the root than the stock image. The
+  \`modload.handover=settled\` row is the same image waiting for every driver, as the stock
+  image does.
+- The modload images also carry what modload's selection adds (input modules and the CPU's
+  crc modules the stock images do not hold).
+- Where the rest of the time goes (initramfs-tools, virtio, debug boots of 2026-11-29): the
+  Node runtime is up 0.9-1.2 s after the process starts (the start-up snapshot's 0.6 s in
+  modload's own image, measured the other way in docs/runtime-weight.md), depmod's indexes
+  0.1-0.2 s, the first /sys scan 0.3-0.5 s, then the disk's chain. "kernel start → /init" is
+  1.4-2.8 s longer than stock with the executable in the builder's zstd archive and varies
+  most from run to run; \`MODLOAD_RUNTIME=early\` takes most of that back under emulation.
+- Before this way of handing over (same day, 14:12, the hook waited for coldplug to settle):
+  /init → root's init was 1.15-1.16x stock on virtio and 0.92-1.07x on q35; dracut 1.16-1.21x.
 `
   await fs.writeFile(path.join(docs, 'integration.md'), doc)
   log('integrate: wrote docs/integration.md, docs/integration.svg')

@@ -10,6 +10,20 @@ t.test('parseInitStamp and parseColdplugNotice', async (t) => {
   t.same(parseColdplugNotice(['[   22.44] modload: initramfs-tools: coldplug 12.76-22.15 s (exit 0); udev not started']), { start: 12.76, settled: 22.15, exit: 0 })
   t.same(parseColdplugNotice(["[ 24.0] modload: dracut: coldplug 16.25-23.90 s (exit 1); udev's driver loading off"]), { start: 16.25, settled: 23.9, exit: 1 })
   t.equal(parseColdplugNotice(['modload: coldplug done events=90']), undefined)
+  t.same(
+    parseColdplugNotice([
+      '[    5.1] modload: initramfs-tools: coldplug 4.02-5.10 s (root device there; the rest goes on until init-bottom); udev not started',
+      '[    6.3] modload: initramfs-tools: coldplug asked to stop at 6.02 s',
+    ]),
+    { start: 4.02, settled: 5.1, asked: 6.02 },
+  )
+  t.same(
+    parseColdplugNotice([
+      "[    5.1] modload: dracut: coldplug 4.02-5.10 s (root device there; the rest goes on until cleanup); udev's driver loading off",
+      '[    6.3] modload: dracut: coldplug waited for from 6.02 s, ended by 6.31 s',
+    ]),
+    { start: 4.02, settled: 5.1, asked: 6.02, ended: 6.31 },
+  )
 })
 
 t.test('the stamp script parses and execs /init', async (t) => {
@@ -22,6 +36,7 @@ t.test('summarise: medians, /init to root, ratios to the same builder\'s stock i
   const samples: Sample[] = [
     s('initramfs-tools', 1, 20, 10), s('initramfs-tools', 2, 22, 10), s('initramfs-tools', 3, 21, 11),
     s('initramfs-tools+modload', 1, 18, 12), s('initramfs-tools+modload', 2, 19, 12), s('initramfs-tools+modload', 3, 17, 11),
+    s('initramfs-tools+modload-settled', 1, 19, 12),
     s('initramfs-tools+modload-early', 1, 16, 9),
     s('dracut', 1, 30, 10), { machine: 'virtio', contender: 'dracut+modload', round: 1, reached: false, failure: 'timed out' },
   ]
