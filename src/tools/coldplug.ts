@@ -69,7 +69,7 @@ function reniceAll(nice: number, log: Log): void {
   try {
     for (const tid of readdirSync('/proc/self/task')) setPriority(Number(tid), nice)
   } catch (err) {
-    log(`warning: cannot lower the loads' CPU priority (${(err as Error).message}); they go on as they were`, 'warn')
+    log(`warning: cannot set the loads' CPU priority to nice ${nice} (${(err as Error).message}); they go on as they were`, 'warn')
   }
 }
 
