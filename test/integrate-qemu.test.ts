@@ -29,7 +29,16 @@ const work = path.join(cacheDir, 'integrate')
 
 /** Live modules that may differ from the stock image's, with the reason; anything else fails
  * the test (a listed difference that no longer shows is only reported). */
-const knownDifferences: ReadonlyArray<{ builder: Builder | '*'; module: string; side: 'only-stock' | 'only-modload'; why: string }> = []
+const knownDifferences: ReadonlyArray<{ builder: Builder | '*'; module: string; side: 'only-stock' | 'only-modload'; why: string }> = [
+  {
+    builder: 'initramfs-tools',
+    module: 'sd_mod',
+    side: 'only-modload',
+    why:
+      "q35's USB disk: usb-storage adds its SCSI device delay_use (1 s) after binding; the stock image's udev loads sd_mod for it " +
+      'only when that comes before init-bottom stops udevd (a race: CI at 18:07 on 2026-11-29 saw it lost), while modload waits for it (usbStorageHold)',
+  },
+]
 
 /** The stock image's live modules on `machine`: booted once per image file (its name holds the
  * digest of its inputs) and kept in .cache/integrate. */
