@@ -11,6 +11,7 @@ import { coldplugSystem, DEFAULTS, settingsFromCmdline } from '../init/system.js
 import { consoleLoglevel, isKernelConsole, makeLog, openKmsg } from '../init/log.js'
 import { succeeded } from '../init/report.js'
 import { readImageCmdline } from '../init/cmdline-file.js'
+import { uptime } from '../init/init.js'
 import { PROC_CMDLINE } from '../paths.js'
 import { UsageError, type Tool } from './io.js'
 import type { Sys } from '../sys/syscalls.js'
@@ -169,7 +170,7 @@ export function makeColdplugTool(exit: (code: number, sys: Sys) => void = exitSo
       process.once('SIGTERM', onTerm)
       process.once('SIGHUP', onTerm)
       // how long the runtime took to get here (Node's start-up), and when: for modload.debug
-      log(`start uptime=${readOr('/proc/uptime').split(' ')[0]} runtime start-up ms=${performance.now().toFixed(0)}`, 'debug')
+      log(`start uptime=${uptime()} runtime start-up ms=${performance.now().toFixed(0)}`, 'debug')
       const sys = io.sys()
       let report
       try {

@@ -62,27 +62,23 @@ read -r modload_settled _ < /proc/uptime
 if [ -n "$modload_ready" ]; then
     echo "$modload_pid" > /run/modload-coldplug.pid
     modload_kmsg 5 "coldplug $modload_started-$modload_settled s (root device there; the rest goes on until cleanup); udev's driver loading off"
-    modload_there=0
-    modload_rc=0
 else
     modload_root_there
     modload_there=$?
-fi
-if [ -n "$modload_ready" ]; then
-    :
-elif [ "$modload_udev" = beside ]; then
-    modload_kmsg 5 "coldplug $modload_started-$modload_settled s (exit $modload_rc); udev's trigger loads the rest"
-elif [ "$modload_there" -eq 0 ] || { [ "$modload_there" -eq 2 ] && [ "$modload_rc" -eq 0 ]; }; then
-    [ "$modload_rc" -eq 0 ] || modload_kmsg 4 "modload coldplug: some loads failed (exit $modload_rc); the root device is there: udev's driver loading stays off"
-    modload_kmsg 5 "coldplug $modload_started-$modload_settled s (exit $modload_rc); udev's driver loading off"
-else
-    if [ "$modload_there" -eq 1 ]; then
-        modload_kmsg 3 "root device $modload_root not found after modload coldplug (exit $modload_rc): udev loads drivers, as without modload"
+    if [ "$modload_udev" = beside ]; then
+        modload_kmsg 5 "coldplug $modload_started-$modload_settled s (exit $modload_rc); udev's trigger loads the rest"
+    elif [ "$modload_there" -eq 0 ] || { [ "$modload_there" -eq 2 ] && [ "$modload_rc" -eq 0 ]; }; then
+        [ "$modload_rc" -eq 0 ] || modload_kmsg 4 "modload coldplug: some loads failed (exit $modload_rc); the root device is there: udev's driver loading stays off"
+        modload_kmsg 5 "coldplug $modload_started-$modload_settled s (exit $modload_rc); udev's driver loading off"
     else
-        modload_kmsg 3 "modload coldplug failed (exit $modload_rc): udev loads drivers, as without modload"
+        if [ "$modload_there" -eq 1 ]; then
+            modload_kmsg 3 "root device $modload_root not found after modload coldplug (exit $modload_rc): udev loads drivers, as without modload"
+        else
+            modload_kmsg 3 "modload coldplug failed (exit $modload_rc): udev loads drivers, as without modload"
+        fi
+        rm -f /etc/udev/rules.d/80-drivers.rules
+        # dracut reloads the rules after this hook; say it for any other caller too
+        udevadm control --reload > /dev/null 2>&1 || :
     fi
-    rm -f /etc/udev/rules.d/80-drivers.rules
-    # dracut reloads the rules after this hook; say it for any other caller too
-    udevadm control --reload > /dev/null 2>&1 || :
 fi
 unset modload_started modload_settled modload_rc modload_there modload_root modload_ready modload_reply modload_pid
