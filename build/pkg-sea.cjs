@@ -22,7 +22,7 @@ sea(bundle, {
   // the (stripped) binary to embed, and the one that builds the blob: never a download
   nodePath,
   // code-cache: V8's bytecode of the main script's eagerly compiled functions, no heap
-  seaConfig: { useSnapshot: mode === 'snapshot', useCodeCache: mode === 'code-cache', disableExperimentalSEAWarning: true },
+  seaConfig: { useSnapshot: mode === 'snapshot', useCodeCache: mode === 'code-cache', disableExperimentalSEAWarning: true, ...JSON.parse(process.env.MODLOAD_SEA_EXTRA || "{}") },
 }).catch((err) => {
   console.error(err?.stack ?? err)
   process.exit(1)

@@ -259,9 +259,21 @@ t.test('alias priority: controllers that reveal devices first, CPU features last
   t.equal(aliasPriority('pci:v00008086d00002922sv00001AF4sd00001100bc01sc06i01'), 0, 'AHCI')
   t.equal(aliasPriority('pci:v00001B36d00000007sv00001AF4sd00001100bc08sc05i01'), 0, 'SD host controller (sdhci-pci)')
   t.equal(aliasPriority('pci:v00008086d00007020sv00001AF4sd00001100bc08sc80i00'), 1, 'another system peripheral')
-  t.equal(aliasPriority('virtio:d00000001v00001AF4'), 0)
-  t.equal(aliasPriority('usb:v0627p0001d0000dc00dsc00dp00ic03isc00ip00in00'), 0)
+  t.equal(aliasPriority('virtio:d00000002v00001AF4'), 0, 'virtio block')
+  t.equal(aliasPriority('virtio:d00000008v00001AF4'), 0, 'virtio SCSI')
+  t.equal(aliasPriority('virtio:d0000001Av00001AF4'), 0, 'virtiofs (a root file system)')
+  t.equal(aliasPriority('virtio:d000000FEv00001AF4'), 0, 'a type not known to hold no disk')
+  t.equal(aliasPriority('virtio:d00000001v00001AF4'), 1, 'virtio network')
+  t.equal(aliasPriority('virtio:d00000004v00001AF4'), 1, 'virtio entropy')
+  t.equal(aliasPriority('virtio:d00000012v00001AF4'), 1, 'virtio input')
+  t.equal(aliasPriority('usb:v0627p0001d0000dc00dsc00dp00ic03isc00ip00in00'), 1, 'USB HID')
+  t.equal(aliasPriority('usb:v0781p5567d0100dc00dsc00dp00ic08isc06ip50in00'), 0, 'USB mass storage')
+  t.equal(aliasPriority('usb:v1D6Bp0002d0601dc09dsc00dp03ic09isc00ip00in00'), 0, 'USB hub')
+  t.equal(aliasPriority('usb:v0BDAp0129d3960dcEFdsc02dp01icFFiscFFipFFin00'), 0, 'vendor-specific (a card reader, perhaps)')
+  t.equal(aliasPriority('usb:v0BDAp8153d3000dc00dsc00dp00ic02isc06ip00in00'), 1, 'USB network (CDC)')
   t.equal(aliasPriority('scsi:t-0x00'), 0)
+  t.equal(aliasPriority('scsi:t-0x05'), 0, 'CD-ROM')
+  t.equal(aliasPriority('scsi:t-0x0d'), 1, 'enclosure')
   t.equal(aliasPriority('pci:v00008086d000010D3sv00001AF4sd00001100bc02sc00i00'), 1, 'network')
   t.equal(aliasPriority('pci:v00008086d000029C0sv00001AF4sd00001100bc06sc00i00'), 1, 'host bridge')
   t.equal(aliasPriority('pci:v00008086d00002930sv00001AF4sd00001100bc0Csc05i00'), 1, 'SMBus')
@@ -334,6 +346,32 @@ t.test('a sleep that loses the race to the socket is cancelled: no timer outlive
   await coldplug(o)
   t.ok(sleeps.length > 0, `${sleeps.length} racing sleeps`)
   t.ok(sleeps.every((s) => s.cancelled), 'every one cancelled once its race was over')
+})
+
+t.test('the first scan: what reveals devices starts loading before the rest is resolved', async (t) => {
+  const m = machine({ devices: ['platform:pcspkr', VIRTIO_PCI, XHCI, VIRTIO_BLK_PCI] })
+  const o = m.base()
+  const order: string[] = []
+  const load = m.sys.finitModuleAsync
+  m.sys.finitModuleAsync = (path: string, params = '') => {
+    order.push(`load ${path.split('/').at(-1)!.split('.')[0]}`)
+    return load(path, params)
+  }
+  o.debug = (l) => void (l.startsWith('queue ') && order.push(l.split(' ').slice(0, 2).join(' ')))
+  await coldplug(o)
+  const firstLoad = order.findIndex((l) => l.startsWith('load '))
+  t.same(order.slice(0, firstLoad).sort(), ['queue virtio', 'queue virtio_pci', 'queue virtio_ring', 'queue xhci_pci'], 'the USB controller and the PCI disk (with its dependencies) are queued before anything loads')
+  t.ok(order.indexOf('queue snd_pcsp') > firstLoad, 'the platform device is resolved after the first loads started')
+  t.equal(order.filter((l) => l.startsWith('load ')).length, 5, 'everything is loaded all the same')
+
+  const rooted = machine({ devices: ['platform:pcspkr', XHCI] })
+  const r = rooted.base()
+  const seen: string[] = []
+  r.debug = (l) => void (l.startsWith('queue ') && seen.push(l.split(' ')[1]))
+  r.urgent = new Set(['virtio_pci'])
+  r.force = ['virtio_pci']
+  await coldplug(r)
+  t.same(seen.slice(0, 3), ['virtio', 'virtio_ring', 'virtio_pci'], "the root's chain loaded by name (with its dependencies) comes first")
 })
 
 t.test("the root's chain (urgent) starts before everything else, its dependencies with it", async (t) => {

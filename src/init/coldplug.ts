@@ -159,8 +159,9 @@ export function parseDelayUse(text: string | null): number {
  * devices behind virtio_pci, USB devices behind xHCI, disks behind AHCI and usb-storage),
  * whose own waits (USB enumeration, usb-storage's delay_use, SCSI scans) then overlap with
  * the remaining loads, and the root disk is there sooner. Then the other bus devices
- * (network, display, sound), then firmware-described platform devices. The CPU's features
- * last: crypto accelerators, kvm, cpufreq and EDAC reveal no devices.
+ * (network, display, sound, input; on PCI by class, on virtio by device type, on USB by
+ * interface class), then firmware-described platform devices. The CPU's features last: crypto
+ * accelerators, kvm, cpufreq and EDAC reveal no devices. Pure: the alias alone decides.
  */
 export function aliasPriority(alias: string): number {
   const colon = alias.indexOf(':')
@@ -171,10 +172,30 @@ export function aliasPriority(alias: string): number {
     // mass storage, USB hosts, SD host controllers (class 08, subclass 05)
     return m !== null && (m[1] === '01' || (m[1] === '0C' && m[2] === '03') || (m[1] === '08' && m[2] === '05')) ? 0 : 1
   }
+  if (bus === 'virtio') return NOT_STORAGE_VIRTIO.has(virtioDevice(alias)) ? 1 : 0
+  // a USB interface's class: HID, audio, video, communications (network), wireless
+  if (bus === 'usb') return /ic(03|01|0E|02|0A|E0)/.test(alias) ? 1 : 0
+  // SCSI processors and enclosures (ses) hold no disk
+  if (bus === 'scsi') return /^scsi:t-0x0[3dD]$/.test(alias) ? 1 : 0
   if (REVEALING_BUSES.has(bus)) return 0
   if (OTHER_BUSES.has(bus)) return 1
   return 2
 }
+
+/** The device type of a virtio alias (`virtio:d00000002v00001AF4`: 2), NaN if none. */
+function virtioDevice(alias: string): number {
+  const m = /^virtio:d([0-9A-Fa-f]{8})/.exec(alias)
+  return m ? parseInt(m[1], 16) : NaN
+}
+
+/** virtio device types (the virtio spec's device IDs) that cannot hold a root file system:
+ * network (a root on NFS waits for the quiet, as a NIC on PCI does), console, entropy,
+ * balloons, rpmsg, wlan, remoteproc serial, CAIF, GPU, clock, input, vsock, crypto, signal
+ * distribution, pstore, sound, hwsim, video, SCMI, NSM, watchdog, CAN, parameter server, audio
+ * policy, Bluetooth, GPIO, RDMA. Block (2), SCSI (8), 9P (9), IOMMU (23, the devices behind it
+ * wait for it), memory (24), virtiofs (26), pmem (27) and any type not listed keep the
+ * storage priority. */
+const NOT_STORAGE_VIRTIO = new Set([1, 3, 4, 5, 7, 10, 11, 12, 13, 16, 17, 18, 19, 20, 21, 22, 25, 29, 30, 31, 32, 33, 35, 36, 38, 39, 40, 41, 42])
 
 /** The priority of the CPU's feature modules (crypto, kvm, cpufreq, EDAC): they reveal no device. */
 export const CPU_FEATURES = 3
@@ -298,13 +319,24 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
   }
 
   let scans = 0
-  const rescan = (): void => {
+  /** Reads the present devices and queues their modules, in priority order; `revealed` runs
+   * once the devices that reveal others (priority 0: storage, USB and SD hosts, virtio
+   * disks) are queued, before the rest is resolved. */
+  const rescan = (revealed?: () => void): void => {
     scans++
     const t = o.now()
     const aliases = o.scan()
     const t1 = o.now()
-    for (const alias of aliases) want(alias, false)
-    debug(`scan ${scans}: ${aliases.length} modaliases read in ${(t1 - t).toFixed(1)} ms, resolved in ${(o.now() - t1).toFixed(1)} ms`)
+    const ranked = aliases.map((alias) => ({ alias, priority: aliasPriority(alias) })).sort((a, b) => a.priority - b.priority)
+    let first = ''
+    ranked.forEach(({ alias, priority }, i) => {
+      if (revealed && !first && priority > 0) {
+        first = ` (the first ${i} in ${(o.now() - t1).toFixed(1)} ms)`
+        revealed()
+      }
+      want(alias, false)
+    })
+    debug(`scan ${scans}: ${aliases.length} modaliases read in ${(t1 - t).toFixed(1)} ms, resolved in ${(o.now() - t1).toFixed(1)} ms${first}`)
   }
 
   // while the root is awaited (enough), what cannot lead to a disk waits: under emulation the
@@ -315,10 +347,25 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
   // left to the root's own udev (modload.handover=early)
   if (o.enough !== undefined) scheduler.holdFrom = HELD_WHILE_ROOT_AWAITED
 
-  // the whole first scan is queued before anything starts, so that priorities order it
+  // the first scan is queued in priority order: the root's own chain when it is loaded by
+  // name, then what reveals devices (and may lead to the root disk), as one batch ordered by
+  // priority, which starts loading while the rest is resolved (under emulation resolving ~40
+  // aliases took ~0.1 s); what is resolved after it has a lower priority, so the order is the
+  // one a whole batch would have had. A root chain that only orders (no root=: its modules
+  // come through aliases of any priority) keeps the whole scan one batch, so that it leads.
   scheduler.pause()
-  rescan()
-  for (const name of o.force ?? []) want(name, true)
+  const forced = o.force ?? []
+  for (const name of forced) if (o.urgent?.has(name)) want(name, true)
+  const orderOnly = [...(o.urgent ?? [])].some((name) => !forced.includes(name))
+  rescan(
+    orderOnly
+      ? undefined
+      : () => {
+          scheduler.resume()
+          scheduler.pause()
+        },
+  )
+  for (const name of forced) want(name, true)
   scheduler.resume()
 
   let events = 0
