@@ -6,7 +6,7 @@
 import t from 'tap'
 import { buildModuleDb } from '../src/core/moddb.js'
 import { buildConfig } from '../src/config/config.js'
-import { aliasPriority, coldplug, parseDelayUse, usbHubHold, usbStorageHold, timerSleep, type ColdplugOptions } from '../src/init/coldplug.js'
+import { aliasPriority, coldplug, isFilesystemModule, parseDelayUse, usbHubHold, usbStorageHold, timerSleep, type ColdplugOptions } from '../src/init/coldplug.js'
 import type { Uevent, UeventSource } from '../src/init/uevent.js'
 import { SysError } from '../src/sys/syscalls.js'
 import { succeeded } from '../src/init/report.js'
@@ -28,6 +28,7 @@ const db = buildModuleDb(dir, {
     'kernel/needs_hang.ko: kernel/hangs.ko',
     'kernel/dummy.ko:',
     'kernel/aesni.ko:',
+    'kernel/fs/ext4/ext4.ko:',
     '',
   ].join('\n'),
   alias: [
@@ -372,6 +373,24 @@ t.test('the first scan: what reveals devices starts loading before the rest is r
   r.force = ['virtio_pci']
   await coldplug(r)
   t.same(seen.slice(0, 3), ['virtio', 'virtio_ring', 'virtio_pci'], "the root's chain loaded by name (with its dependencies) comes first")
+})
+
+t.test("the root's file system loads after the drivers that reveal devices, ahead of the rest", async (t) => {
+  t.ok(isFilesystemModule('/lib/modules/6.1.0-56-amd64/kernel/fs/ext4/ext4.ko'))
+  t.ok(isFilesystemModule('kernel/fs/nfs/nfs.ko.xz'))
+  t.notOk(isFilesystemModule('/lib/modules/6.1.0-56-amd64/kernel/drivers/block/virtio_blk.ko'))
+  t.notOk(isFilesystemModule('/lib/modules/6.1.0-56-amd64/updates/kernel-fs.ko'))
+  const m = machine({ devices: ['platform:pcspkr', XHCI, VIRTIO_PCI] })
+  const o = m.base()
+  o.concurrency = 1
+  o.urgent = new Set(['ext4', 'virtio_pci'])
+  o.force = ['ext4', 'virtio_pci']
+  await coldplug(o)
+  t.same(
+    m.calls.map((c) => c.name),
+    ['virtio', 'virtio_ring', 'virtio_pci', 'xhci_pci', 'ext4', 'snd_pcsp'],
+    "the root's device chain, the USB controller (it may hold the disk), the file system, the rest",
+  )
 })
 
 t.test("the root's chain (urgent) starts before everything else, its dependencies with it", async (t) => {
