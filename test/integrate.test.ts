@@ -47,11 +47,25 @@ t.test('the embedded scripts are the shell files of initramfs/integrate (run emb
 })
 
 t.test('each script parses (sh -n; bash -n for dracut\'s module-setup.sh)', async (t) => {
-  for (const name of embeddedFiles) {
+  for (const name of embeddedFiles.filter((n) => !n.endsWith('.service'))) {
     const shell = name.endsWith('module-setup.sh') ? 'bash' : 'sh'
     const r = spawnSync(shell, ['-n'], { input: SCRIPTS[name] })
     t.equal(r.status, 0, `${shell} -n ${name}: ${r.stderr}`)
   }
+})
+
+t.test("dracut with systemd: modload-stop.service runs the stop script where module-setup.sh puts it", async (t) => {
+  const unit = SCRIPTS['dracut/90modload/modload-stop.service']
+  const exec = /^ExecStart=\/bin\/sh (\S+)$/m.exec(unit)
+  t.ok(exec, 'the unit runs a shell script')
+  const setup = SCRIPTS['dracut/90modload/module-setup.sh']
+  t.match(setup, `inst_simple "$moddir/modload-stop.sh" ${exec?.[1]}`, 'installed at the path the unit runs')
+  t.match(setup, 'add-wants initrd.target modload-stop.service', 'wanted by initrd.target')
+  t.match(unit, /^Before=.*initrd-cleanup\.service/m, 'before initrd-cleanup stops udev and switches root')
+  t.match(unit, /^ConditionPathExists=\/run\/modload-coldplug\.pid$/m, 'only when the pre-trigger hook left coldplug running')
+  t.match(SCRIPTS['dracut/90modload/modload-coldplug.sh'], '/run/modload-coldplug.pid', 'the file the hook writes')
+  const code = SCRIPTS['dracut/90modload/modload-stop.sh'].split('\n').filter((l) => !/^\s*#/.test(l)).join('\n')
+  t.notMatch(code, /\bexit\b|getarg|dracut-lib/, 'runs alone and sourced: no exit, nothing of dracut-lib')
 })
 
 t.test('integrate is a command', async (t) => {

@@ -17,6 +17,7 @@ export const embeddedFiles = [
   'dracut/90modload/module-setup.sh',
   'dracut/90modload/modload-coldplug.sh',
   'dracut/90modload/modload-stop.sh',
+  'dracut/90modload/modload-stop.service',
   'dracut/90-modload.conf',
 ] as const
 

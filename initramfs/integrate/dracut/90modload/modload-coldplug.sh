@@ -5,7 +5,7 @@
 # drivers masked (module-setup.sh), `modload coldplug` loads the drivers of the present and
 # appearing devices; the trigger then only makes udev's links and systemd's device units.
 # The hook goes on as soon as root='s device is there (`--ready-fd`): coldplug goes on in the
-# background, at the lowest CPU priority, and the cleanup hook (modload-stop.sh) ends it before
+# background, at the lowest CPU priority, and modload-stop.sh ends it before
 # the switch to the root (modload_handover=early, default: what it has not started is left to
 # the root's udev) or waits for it to settle (modload_handover=settled, or
 # modload.handover=settled on the kernel command line). When coldplug ends without the root

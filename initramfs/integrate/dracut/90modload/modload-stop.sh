@@ -1,19 +1,19 @@
 #!/bin/sh
-# modload's end in dracut's cleanup hook (90modload, `modload integrate dracut`), just before
-# the switch to the root: a coldplug that the pre-trigger hook left running in the background
+# modload's end in a dracut image (90modload, `modload integrate dracut`), just before the
+# switch to the root: a coldplug that the pre-trigger hook left running in the background
 # (the root device was there before it settled) is asked to end (SIGTERM: nothing new starts,
 # the loads in flight finish in the kernel and the process ends after them; what had not
 # started is the root's udev's to load, as after udevd's own stop) or, with
 # modload_handover=settled (or modload.handover=settled on the kernel command line), waited for
-# until it settles. Sourced: no exit, variables prefixed.
-command -v getarg > /dev/null 2>&1 || . /lib/dracut-lib.sh
+# until it settles. With systemd modload-stop.service runs it (sh modload-stop.sh), without
+# it dracut's cleanup hook sources it: no exit, variables prefixed, nothing of dracut-lib.
 
 modload_handover=early
 # shellcheck disable=SC1091
 [ -r /etc/modload-integration.conf ] && . /etc/modload-integration.conf
-case "$(getarg modload.handover=)" in
-    settled) modload_handover=settled ;;
-    early) modload_handover=early ;;
+case " $(cat /proc/cmdline 2>/dev/null) " in
+    *" modload.handover=settled "*) modload_handover=settled ;;
+    *" modload.handover=early "*) modload_handover=early ;;
 esac
 
 if [ -r /run/modload-coldplug.pid ]; then

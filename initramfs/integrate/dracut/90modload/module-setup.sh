@@ -8,19 +8,21 @@
 # The image gets the executable as /usr/sbin/modload, the modules and firmware modload's
 # selection picks (`modload mkinitramfs`'s selectors, /etc/modload/mkinitramfs.conf; default
 # host usb-host input) beside dracut's own, a pre-trigger hook that runs `modload coldplug`
-# before udev's trigger and goes on once the root device is there, and a cleanup hook that ends
-# the rest of that coldplug before the switch to the root. dracut's devices, its root and its initqueue still go through udev
-# (systemd's device units and dracut's root wait are made by udev rules), so udev stays; what
-# modload replaces is udev's coldplug loading: 80-drivers.rules, the rule that loads a module
-# for each device's modalias as the trigger replays every device, is masked by an empty file
-# of that name in /etc/udev/rules.d. When modload's coldplug leaves the root without its device
-# the hook removes the mask before dracut reloads udev's rules and triggers: the stock path.
+# before udev's trigger and goes on once the root device is there, and modload-stop.sh, which
+# ends the rest of that coldplug before the switch to the root (modload-stop.service with
+# systemd, a cleanup hook without). dracut's devices, its root and its initqueue still go
+# through udev (systemd's device units and dracut's root wait are made by udev rules), so udev
+# stays; what modload replaces is udev's coldplug loading: 80-drivers.rules, the rule that
+# loads a module for each device's modalias as the trigger replays every device, is masked by
+# an empty file of that name in /etc/udev/rules.d. When modload's coldplug leaves the root
+# without its device the hook removes the mask before dracut reloads udev's rules and
+# triggers: the stock path.
 #
 # Settings (dracut.conf, e.g. /etc/dracut.conf.d/90-modload.conf):
 #   modload_udev=replace|beside   beside: the rule is not masked; modload loads first, udev's
 #                                 trigger then loads whatever is left, as without modload
 #   modload_args="..."            more `modload mkinitramfs` selection arguments
-#   modload_handover=early|settled  what the cleanup hook (modload-stop.sh) does with a
+#   modload_handover=early|settled  what modload-stop.sh does with a
 #                                 coldplug still running in the background: stop it (early)
 #                                 or wait for it to settle
 
@@ -70,7 +72,15 @@ install() {
     inst_binary "$MODLOAD" /usr/sbin/modload
     inst_multiple blkid
     inst_hook pre-trigger 01 "$moddir/modload-coldplug.sh"
-    inst_hook cleanup 99 "$moddir/modload-stop.sh"
+    # the end of the background coldplug: a unit of its own with systemd (a cleanup hook would
+    # make dracut-pre-pivot.service run, which the image without modload skips), else the hook
+    if dracut_module_included "systemd"; then
+        inst_simple "$moddir/modload-stop.sh" /usr/lib/modload/modload-stop.sh
+        inst_simple "$moddir/modload-stop.service" "$systemdsystemunitdir/modload-stop.service"
+        $SYSTEMCTL -q --root "$initdir" add-wants initrd.target modload-stop.service
+    else
+        inst_hook cleanup 99 "$moddir/modload-stop.sh"
+    fi
     if [[ ${modload_udev:-replace} != beside ]]; then
         mkdir -p "$initdir/etc/udev/rules.d"
         : > "$initdir/etc/udev/rules.d/80-drivers.rules"
