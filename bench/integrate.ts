@@ -410,7 +410,8 @@ image gets the executable, the modules and firmware that \`modload mkinitramfs\`
   \`scripts/init-bottom/udev\`; udev's are kept in \`/usr/lib/modload/udev/\`); udev is not
   started. init-top starts \`modload coldplug\` and goes on as soon as the root device is there
   (\`--ready-fd\`): while the root is awaited, loads that cannot lead to a disk (network,
-  platform, input and CPU-feature drivers) wait; once it is there, the rest of coldplug goes on
+  entropy, input and sound devices on PCI, virtio and USB, platform and CPU-feature drivers)
+  wait; once it is there, the rest of coldplug goes on
   in the background at the lowest CPU priority while initramfs-tools finds the resume device,
   checks and mounts the root (and /usr), and init-bottom ends it: \`MODLOAD_HANDOVER=early\`
   (default) stops it (the loads in flight finish, what has not started is left to the root's
@@ -430,8 +431,9 @@ image gets the executable, the modules and firmware that \`modload mkinitramfs\`
 - **dracut**: dracut's devices and root wait go through udev (systemd's device units), so udev
   stays; a pre-trigger hook runs \`modload coldplug\` before udev's trigger, and udev's
   driver-loading rule (\`80-drivers.rules\`) is masked in the image, so the trigger only makes
-  links and device units. The hook goes on once the root device is there, as above, and a
-  cleanup hook (just before the switch to the root) stops the rest or, with
+  links and device units. The hook goes on once the root device is there, as above, and just
+  before the switch to the root (initrd-cleanup) a unit of modload's, modload-stop.service
+  (without systemd: a cleanup hook), stops the rest or, with
   \`modload_handover=settled\`, waits for it. If coldplug ends and the root device is not there,
   the mask goes before dracut reloads udev's rules (the stock path) and the reason goes to the
   kernel log. Both ways dracut boots are tested (test/integrate-qemu.test.ts): with systemd
@@ -473,8 +475,9 @@ ${verdicts.join('\n')}
   what modload can win is in "/init → root's init".
 - initramfs-tools with modload starts no udev: no udevd start, no trigger of every device, no
   settle. dracut with modload still starts udev and triggers (its systemd needs the device
-  units), only without loading drivers in it; its gain is smaller by design, and its cleanup
-  hook makes dracut run its pre-pivot service, which the stock image skips.
+  units), only without loading drivers in it; its gain is smaller by design. Its stop is a
+  unit of its own: a cleanup hook made dracut run dracut-pre-pivot.service, which the stock
+  image skips (0.55 s in a debug boot, against 0.22 s for modload-stop.service).
 - "/init → root's init" is where the hook works. By default the boot goes on once the root
   device is there ("modload coldplug" is then the window from modload's start to that moment)
   and init-bottom stops the rest: what it had not started is left to the root's udev, so these
@@ -483,12 +486,21 @@ ${verdicts.join('\n')}
   image does.
 - The modload images also carry what modload's selection adds (input modules and the CPU's
   crc modules the stock images do not hold).
-- Where the rest of the time goes (initramfs-tools, virtio, debug boots of 2026-11-29): the
-  Node runtime is up 0.9-1.2 s after the process starts (the start-up snapshot's 0.6 s in
-  modload's own image, measured the other way in docs/runtime-weight.md), depmod's indexes
-  0.1-0.2 s, the first /sys scan 0.3-0.5 s, then the disk's chain. "kernel start → /init" is
-  1.4-2.8 s longer than stock with the executable in the builder's zstd archive and varies
-  most from run to run; \`MODLOAD_RUNTIME=early\` takes most of that back under emulation.
+- Where the rest of the time goes (initramfs-tools, virtio, \`modload.debug\` boots of
+  2026-11-29 evening, 1 vCPU): initramfs-tools' own /init reaches init-top in ~0.15 s; the Node
+  runtime is up 0.74-0.83 s after modload's process starts (its \`runtime start-up ms\`, by
+  performance.now; docs/runtime-weight.md measures 0.6 s for modload's own /init the other way:
+  first line minus a probe), depmod's indexes 0.08 s, the first /sys scan 0.12-0.14 s, the
+  storage devices resolved and loading 0.06-0.09 s later (the rest resolves while they load),
+  then the disk's chain ~1.0 s (virtio_pci alone 0.64-0.99 s beside the ATA chain: module
+  signature checks and probes share the one CPU), and ~1 s from the disk to the root's init
+  (initramfs-tools' mount, init-bottom, run-init). "kernel start → /init" is 1.4-2.8 s longer
+  than stock with the executable in the builder's zstd archive and varies most from run to
+  run; \`MODLOAD_RUNTIME=early\` takes most of that back under emulation.
+- Runs drift with the host: the stock initramfs-tools image's /init → root's init was 4.21 s
+  (virtio) and 5.38 s (q35) at 17:09 (5 runs), 3.78 s and 4.23 s at 19:49 (3 runs), while the
+  modload image's went 3.80 → 3.66 s and 4.36 → 4.08 s: the ratios moved from 0.90x / 0.81x
+  to 0.97x / 0.96x mostly through the stock image.
 - Before this way of handing over (same day, 14:12, the hook waited for coldplug to settle):
   /init → root's init was 1.15-1.16x stock on virtio and 0.92-1.07x on q35; dracut 1.16-1.21x.
 `
