@@ -342,7 +342,7 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     let first = ''
     ranked.forEach(({ alias, priority }, i) => {
       if (revealed && !first && priority > 0) {
-        first = ` (the first ${i} in ${(o.now() - t1).toFixed(1)} ms)`
+        first = ` (the ${i} that reveal devices in ${(o.now() - t1).toFixed(1)} ms, loading since)`
         revealed()
       }
       want(alias, false)
