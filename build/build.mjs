@@ -21,6 +21,8 @@
 //   --keep-icu: leave the ICU data in (the executable as pkg made it)
 //   --no-snapshot: the bundle as a plain SEA main script, compiled at every start (to compare)
 //   --code-cache: no snapshot, but V8's code cache of the bundle in the blob (to compare)
+//   --node-options-cli: the executable takes --node-options="FLAGS" first on its command line,
+//     to try Node and V8 flags at run time (docs/runtime-weight.md); with --out only
 //   --out FILE: write the executable to FILE instead of dist/modload (variants)
 // MODLOAD_BUILD_DEBUG=1 prints the stack of a failure.
 import { createHash } from 'node:crypto'
@@ -307,12 +309,12 @@ async function cutIcuData(exe, bundleFile) {
   await writeFile(exe, cutPages(bytes, start, end))
 }
 
-async function packExecutable(node, bundleFile, version, out, { keepIcu, mode }) {
+async function packExecutable(node, bundleFile, version, out, { keepIcu, mode, nodeOptionsCli }) {
   const pkgDir = join(require.resolve('@yao-pkg/pkg/package.json'), '..')
   const pkgJson = await readJson(join(pkgDir, 'package.json'))
   const driver = join(ROOT, 'build', 'pkg-sea.cjs')
   // the cut's own version: bump it when cutPages changes, so executables are remade
-  const variant = `${keepIcu ? 'icu' : 'no-icu-1'} ${mode}`
+  const variant = `${keepIcu ? 'icu' : 'no-icu-1'} ${mode}${nodeOptionsCli ? ' node-options-cli' : ''}`
   const key = sha256(await readFile(bundleFile), await readFile(driver), node.version, pkgJson.version, version, variant)
   if (await fresh(out, key)) return false
   const nodeFile = await strippedNode(node)
@@ -320,7 +322,7 @@ async function packExecutable(node, bundleFile, version, out, { keepIcu, mode })
   const env = { ...process.env, HOME: PKG_HOME, TMPDIR: TMP }
   try {
     // With the snapshot, Node evaluates the whole bundle here and keeps the heap (src/cli.ts).
-    await $({ env, cwd: TMP })`${node.bin} ${driver} ${bundleFile} ${nodeFile} ${tmp} ${mode}`.quiet()
+    await $({ env, cwd: TMP })`${node.bin} ${driver} ${bundleFile} ${nodeFile} ${tmp} ${mode} ${nodeOptionsCli ? ['node-options-cli'] : []}`.quiet()
     await verify(tmp, version)
     if (!keepIcu) {
       await cutIcuData(tmp, bundleFile)
@@ -348,6 +350,9 @@ async function main() {
   const keepIcu = process.argv.includes('--keep-icu')
   const mode = process.argv.includes('--code-cache') ? 'code-cache' : process.argv.includes('--no-snapshot') ? 'plain' : 'snapshot'
   const output = option('--out') ? resolve(option('--out')) : OUTPUT
+  const nodeOptionsCli = process.argv.includes('--node-options-cli')
+  // dist/modload passes every argument to its commands: --node-options is for variants only
+  if (nodeOptionsCli && output === OUTPUT) throw new Error('--node-options-cli needs --out FILE: dist/modload stays as users get it')
   const t0 = performance.now()
   if (force) await rm(CACHE, { recursive: true, force: true })
   await mkdir(CACHE, { recursive: true })
@@ -360,7 +365,7 @@ async function main() {
   await timed('shim.node', () => buildShim(node, shim))
   await timed('modprobe-forward', () => buildForward(forward))
   await timed('bundle', () => bundle(shim, forward, version, bundled))
-  await timed('executable', () => packExecutable(node, bundled, version, output, { keepIcu, mode }))
+  await timed('executable', () => packExecutable(node, bundled, version, output, { keepIcu, mode, nodeOptionsCli }))
   const { size } = await stat(output)
   const secs = ((performance.now() - t0) / 1000).toFixed(1)
   const icu = keepIcu ? ', with ICU data' : ''

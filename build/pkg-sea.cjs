@@ -2,12 +2,14 @@
 // @yao-pkg/pkg's own sea() (lib-es5/sea.js). pkg's CLI passes no seaConfig in simple --sea
 // mode, so useSnapshot is only reachable this way. Runs under the Node that is embedded
 // (pkg needs >= 22, and the snapshot must be made by the same Node that will read it).
-// Usage: node pkg-sea.cjs BUNDLE NODE_BINARY OUTPUT [snapshot|code-cache|plain]
+// Usage: node pkg-sea.cjs BUNDLE NODE_BINARY OUTPUT [snapshot|code-cache|plain] [node-options-cli]
+//   node-options-cli: the executable takes `--node-options="FLAGS"` first on its command line
+//   (Node's execArgvExtension "cli"), to try Node and V8 flags at run time; never for dist/modload
 'use strict'
 const { join, dirname } = require('node:path')
-const [bundle, nodePath, output, mode = 'snapshot'] = process.argv.slice(2)
-if (!bundle || !nodePath || !output) {
-  console.error('usage: pkg-sea.cjs BUNDLE NODE_BINARY OUTPUT [snapshot|code-cache|plain]')
+const [bundle, nodePath, output, mode = 'snapshot', ...more] = process.argv.slice(2)
+if (!bundle || !nodePath || !output || more.some((m) => m !== 'node-options-cli')) {
+  console.error('usage: pkg-sea.cjs BUNDLE NODE_BINARY OUTPUT [snapshot|code-cache|plain] [node-options-cli]')
   process.exit(2)
 }
 if (!['snapshot', 'code-cache', 'plain'].includes(mode)) {
@@ -22,7 +24,12 @@ sea(bundle, {
   // the (stripped) binary to embed, and the one that builds the blob: never a download
   nodePath,
   // code-cache: V8's bytecode of the main script's eagerly compiled functions, no heap
-  seaConfig: { useSnapshot: mode === 'snapshot', useCodeCache: mode === 'code-cache', disableExperimentalSEAWarning: true, ...JSON.parse(process.env.MODLOAD_SEA_EXTRA || "{}") },
+  seaConfig: {
+    useSnapshot: mode === 'snapshot',
+    useCodeCache: mode === 'code-cache',
+    disableExperimentalSEAWarning: true,
+    ...(more.includes('node-options-cli') ? { execArgvExtension: 'cli' } : {}),
+  },
 }).catch((err) => {
   console.error(err?.stack ?? err)
   process.exit(1)
