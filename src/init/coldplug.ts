@@ -284,7 +284,7 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
   }
 
   /** Resolve a modalias (or, forced, a module name) and queue what its plan loads. */
-  const want = (key: string, forced: boolean): void => {
+  const want = (key: string, forced: boolean, priority = forced ? 2 : aliasPriority(key)): void => {
     if (seen.has(key)) return
     seen.add(key)
     const t = o.now()
@@ -297,7 +297,6 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
       return
     }
     matched.set(key, [...new Set(refs.map((r) => r.name))])
-    const priority = forced ? 2 : aliasPriority(key)
     // each plan is queued whole before any of it starts: a dependency comes after the module
     // that needs it when modules.dep is cyclic, and must be known when that one is looked at
     scheduler.pause()
@@ -339,15 +338,16 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     const aliases = o.scan()
     const t1 = o.now()
     const ranked = aliases.map((alias) => ({ alias, priority: aliasPriority(alias) })).sort((a, b) => a.priority - b.priority)
-    let first = ''
+    let early = ''
     ranked.forEach(({ alias, priority }, i) => {
-      if (revealed && !first && priority > 0) {
-        first = ` (the ${i} that reveal devices in ${(o.now() - t1).toFixed(1)} ms, loading since)`
+      if (revealed && priority > 0) {
+        early = ` (loading since the first ${i}, at ${(o.now() - t1).toFixed(1)} ms)`
         revealed()
+        revealed = undefined
       }
-      want(alias, false)
+      want(alias, false, priority)
     })
-    debug(`scan ${scans}: ${aliases.length} modaliases read in ${(t1 - t).toFixed(1)} ms, resolved in ${(o.now() - t1).toFixed(1)} ms${first}`)
+    debug(`scan ${scans}: ${aliases.length} modaliases read in ${(t1 - t).toFixed(1)} ms, resolved in ${(o.now() - t1).toFixed(1)} ms${early}`)
   }
 
   // while the root is awaited (enough), what cannot lead to a disk waits: under emulation the
