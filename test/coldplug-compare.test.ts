@@ -15,7 +15,7 @@ import { machineNames } from '../qemu/machines.js'
 import { markers } from '../qemu/boot.js'
 import { bootColdplug, ensureLoaderImage, parseColdplugMarkers, coldplugSeconds } from '../initramfs/coldplug-run.js'
 import { initScript, parseLdd } from '../initramfs/reference.js'
-import { goal, median, summarise, svgChart, table, type Sample } from '../bench/boot-bench.js'
+import { goal, goalLine, median, summarise, svgChart, table, type Sample } from '../bench/boot-bench.js'
 
 const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'reference')
 
@@ -90,7 +90,16 @@ t.test('boot benchmark summary (no QEMU)', async (t) => {
     ['udev', 11, 1, 0],
     ['kmod-loop', 7, 7 / 11, 1],
   ])
-  t.same(goal(rows), [{ machine: 'virtio', ratio: 5 / 11, met: true }])
+  t.same(goal(rows), { machines: [{ machine: 'virtio', ratio: 5 / 11, met: true }], summed: 5 / 11, met: true })
+  // a second machine where modload is slower: faster on each machine is part of the goal, and
+  // the sum weighs the machines by their times (5 + 9 against 11 + 8)
+  for (const s of [9, 9, 9]) samples.push({ machine: 'hba-mix', loader: 'modload', seconds: s, uptime: s, live: 54 })
+  for (const s of [8, 8, 8]) samples.push({ machine: 'hba-mix', loader: 'udev', seconds: s, uptime: s, live: 54 })
+  const two = goal(summarise(samples, ['virtio', 'hba-mix']))
+  t.same(two.machines.map((m) => [m.machine, m.met]), [['virtio', true], ['hba-mix', false]])
+  t.equal(two.summed, 14 / 19)
+  t.equal(two.met, false)
+  t.match(goalLine(two), /virtio 0\.45x, hba-mix 1\.13x \(NOT faster\); summed 0\.74x \(goal <= 0\.6x\): NOT met/)
   t.match(table(rows), /\| virtio \| modload \| 5\.00 \| 4\.00, 5\.00, 6\.00 \| \*\*0\.45x\*\* \|/)
   t.match(table(rows), /7\.00 \(\+1 failed\)/)
   const svg = svgChart(rows, 'a <title>')
