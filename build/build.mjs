@@ -13,12 +13,16 @@
 //      is cut out of the executable, which the kernel then unpacks at every boot
 //      about 30% faster (docs/runtime-weight.md). modload uses no Intl; the build
 //      refuses a bundle that calls what would then fail (see icuUsers).
+//   5. The dynamic symbols of V8's and Node's own C++ namespaces (71,000 of 90,000,
+//      9 MB of names and hash table) leave the executable: no addon or library of
+//      modload's looks them up (build/elf.mjs, trimDynamicSymbols).
 //
 // Each step is skipped when the hash of its inputs matches the last run.
 // Nothing is written outside the project: caches in .cache/, output in dist/.
-// Usage: node build/build.mjs [--force] [--keep-icu] [--no-snapshot] [--out FILE]
+// Usage: node build/build.mjs [--force] [--keep-icu] [--keep-symbols] [--no-snapshot] [--out FILE]
 //   --force: redo every step
-//   --keep-icu: leave the ICU data in (the executable as pkg made it)
+//   --keep-icu: leave the ICU data in
+//   --keep-symbols: leave every dynamic symbol in (with --keep-icu: the executable as pkg made it)
 //   --no-snapshot: the bundle as a plain SEA main script, compiled at every start (to compare)
 //   --code-cache: no snapshot, but V8's code cache of the bundle in the blob (to compare)
 //   --node-options-cli: the executable takes --node-options="FLAGS" first on its command line,
@@ -33,6 +37,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { $ } from 'zx'
 import * as esbuild from 'esbuild'
+import { cutPages, PT_LOAD, readPhdrs, trimDynamicSymbols } from './elf.mjs'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const CACHE = join(ROOT, '.cache', 'build')
@@ -211,10 +216,6 @@ async function verify(exe, version) {
 // /i and URL/IDNA work (their tables are compiled into the code). Measured 2026-11-29 with
 // Node 22.22.2 (docs/runtime-weight.md).
 
-const PT_LOAD = 1
-const PT_PHDR = 6
-const PAGE = 0x1000
-
 /** What in the bundle would need ICU's data: each is a name that cannot be written otherwise. */
 const ICU_USERS = [/\bIntl\b/, /\blocaleCompare\b/, /\btoLocale[A-Z]\w*/, /\bNFK[CD]\b/, /\bSegmenter\b/]
 
@@ -229,69 +230,6 @@ async function icuDataRange(exe) {
   if (!line) throw new Error(`${exe}: no icudt*_dat symbol; build with --keep-icu`)
   const [start, size] = line.split(' ').map((h) => Number.parseInt(h, 16))
   return { start, end: start + size, name: line.split(' ')[3] }
-}
-
-function readPhdrs(b) {
-  const phoff = Number(b.readBigUInt64LE(0x20))
-  const entsize = b.readUInt16LE(0x36)
-  const out = []
-  for (let i = 0; i < b.readUInt16LE(0x38); i++) {
-    const p = phoff + i * entsize
-    const u64 = (o) => Number(b.readBigUInt64LE(p + o))
-    out.push({ type: b.readUInt32LE(p), flags: b.readUInt32LE(p + 4), off: u64(8), vaddr: u64(16), paddr: u64(24), filesz: u64(32), memsz: u64(40), align: u64(48) })
-  }
-  return { phoff, entsize, phdrs: out }
-}
-
-function writePhdr(b, at, p) {
-  b.writeUInt32LE(p.type, at)
-  b.writeUInt32LE(p.flags, at + 4)
-  for (const [o, v] of [[8, p.off], [16, p.vaddr], [24, p.paddr], [32, p.filesz], [40, p.memsz], [48, p.align]]) b.writeBigUInt64LE(BigInt(v), at + o)
-}
-
-/** The executable without the whole pages of [start, end) (see above). Pure; throws when the
- * layout is not the one this was written for, rather than guess. */
-function cutPages(b, start, end) {
-  if (b.readUInt32BE(0) !== 0x7f454c46 || b[4] !== 2 || b[5] !== 1) throw new Error('not a 64-bit little-endian ELF file')
-  const { phoff, entsize, phdrs } = readPhdrs(b)
-  const seg = phdrs.find((p) => p.type === PT_LOAD && start >= p.vaddr && end <= p.vaddr + p.filesz)
-  if (!seg || seg.filesz !== seg.memsz || seg.flags & 2) throw new Error('the range is not in a read-only, file-backed segment')
-  const hs = Math.ceil(start / PAGE) * PAGE
-  const he = Math.floor(end / PAGE) * PAGE
-  const fs = seg.off + (hs - seg.vaddr)
-  const fe = seg.off + (he - seg.vaddr)
-  const cut = fe - fs
-  if (cut <= 0) throw new Error('the range holds no whole page')
-  for (const p of phdrs) {
-    if (p === seg) continue
-    if ((p.filesz && p.off < fe && p.off + p.filesz > fs) || (p.memsz && p.vaddr < he && p.vaddr + p.memsz > hs)) {
-      throw new Error(`a segment (type ${p.type}, offset 0x${p.off.toString(16)}) overlaps the range`)
-    }
-  }
-  // one more program header: it must fit in the table's segment, in bytes nothing else uses
-  const n = phdrs.length
-  const phdrSeg = phdrs.find((p) => p.type === PT_PHDR)
-  const spare = b.subarray(phoff + n * entsize, phoff + (n + 1) * entsize)
-  if (!phdrSeg || phdrSeg.filesz < (n + 1) * entsize || !spare.every((x) => x === 0)) throw new Error('no room for one more program header')
-  if (phoff + (n + 1) * entsize > fs && phoff < fe) throw new Error('the program headers are in the range')
-  const next = []
-  for (const p of phdrs) {
-    if (p === seg) {
-      next.push({ ...seg, filesz: hs - seg.vaddr, memsz: he - seg.vaddr })
-      const tail = seg.filesz - (he - seg.vaddr)
-      next.push({ ...seg, off: fs, vaddr: he, paddr: seg.paddr + (he - seg.vaddr), filesz: tail, memsz: tail })
-    } else next.push(p.off >= fe ? { ...p, off: p.off - cut } : p)
-  }
-  const shoff = Number(b.readBigUInt64LE(0x28))
-  const shEnd = shoff + b.readUInt16LE(0x3c) * b.readUInt16LE(0x3a)
-  // the section header table, when last in the file, goes with the section headers
-  const out = Buffer.concat([b.subarray(0, fs), b.subarray(fe, shoff >= fe && shEnd === b.length ? shoff : b.length)])
-  next.forEach((p, i) => writePhdr(out, phoff + i * entsize, p))
-  out.writeUInt16LE(next.length, 0x38)
-  out.writeBigUInt64LE(0n, 0x28) // e_shoff
-  out.writeUInt16LE(0, 0x3c) // e_shnum
-  out.writeUInt16LE(0, 0x3e) // e_shstrndx
-  return out
 }
 
 async function cutIcuData(exe, bundleFile) {
@@ -309,13 +247,18 @@ async function cutIcuData(exe, bundleFile) {
   await writeFile(exe, cutPages(bytes, start, end))
 }
 
-async function packExecutable(node, bundleFile, version, out, { keepIcu, mode, nodeOptionsCli }) {
+async function trimSymbols(exe) {
+  const { bytes } = trimDynamicSymbols(await readFile(exe))
+  await writeFile(exe, bytes)
+}
+
+async function packExecutable(node, bundleFile, version, out, { keepIcu, keepSymbols, mode, nodeOptionsCli }) {
   const pkgDir = join(require.resolve('@yao-pkg/pkg/package.json'), '..')
   const pkgJson = await readJson(join(pkgDir, 'package.json'))
   const driver = join(ROOT, 'build', 'pkg-sea.cjs')
   // the cut's own version: bump it when cutPages changes, so executables are remade
-  const variant = `${keepIcu ? 'icu' : 'no-icu-1'} ${mode}${nodeOptionsCli ? ' node-options-cli' : ''}`
-  const key = sha256(await readFile(bundleFile), await readFile(driver), node.version, pkgJson.version, version, variant)
+  const variant = `${keepIcu ? 'icu' : 'no-icu-1'} ${keepSymbols ? 'symbols' : 'trim-1'} ${mode}${nodeOptionsCli ? ' node-options-cli' : ''}`
+  const key = sha256(await readFile(bundleFile), await readFile(driver), await readFile(join(ROOT, 'build', 'elf.mjs')), node.version, pkgJson.version, version, variant)
   if (await fresh(out, key)) return false
   const nodeFile = await strippedNode(node)
   const tmp = join(CACHE, `modload.${process.pid}.tmp`)
@@ -326,6 +269,10 @@ async function packExecutable(node, bundleFile, version, out, { keepIcu, mode, n
     await verify(tmp, version)
     if (!keepIcu) {
       await cutIcuData(tmp, bundleFile)
+      await verify(tmp, version)
+    }
+    if (!keepSymbols) {
+      await trimSymbols(tmp)
       await verify(tmp, version)
     }
     await mkdir(dirname(out), { recursive: true })
@@ -348,6 +295,7 @@ function option(name) {
 async function main() {
   const force = process.argv.includes('--force')
   const keepIcu = process.argv.includes('--keep-icu')
+  const keepSymbols = process.argv.includes('--keep-symbols')
   const mode = process.argv.includes('--code-cache') ? 'code-cache' : process.argv.includes('--no-snapshot') ? 'plain' : 'snapshot'
   const output = option('--out') ? resolve(option('--out')) : OUTPUT
   const nodeOptionsCli = process.argv.includes('--node-options-cli')
@@ -365,10 +313,10 @@ async function main() {
   await timed('shim.node', () => buildShim(node, shim))
   await timed('modprobe-forward', () => buildForward(forward))
   await timed('bundle', () => bundle(shim, forward, version, bundled))
-  await timed('executable', () => packExecutable(node, bundled, version, output, { keepIcu, mode, nodeOptionsCli }))
+  await timed('executable', () => packExecutable(node, bundled, version, output, { keepIcu, keepSymbols, mode, nodeOptionsCli }))
   const { size } = await stat(output)
   const secs = ((performance.now() - t0) / 1000).toFixed(1)
-  const icu = keepIcu ? ', with ICU data' : ''
+  const icu = `${keepIcu ? ', with ICU data' : ''}${keepSymbols ? ', every dynamic symbol' : ''}`
   const snap = { snapshot: ', start-up snapshot', 'code-cache': ', code cache, no snapshot', plain: ', no snapshot' }[mode]
   console.log(`${relative(ROOT, output)}: ${(size / 1e6).toFixed(1)} MB (${size} bytes), node ${node.version}${icu}${snap}, ${secs} s`)
 }

@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process'
 import { copyFileSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { dynamicSymbols, gnuHash, nodeInternal, outerScope, trimDynamicSymbols } from '../build/elf.mjs'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const EXE = join(ROOT, 'dist', 'modload')
@@ -42,9 +43,59 @@ t.test('dist/modload is an x86-64 ELF executable', async (t) => {
 
 t.test("Node's ICU data is cut out (docs/runtime-weight.md)", async (t) => {
   const exe = readFileSync(EXE)
-  // with ICU's data the executable is 114.7 MB (Node 22.22.2, start-up snapshot included), without 81.6
+  // with ICU's data the executable is 114.7 MB (Node 22.22.2, start-up snapshot included), without 81.6,
+  // and 72.3 without V8's and Node's own dynamic symbols
   t.ok(exe.length < 95e6, `${(exe.length / 1e6).toFixed(1)} MB: the 33 MB of icudt78_dat are gone`)
   t.equal(exe.readBigUInt64LE(0x28), 0n, 'no section headers (they would describe the old layout)')
+})
+
+t.test("mangled names: the outermost scope decides what is Node's own", async (t) => {
+  for (const [name, scope] of [
+    ['_ZN2v87Isolate3NewERKNS0_12CreateParamsE', 'v8'],
+    ['_ZNK4node11Environment8platformEv', 'node'],
+    ['_ZTVN2v88internal4HeapE', 'v8'],
+    ['_ZTIN6icu_787UObjectE', 'icu_78'],
+    ['_ZZN2v88internal4Heap5SetUpEPNS0_12LocalHeapE1x', 'v8'],
+    ['_ZThn8_N4node9AsyncWrapD1Ev', 'node'],
+    ['_ZTv0_n24_N5cppgc8internal4NodeD0Ev', 'cppgc'],
+    ['_ZGVZN2v82V810InitializeEvE1y', undefined], // a guard variable of a local: not looked through
+    ['_ZNSt6vectorIiSaIiEE9push_backERKi', undefined], // std::
+    ['_ZSt9terminatev', undefined],
+    ['_Znwm', undefined], // operator new
+    ['_Z34_register_isolate_encoding_bindingv', '_register_isolate_encoding_binding'],
+    ['napi_create_function', undefined],
+    ['malloc', undefined],
+  ] as const) {
+    t.equal(outerScope(name), scope, name)
+  }
+  t.ok(nodeInternal('_ZN2v87Isolate3NewERKNS0_12CreateParamsE'))
+  t.ok(nodeInternal('_ZN6icu_7813UnicodeString6appendEi'))
+  t.notOk(nodeInternal('_ZN10napi_env__D2Ev'), 'N-API internals are not in the list')
+  t.notOk(nodeInternal('_ZNSt6vectorIN2v85LocalINS0_5ValueEEESaIS3_EE9push_backEOS3_'), 'std:: templates stay, whatever their arguments')
+  t.notOk(nodeInternal('uv_default_loop'))
+  t.equal(gnuHash(''), 5381)
+  t.equal(gnuHash('printf'), 0x156b2bb8)
+})
+
+t.test("the dynamic symbol table: Node's own symbols gone, every other one found through the hash table", async (t) => {
+  const exe = readFileSync(EXE)
+  const syms = dynamicSymbols(exe)
+  t.ok(syms.names.length < 30_000, `${syms.names.length} dynamic symbols (the official Node has 90,043)`)
+  const internal = syms.names.filter(nodeInternal)
+  t.ok(internal.length < 50, `${internal.length} of V8's and Node's own symbols left (those a relocation refers to)`)
+  const lost = syms.names.flatMap((n, i) => (i >= syms.symoffset && syms.lookup(n) !== i ? [n] : []))
+  t.same(lost, [], 'every hashed symbol is found at its index, as the dynamic linker looks it up')
+  t.equal(syms.lookup('_ZN2v87Isolate3NewERKNS0_12CreateParamsE'), -1)
+  // what the addon needs, from its own undefined symbols
+  const nm = spawnSync('nm', ['-D', '--undefined-only', join(ROOT, '.cache', 'build', 'shim.node')], { encoding: 'utf8' })
+  t.equal(nm.status, 0, nm.stderr)
+  const napi = nm.stdout.split('\n').flatMap((l) => /\bU (napi_\w+)/.exec(l)?.[1] ?? [])
+  t.ok(napi.length > 10, `${napi.length} N-API functions used by shim.node`)
+  t.same(napi.filter((n) => syms.lookup(n) < 0), [], 'each one is exported')
+  // a second trim finds nothing more to drop and leaves a working table
+  const again = trimDynamicSymbols(exe)
+  t.equal(again.dropped, 0)
+  t.same(dynamicSymbols(again.bytes).names, syms.names)
 })
 
 t.test('it embeds the SEA blob and the syscall shim', async (t) => {
