@@ -30,7 +30,10 @@
 // (panic=-1); tiny-initramfs after 180 s.
 //
 // Environment: BENCH_E2E_RUNS (default 3), BENCH_E2E_MACHINES (default virtio,q35,legacy-pc),
-// BENCH_E2E_KERNEL (6.1, default, or 6.12). Each run saves its samples as
+// BENCH_E2E_KERNEL (6.1, default, or 6.12), BENCH_E2E_QEMU_ARGS (more QEMU arguments for every
+// boot, space-separated: `-icount shift=0` makes the guest's clock count instructions, 1 ns
+// each, a steady machine in place of the emulator's uneven speed; such a run writes its own
+// page, docs/e2e-boot[-KERNEL]-icount-shift-0.md). Each run saves its samples as
 // .cache/e2e/run-<date>.json; `--from FILE [--write]` reports such a file again without booting.
 // The pure parts (parsers, medians, table, chart)
 // are exported for test/e2e-bench.test.ts; the benchmark runs only when this file is the entry.
@@ -376,6 +379,8 @@ export interface E2eOptions {
   flavor: KernelFlavor
   /** write docs/e2e-boot.md (or the kernel's own page: docBase) and its chart */
   write: boolean
+  /** more QEMU arguments for every boot (BENCH_E2E_QEMU_ARGS) */
+  qemuArgs: string[]
   log: (line: string) => void
 }
 
@@ -390,7 +395,8 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv, argv: readonly string[], 
   }
   const flavor = (env.BENCH_E2E_KERNEL ?? '6.1') as KernelFlavor
   if (!kernelFlavors.includes(flavor)) throw new Error(`BENCH_E2E_KERNEL=${flavor}: choose one of ${kernelFlavors.join(', ')}`)
-  return { runs, machines, flavor, write: argv.includes('--write'), log }
+  const qemuArgs = (env.BENCH_E2E_QEMU_ARGS ?? '').split(' ').filter(Boolean)
+  return { runs, machines, flavor, write: argv.includes('--write'), qemuArgs, log }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -490,20 +496,24 @@ function loadAverage(): string {
   return os.loadavg().map((x) => x.toFixed(1)).join(' ')
 }
 
-/** The docs' file name (without extension) for a kernel: each kernel keeps its own page. Pure. */
-export function docBase(flavor: KernelFlavor): string {
-  return flavor === '6.1' ? 'e2e-boot' : `e2e-boot-${flavor}`
+/** The docs' file name (without extension) for a kernel and the QEMU arguments added: each
+ * keeps its own page. Pure. */
+export function docBase(flavor: KernelFlavor, qemuArgs: readonly string[] = []): string {
+  const kernel = flavor === '6.1' ? 'e2e-boot' : `e2e-boot-${flavor}`
+  const more = qemuArgs.join(' ').replace(/[^A-Za-z0-9.]+/g, '-').replace(/^-+|-+$/g, '')
+  return more ? `${kernel}-${more}` : kernel
 }
 
 function commandLine(opts: E2eOptions): string {
-  return `BENCH_E2E_RUNS=${opts.runs} BENCH_E2E_MACHINES=${opts.machines.join(',')} BENCH_E2E_KERNEL=${opts.flavor} npm run bench:e2e -- --write`
+  const qemu = opts.qemuArgs.length ? ` BENCH_E2E_QEMU_ARGS='${opts.qemuArgs.join(' ')}'` : ''
+  return `BENCH_E2E_RUNS=${opts.runs} BENCH_E2E_MACHINES=${opts.machines.join(',')} BENCH_E2E_KERNEL=${opts.flavor}${qemu} npm run bench:e2e -- --write`
 }
 
 async function writeDocs(rows: readonly Row[], opts: E2eOptions, info: { date: string; kernel: string; wallSeconds: number; load: string; images: Map<string, Image | { error: string }>; boots: number }): Promise<void> {
   const docs = path.join(projectRoot, 'docs')
   await fs.mkdir(docs, { recursive: true })
   const date = info.date.slice(0, 16).replace('T', ' ')
-  const base = docBase(opts.flavor)
+  const base = docBase(opts.flavor, opts.qemuArgs)
   await fs.writeFile(path.join(docs, `${base}.svg`), svgChart(rows, `Kernel start to the real root's init on ${info.kernel}, QEMU TCG (median of ${opts.runs})`))
   let png = false
   try {
@@ -539,10 +549,14 @@ async function writeDocs(rows: readonly Row[], opts: E2eOptions, info: { date: s
       : peerSpecs[c].description
     holds.push(`- **${labels[c]}** (${tool}, ${c === 'modload' ? 'zstd -9, runtime lz4' : peerSpecs[c].compression}): ${what}. ${per.join('; ')}.${notes.length ? `\n${notes.map((n) => `  - ${n}`).join('\n')}` : ''}`)
   }
-  const doc = `# End to end: kernel start to the real root's init
+  const icount = opts.qemuArgs.some((a) => a.startsWith('-icount')) || opts.qemuArgs.some((a) => a.startsWith('shift='))
+  const clockNote = opts.qemuArgs.length === 0
+    ? ''
+    : `\n**QEMU arguments added to every boot: \`${opts.qemuArgs.join(' ')}\`.**${icount ? ` With \`-icount\` QEMU's guest clock no longer follows the host's: it advances by a fixed time per guest instruction (1 ns with shift=0) and, while the guest idles, by the real time it waits. So the times below are what a steady in-order machine executing one instruction per nanosecond would take, without the emulator's uneven speed: translating code that runs for the first time (most of a Node or systemd start-up) costs nothing here, where it costs 10-50x under plain TCG. Runs barely vary. Read this page beside the plain TCG page (\`${docBase(opts.flavor)}.md\`), which is how the tests boot: neither is a hardware measurement.` : ''}\n`
+  const doc = `# End to end: kernel start to the real root's init${opts.qemuArgs.length ? ` (QEMU ${opts.qemuArgs.join(' ')})` : ''}
 
 Generated by \`bench/e2e.ts\`; do not edit by hand (re-run the command below).
-
+${clockNote}
 Command: \`${commandLine(opts)}\`
 (the script runs \`node build/setup.mjs && node build/run.mjs bench/e2e.ts --write\`).
 Measured ${date} UTC on ${info.kernel}, host load average at the start ${info.load}, ${info.boots} boots in ${info.wallSeconds.toFixed(0)} s of wall time.
@@ -639,7 +653,7 @@ export async function runE2eBench(opts: E2eOptions): Promise<Row[]> {
           cannot.add(key)
           continue
         }
-        const b = await bootToRoot({ kernel, image: img.path, machine, append: ['rootfstype=ext4', extraCmdline[c]].filter(Boolean).join(' ') })
+        const b = await bootToRoot({ kernel, image: img.path, machine, append: ['rootfstype=ext4', extraCmdline[c]].filter(Boolean).join(' '), qemuArgs: opts.qemuArgs })
         boots++
         const start = isModload(c) ? parseStartLine(b.result.lines)?.uptime : undefined
         const s: Sample = { machine, contender: c, round, reached: b.reached, uptime: b.uptime, idle: b.idle, pid: b.pid, start }
@@ -656,6 +670,7 @@ export async function runE2eBench(opts: E2eOptions): Promise<Row[]> {
     runs: opts.runs,
     machines: [...opts.machines],
     flavor: opts.flavor,
+    qemuArgs: opts.qemuArgs,
     kernel: kernel.version,
     load,
     wallSeconds: (Date.now() - started) / 1000,
@@ -678,6 +693,8 @@ export interface RunRecord {
   runs: number
   machines: string[]
   flavor: KernelFlavor
+  /** QEMU arguments added to every boot (absent in records made before they could be) */
+  qemuArgs?: string[]
   kernel: string
   load: string
   wallSeconds: number
@@ -697,7 +714,7 @@ async function report(record: RunRecord, opts: E2eOptions): Promise<Row[]> {
   opts.log(`\n${table(rows)}\n`)
   for (const l of summaryLines(rows)) opts.log(l)
   opts.log(`e2e: ${record.boots} boots, ${record.wallSeconds.toFixed(0)} s wall, load average at start ${record.load}`)
-  const as = { ...opts, runs: record.runs, machines: record.machines, flavor: record.flavor }
+  const as = { ...opts, runs: record.runs, machines: record.machines, flavor: record.flavor, qemuArgs: record.qemuArgs ?? [] }
   if (opts.write) await writeDocs(rows, as, { date: record.date, kernel: record.kernel, wallSeconds: record.wallSeconds, load: record.load, images, boots: record.boots })
   return rows
 }

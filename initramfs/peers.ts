@@ -596,6 +596,8 @@ export interface RootBootOptions {
   memMiB?: number
   /** the root's init lists /proc/modules (RootBoot.modules) */
   listModules?: boolean
+  /** more QEMU arguments (benchmarks: `-icount shift=0`) */
+  qemuArgs?: readonly string[]
 }
 
 export interface RootBoot {
@@ -632,6 +634,7 @@ export async function bootToRoot(opts: RootBootOptions): Promise<RootBoot> {
       disks: [{ id: target.id, file: copy }],
       timeoutMs: opts.timeoutMs ?? 300_000,
       memMiB: opts.memMiB,
+      qemuArgs: opts.qemuArgs ? [...opts.qemuArgs] : undefined,
     })
     const m = parseRootMarker(result.lines)
     return { reached: m !== undefined, uptime: m?.uptime, idle: m?.idle, pid: m?.pid, modules: opts.listModules ? parseRootModules(result.lines) : undefined, console: result.console, result }

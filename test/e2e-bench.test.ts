@@ -107,6 +107,8 @@ t.test('optionsFromEnv: defaults and checks', async (t) => {
   t.same([o.runs, o.machines, o.flavor, o.write], [3, ['virtio', 'q35', 'legacy-pc'], '6.1', false])
   const p = optionsFromEnv({ BENCH_E2E_RUNS: '5', BENCH_E2E_MACHINES: 'q35, virtio', BENCH_E2E_KERNEL: '6.12' }, ['--write'], log)
   t.same([p.runs, p.machines, p.flavor, p.write], [5, ['q35', 'virtio'], '6.12', true])
+  t.same(o.qemuArgs, [])
+  t.same(optionsFromEnv({ BENCH_E2E_QEMU_ARGS: ' -icount  shift=0 ' }, [], log).qemuArgs, ['-icount', 'shift=0'])
   t.throws(() => optionsFromEnv({ BENCH_E2E_RUNS: '0' }, [], log), /BENCH_E2E_RUNS/)
   t.throws(() => optionsFromEnv({ BENCH_E2E_MACHINES: 'nope' }, [], log), /unknown machine "nope"/)
   t.throws(() => optionsFromEnv({ BENCH_E2E_MACHINES: 'hba-mix' }, [], log), /no root disk module list/)
@@ -201,4 +203,7 @@ t.test('svgChart: a bar per image that booted, the words where it cannot, valid 
 t.test('each kernel keeps its own page: 6.1 the historic name, others a suffix', async (t) => {
   t.equal(docBase('6.1'), 'e2e-boot')
   t.equal(docBase('6.12'), 'e2e-boot-6.12')
+  t.equal(docBase('6.1', ['-icount', 'shift=0']), 'e2e-boot-icount-shift-0', 'QEMU arguments get a page of their own')
+  t.equal(docBase('6.12', ['-icount', 'shift=0']), 'e2e-boot-6.12-icount-shift-0')
+  t.equal(docBase('6.1', []), 'e2e-boot')
 })
