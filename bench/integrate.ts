@@ -36,6 +36,7 @@ import { cacheDir, projectRoot } from '../qemu/paths.js'
 import { bootToRoot } from '../initramfs/peers.js'
 import { bootWords, ensureBuilderImages, ensureInitramfsToolsEarly } from '../initramfs/integrate/images.js'
 import type { Builder } from '../src/integrate/integrate.js'
+import { appendPadding } from '../src/initramfs/output.js'
 import { median } from './boot-bench.js'
 
 export const contenders = ['initramfs-tools', 'initramfs-tools+modload', 'initramfs-tools+modload-settled', 'initramfs-tools+modload-early', 'dracut', 'dracut+modload'] as const
@@ -295,9 +296,9 @@ async function stamped(image: string): Promise<string> {
     await run('sh', ['-c', `cd "$1" && echo init-stamp | cpio --quiet -o -H newc --owner 0:0 > "$2"`, 'sh', stage, archive])
     const tmp = `${out}.${process.pid}.tmp`
     await fs.copyFile(image, tmp)
-    // the kernel takes an uncompressed archive only at a 4-byte boundary (zeros before it are
-    // skipped)
-    const pad = (4 - ((await fs.stat(tmp)).size % 4)) % 4
+    // the kernel takes an uncompressed archive only at a 4-byte boundary, after an lz4 one
+    // only past 4 zeros (zeros before it are skipped)
+    const pad = appendPadding((await fs.stat(tmp)).size)
     await fs.appendFile(tmp, Buffer.concat([Buffer.alloc(pad), await fs.readFile(archive)]))
     await fs.rename(tmp, out)
     return out

@@ -28,6 +28,7 @@ import net from 'node:net'
 import { execFileSync } from 'node:child_process'
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { writeCpio, type CpioEntry } from '../src/initramfs/cpio.js'
+import { appendPadding } from '../src/initramfs/output.js'
 import { ensureRootDisk, parseRootMarker, rootUuid } from '../initramfs/peers.js'
 import { cacheDir } from '../qemu/paths.js'
 import { ensureExecutable, ensureImage } from '../qemu/artefacts.js'
@@ -161,8 +162,9 @@ function overlay(base: string, name: string, files: Record<string, Uint8Array | 
   ]
   const out = path.join(work, `${name}.img`)
   const image = readFileSync(base)
-  // the kernel reads an uncompressed archive only at a 4-byte boundary; zeros between archives are skipped
-  const pad = Buffer.alloc((512 - (image.length % 512)) % 512)
+  // the kernel reads an uncompressed archive only at a 4-byte boundary, and an lz4 archive
+  // before it ends only at 4 zeros; zeros between archives are skipped
+  const pad = Buffer.alloc(appendPadding(image.length))
   writeFileSync(out, Buffer.concat([image, pad, ...writeCpio(entries, 0)]))
   return out
 }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { Readable } from 'node:stream'
 import { gunzipSync } from 'node:zlib'
 import { readCpio, writeCpio, type CpioEntry } from '../src/initramfs/cpio.js'
-import { COMPRESSIONS, DEFAULT_LEVEL, compressorArgs, writeCompressed, writeSegments, type Compression } from '../src/initramfs/output.js'
+import { COMPRESSIONS, DEFAULT_LEVEL, appendPadding, compressorArgs, padLength, writeCompressed, writeSegments, type Compression } from '../src/initramfs/output.js'
 import { boot } from '../qemu/boot.js'
 import { ensureHostTools } from '../qemu/deps.js'
 import { ensureKernel } from '../qemu/kernels.js'
@@ -111,6 +111,17 @@ t.test('levels are honoured and the output is reproducible', { skip: !have('xz')
   t.match(list, /\bCRC32\b/)
   const dict = list.split('\n').filter((l) => l.startsWith('block')).map((l) => /dict=(\d+)([KM]i)?B/.exec(l))
   t.ok(dict.length > 0 && dict.every((m) => m && Number(m[1]) * (m[2] === 'Mi' ? 1 << 20 : m[2] === 'Ki' ? 1024 : 1) <= 1 << 20), `dictionaries ${dict.map((m) => m?.[0])}`)
+})
+
+t.test('padding: to a multiple of 4, and at least 4 zeros before what is appended to an image', async (t) => {
+  t.same([0, 1, 2, 3, 4, 5].map((n) => padLength(n)), [0, 3, 2, 1, 0, 3])
+  t.same([0, 1, 2, 3, 4].map((n) => padLength(n, 4)), [4, 7, 6, 5, 4])
+  // an lz4 image that happened to end 1 byte short of a 512 boundary lost the archive appended
+  // after it (1 zero, read by the kernel as part of a chunk size)
+  for (const n of [42476031, 42475259, 512, 509]) {
+    const p = appendPadding(n)
+    t.ok(p >= 4 && (n + p) % 4 === 0, `${n}: ${p} zeros`)
+  }
 })
 
 t.test('errors name the cause', async (t) => {

@@ -18,7 +18,8 @@
 // - xz: the kernel's decoder (XZ Embedded) checks only CRC32 or nothing, and its memory grows
 //   with the LZMA2 dictionary: the kernel's own usr/Makefile uses `--check=crc32
 //   --lzma2=dict=1MiB` (Documentation/staging/xz.rst), and so does this file.
-// A single segment gives the same bytes as writeCompressed: no padding after the last one.
+// A single segment gives the same bytes as writeCompressed: no padding after the last one; who
+// appends an archive to an image puts appendPadding() zeros first.
 // Each kind is one the kernel can unpack (CONFIG_RD_*); zstd comes from Node's zlib when it has
 // it, gzip from zlib, the others from the usual programs.
 import { closeSync, fstatSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
@@ -126,10 +127,24 @@ export function sourceDateEpoch(env: NodeJS.ProcessEnv): number {
   return epoch && /^\d+$/.test(epoch) ? Number(epoch) : 0
 }
 
+/** How many zeros go after `length` bytes so that what follows starts at a multiple of 4 with
+ * at least `min` zeros before it. Pure. */
+export function padLength(length: number, min = 0): number {
+  let n = (4 - (length % 4)) % 4
+  while (n < min) n += 4
+  return n
+}
+
+/** The zeros to put after an image of `length` bytes before appending another archive to it
+ * (an overlay, a second initrd): a multiple of 4, and at least 4 in case its last archive is
+ * lz4, which has no end mark of its own (see the header). Pure. */
+export function appendPadding(length: number): number {
+  return padLength(length, 4)
+}
+
 /** Zeros up to the next multiple of 4, at least `min` of them; returns how many. */
 function pad(fd: number, end: number, min: number): number {
-  let n = (4 - (end % 4)) % 4
-  while (n < min) n += 4
+  const n = padLength(end, min)
   if (n) writeAll(fd, new Uint8Array(n))
   return n
 }
