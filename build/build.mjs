@@ -296,8 +296,11 @@ async function packExecutable(node, bundleFile, version, out, { keepIcu, keepSym
     // With the snapshot, Node evaluates the whole bundle here and keeps the heap (src/cli.ts).
     let main = bundleFile
     if (mode === 'snapshot') {
-      main = join(CACHE, `modload-eager.${process.pid}.cjs`)
-      await writeFile(main, eagerMain(await readFile(bundleFile, 'utf8')))
+      // one name for every build: the snapshot records its main script's path
+      main = join(CACHE, 'modload-eager.cjs')
+      const tmpMain = `${main}.${process.pid}.tmp`
+      await writeFile(tmpMain, eagerMain(await readFile(bundleFile, 'utf8')))
+      await rename(tmpMain, main)
     }
     const seaMode = mode === 'snapshot-lazy' ? 'snapshot' : mode
     await $({ env, cwd: TMP })`${node.bin} ${driver} ${main} ${nodeFile} ${tmp} ${seaMode} ${nodeOptionsCli ? ['node-options-cli'] : []}`.quiet()
@@ -314,7 +317,7 @@ async function packExecutable(node, bundleFile, version, out, { keepIcu, keepSym
     await rename(tmp, out)
   } finally {
     await rm(tmp, { force: true })
-    await rm(join(CACHE, `modload-eager.${process.pid}.cjs`), { force: true })
+    await rm(join(CACHE, `modload-eager.cjs.${process.pid}.tmp`), { force: true })
   }
   await remember(out, key)
   return true
