@@ -200,6 +200,18 @@ function gnuHashTable(hashes, symoffset) {
   return out
 }
 
+/** A GNU hash table's layout at file offset `h`, and how many symbols the table covers (the
+ * highest bucket's chain, followed to its end mark): the dynamic linker's own count. */
+function readGnuHash(b, h) {
+  const [nbuckets, symoffset, maskwords, shift] = [0, 4, 8, 12].map((o) => b.readUInt32LE(h + o))
+  const buckets = h + 16 + maskwords * 8
+  const chain = buckets + nbuckets * 4
+  let nsyms = symoffset
+  for (let i = 0; i < nbuckets; i++) nsyms = Math.max(nsyms, b.readUInt32LE(buckets + i * 4) + 1)
+  if (nsyms > symoffset) while (!(b.readUInt32LE(chain + (nsyms - 1 - symoffset) * 4) & 1)) nsyms++
+  return { nbuckets, symoffset, maskwords, shift, buckets, chain, nsyms }
+}
+
 /** The executable with a smaller dynamic symbol table (see above): `drop(name)` says which
  * defined symbols may go. Pure; returns the new bytes and what was kept and dropped. */
 export function trimDynamicSymbols(b, drop = nodeInternal) {
@@ -227,14 +239,7 @@ export function trimDynamicSymbols(b, drop = nodeInternal) {
 
   // the old tables
   const h = off(addr.hash)
-  const nbuckets = b.readUInt32LE(h)
-  const symoffset = b.readUInt32LE(h + 4)
-  const maskwords = b.readUInt32LE(h + 8)
-  const oldBuckets = h + 16 + maskwords * 8
-  const oldChain = oldBuckets + nbuckets * 4
-  let nsyms = symoffset
-  for (let i = 0; i < nbuckets; i++) nsyms = Math.max(nsyms, b.readUInt32LE(oldBuckets + i * 4) + 1)
-  if (nsyms > symoffset) while (!(b.readUInt32LE(oldChain + (nsyms - 1 - symoffset) * 4) & 1)) nsyms++
+  const { symoffset, chain: oldChain, nsyms } = readGnuHash(b, h)
   const strsz = need(DT.STRSZ, 'DT_STRSZ')
   const relasz = need(DT.RELASZ, 'DT_RELASZ')
   const pltrelsz = need(DT.PLTRELSZ, 'DT_PLTRELSZ')
@@ -392,12 +397,7 @@ export function dynamicSymbols(b) {
     return p.off + (a - p.vaddr)
   }
   const h = off(val(DT.GNU_HASH))
-  const [nbuckets, symoffset, maskwords, shift] = [0, 4, 8, 12].map((o) => b.readUInt32LE(h + o))
-  const buckets = h + 16 + maskwords * 8
-  const chain = buckets + nbuckets * 4
-  let nsyms = symoffset
-  for (let i = 0; i < nbuckets; i++) nsyms = Math.max(nsyms, b.readUInt32LE(buckets + i * 4) + 1)
-  if (nsyms > symoffset) while (!(b.readUInt32LE(chain + (nsyms - 1 - symoffset) * 4) & 1)) nsyms++
+  const { nbuckets, symoffset, maskwords, shift, buckets, chain, nsyms } = readGnuHash(b, h)
   const sym = off(val(DT.SYMTAB))
   const str = off(val(DT.STRTAB))
   const names = []
