@@ -599,8 +599,7 @@ ${holds.join('\n')}
   and the kernel's own work (unpacking, decompressing, module loading with signature checks)
   slower too. Compare the images with each other within one run, never with a native boot.
 - The host has 2 cores shared with other work (the load average above); each guest has one
-  vCPU. Single runs vary by a second or more: read the medians as rough, and the dots in the
-  chart for the spread.
+  vCPU. ${icount ? 'On this clock runs repeat to about 10 ms, whatever the host does (only idle waits follow real time).' : 'Single runs vary by a second or more: read the medians as rough, and the dots in the chart for the spread.'}
 - Size counts twice: the kernel unpacks the whole image before /init runs (decompression
   included, on the one vCPU), so a larger image starts its /init later. modload's image
   carries the Node-based executable (tens of MiB, in an lz4 archive that is quick to unpack)
