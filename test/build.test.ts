@@ -129,6 +129,28 @@ t.test("the start-up snapshot holds the bundle's bytecode: nothing of it is comp
   t.ok(lazy.compiled > 30, `built with --lazy-snapshot, ${lazy.compiled} were compiled at run time`)
 })
 
+t.test("the bundle loads none of the built-ins that no boot needs, at its top level or in a scan", async (t) => {
+  // Whatever the bundle loads at its top level is in the start-up snapshot, deserialised at every
+  // start (src/sys/lazy.ts). The bundle runs here as the snapshot's main would, then a scan.
+  const probe = `
+    const before = new Set(process.moduleLoadList)
+    process.argv = [process.execPath, 'modload', ...JSON.parse(process.env.PROBE_ARGS)]
+    require(process.env.PROBE_BUNDLE)
+    process.on('exit', () => process.stderr.write('LOADED ' + JSON.stringify(process.moduleLoadList.filter((m) => !before.has(m)))))`
+  const args = ['scan', '--sysfs', 'test/fixtures/sysfs/pc', '--kernel-root', 'test/fixtures/tree', '-k', '6.1.0-test']
+  const r = spawnSync(process.execPath, ['-e', probe], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, PROBE_ARGS: JSON.stringify(args), PROBE_BUNDLE: join(ROOT, '.cache', 'build', 'modload.cjs') },
+  })
+  t.equal(r.status, 0, r.stderr)
+  t.match(r.stdout, /pci:/, 'the scan ran')
+  const loaded = JSON.parse(/LOADED (.*)$/m.exec(r.stderr)?.[1] ?? '[]') as string[]
+  t.ok(loaded.includes('NativeModule sea'), 'what the bundle imports at its top level is seen loading (node:sea)')
+  const heavy = ['zlib', 'child_process', 'crypto', 'stream/web', 'perf_hooks', 'fs/promises', 'timers/promises', 'internal/readline/interface']
+  t.same(loaded.filter((m) => heavy.some((h) => m === `NativeModule ${h}`)), [], `none of ${heavy.join(', ')}`)
+})
+
 t.test('it embeds the SEA blob and the syscall shim', async (t) => {
   const exe = readFileSync(EXE)
   t.ok(exe.includes('NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2:1'), 'SEA fuse is set')

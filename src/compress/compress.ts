@@ -7,9 +7,7 @@
 // gzip and zstd come from Node's zlib (zstd needs Node >= 22.15); xz from the xz-decompress
 // package (xz-embedded compiled to WebAssembly, embedded in its JavaScript, so it bundles into
 // the one executable). Pure: bytes in, bytes out, no file access.
-import { gunzipSync } from 'node:zlib'
-import * as zlib from 'node:zlib'
-import xz from 'xz-decompress'
+import { zlib } from '../sys/lazy.js'
 
 export type Compression = 'zstd' | 'xz' | 'gzip'
 
@@ -65,6 +63,8 @@ async function unxz(bytes: Uint8Array): Promise<Uint8Array> {
   })
   const chunks: Uint8Array[] = []
   let total = 0
+  // loaded here, not at start-up: its WHATWG streams would weigh on every start (sys/lazy.ts)
+  const { default: xz } = await import('xz-decompress')
   for await (const chunk of new xz.XzReadableStream(input) as unknown as AsyncIterable<Uint8Array>) {
     chunks.push(chunk)
     total += chunk.length
@@ -83,9 +83,9 @@ export async function decompress(bytes: Uint8Array, kind: Compression, path: str
   try {
     switch (kind) {
       case 'gzip':
-        return gunzipSync(bytes)
+        return zlib().gunzipSync(bytes)
       case 'zstd': {
-        const z = zlib as unknown as ZstdZlib
+        const z = zlib() as unknown as ZstdZlib
         if (!z.zstdDecompressSync) {
           throw new DecompressError(path, kind, `this Node.js (${process.version}) has no zstd; Node 22.15 or later has it`)
         }

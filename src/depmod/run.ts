@@ -2,7 +2,7 @@
 // (decompressing as needed), hands the data to depmod.ts and writes the index files the way
 // kmod does (each to a temporary name in the directory, then renamed over the old one).
 import { readFileSync, readdirSync, renameSync, statSync, writeFileSync, unlinkSync, type Dirent } from 'node:fs'
-import { readFile } from 'node:fs/promises'
+import { fsPromises } from '../sys/lazy.js'
 import { constants } from 'node:os'
 import { basename } from 'node:path'
 import { moduleImage } from '../compress/compress.js'
@@ -128,7 +128,7 @@ export function walkTree(dir: string, excludes: readonly string[], diags: Diagno
 export async function readModuleData(path: string): Promise<ModuleData> {
   let elf: Elf
   try {
-    elf = parseElf(await moduleImage(await readFile(path), path), path)
+    elf = parseElf(await moduleImage(await fsPromises().readFile(path), path), path)
   } catch (err) {
     return { path, info: null, exports: { error: strerror(errnoOf(err)) }, needs: null }
   }

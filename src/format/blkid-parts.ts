@@ -11,7 +11,7 @@
 //   the type byte @ +4 (0: unused; 0xEE: protective, the disk is GPT). PARTUUID is
 //   SSSSSSSS-NN: the signature and the partition number, lower-case hex. Logical partitions
 //   (5 and up, in the extended partition's chain) are not read here.
-import { crc32 } from 'node:zlib'
+import { zlib } from '../sys/lazy.js'
 
 /** Bytes from the start of the disk parsePartitionTable needs for a GPT on 4 KiB sectors. */
 export const PARTITION_TABLE_BYTES = 256 * 1024
@@ -52,6 +52,7 @@ function parseGpt(b: Uint8Array, sectorSize: number): PartitionTable | null {
   if (headerSize < 92 || headerSize > sectorSize) return null
   const header = Buffer.from(b.subarray(h, h + headerSize))
   header.writeUInt32LE(0, 16)
+  const { crc32 } = zlib()
   if (crc32(header) !== v.getUint32(h + 16, true)) return null
   const entriesAt = Number(v.getBigUint64(h + 72, true)) * sectorSize
   const count = v.getUint32(h + 80, true)

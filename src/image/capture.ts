@@ -14,7 +14,7 @@
 // so an entry is one line of printable ASCII whatever it holds (mountinfo has newlines). A
 // kernel message landing inside a line breaks its CRC; the count catches lost lines. Lines are
 // as long as their entry (a CPU's modalias is about a kilobyte): the serial port has no limit.
-import { crc32 } from 'node:zlib'
+import { zlib } from '../sys/lazy.js'
 import { captureEntries, type CaptureEntry, type ReadHostOptions } from './host.js'
 
 const VERSION = '1'
@@ -33,7 +33,7 @@ function decode(s: string): string {
   return s.replace(/%([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(Number.parseInt(h, 16)))
 }
 
-const crcOf = (payload: string): string => crc32(Buffer.from(payload, 'latin1')).toString(16).padStart(8, '0')
+const crcOf = (payload: string): string => zlib().crc32(Buffer.from(payload, 'latin1')).toString(16).padStart(8, '0')
 
 /** The console lines (without "modload: ") that carry `entries`. */
 export function captureLines(entries: readonly CaptureEntry[]): string[] {

@@ -2,7 +2,7 @@
 // hardware, present and appearing (system.ts, coldplug.ts); hand over to the real root; or,
 // with modload.halt, list what was found and power off. PID 1 must never exit, since that
 // panics the kernel: every failure is logged and the program stays up.
-import { performance } from 'node:perf_hooks'
+import { msSinceStart } from '../sys/lazy.js'
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { parseCmdline, flag, type Cmdline } from '../format/cmdline.js'
@@ -156,7 +156,7 @@ export async function runInit(sys: Sys, consoleOnly: Log): Promise<void> {
   const warnings: string[] = []
   mountAll(sys, (l) => warnings.push(l), MOUNTS.slice(0, 1))
   // how long the runtime took to reach our first line (Node's start-up: not in the uptimes)
-  const startupMs = performance.now()
+  const startupMs = msSinceStart()
   consoleOnly(`start uptime=${uptime()}`)
   for (const w of warnings) consoleOnly(w)
   mountAll(sys, consoleOnly, MOUNTS.slice(1))

@@ -6,7 +6,7 @@ import type { ModuleDb } from '../core/moddb.js'
 import type { ModprobeConfig } from '../config/modprobe-conf.js'
 import { closeSync, readFileSync } from 'node:fs'
 import { kernelRelease } from '../sys/release.js'
-import { performance } from 'node:perf_hooks'
+import { msSinceStart } from '../sys/lazy.js'
 import { flag, type Cmdline } from '../format/cmdline.js'
 import { parseProcModules } from '../format/proc-modules.js'
 import { openBootIndex } from './index-open.js'
@@ -132,14 +132,14 @@ export interface OpenedModules {
 }
 
 export function openSystemModules(log: Log, cmdlineText: string): OpenedModules {
-  const t0 = performance.now()
+  const t0 = msSinceStart()
   const kver = kernelRelease()
   const db = openBootIndex(modulesDir('/', kver), (w) => log(`warning: ${w}`, 'warn'))
   const { config, warnings } = loadModprobeConfig({ modulesDir: db.dir, cmdline: cmdlineText })
   for (const w of warnings) log(`${w.file}:${w.line}: ${w.message}`, 'warn')
   // counting the entries would read the whole index: the binary one is searched in place
   const sizes = db.format === 'text' ? ` modules=${db.modules.size} aliases=${db.aliases.size}` : ''
-  log(`index kver=${kver} format=${db.format}${sizes} ms=${(performance.now() - t0).toFixed(1)}`)
+  log(`index kver=${kver} format=${db.format}${sizes} ms=${(msSinceStart() - t0).toFixed(1)}`)
   return { db, config }
 }
 
@@ -223,7 +223,7 @@ export async function coldplugSystem(
       concurrency: settings.concurrency,
       maxConcurrency: Math.max(settings.concurrency, settings.maxConcurrency),
       cpu: () => parseProcStat(readOr(PROC_STAT, null) ?? ''),
-      now: () => performance.now(),
+      now: () => msSinceStart(),
       sleep: timerSleep,
       holdFor: (ev) => Math.max(usbHubHold(ev), usbStorageHold(ev, () => parseDelayUse(readOr(`${SYS_MODULE}/usb_storage/parameters/delay_use`, null)))),
       onResult: (r) => log(describe(r), levelOf(r)),

@@ -23,10 +23,8 @@
 // Each kind is one the kernel can unpack (CONFIG_RD_*); zstd comes from Node's zlib when it has
 // it, gzip from zlib, the others from the usual programs.
 import { closeSync, fstatSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
-import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
-import { spawn } from 'node:child_process'
-import * as zlib from 'node:zlib'
+import type { Readable } from 'node:stream'
+import { childProcess, stream, streamPromises, zlib } from '../sys/lazy.js'
 import { writeCpio, type CpioEntry } from './cpio.js'
 import { MkInitramfsError } from './errors.js'
 
@@ -95,7 +93,7 @@ export async function writeSegments(segments: readonly Segment[], mtime: number,
     let end = 0
     for (const [i, seg] of segments.entries()) {
       if (i > 0) end += pad(fd, end, segments[i - 1].compress === 'lz4' ? 4 : 0)
-      const source = Readable.from(writeCpio(seg.entries, mtime))
+      const source = stream().Readable.from(writeCpio(seg.entries, mtime))
       await compressInto(source, seg.compress, seg.level ?? DEFAULT_LEVEL[seg.compress], fd)
       const size = fstatSync(fd).size
       placed.push({ compress: seg.compress, offset: end, bytes: size - end })
@@ -159,12 +157,13 @@ async function compressInto(source: Readable, kind: Compression, level: number, 
   const sink = async (chunks: AsyncIterable<Uint8Array | string>): Promise<void> => {
     for await (const chunk of chunks) writeAll(fd, typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
   }
-  const z = zlib as unknown as ZstdZlib
+  const { pipeline } = streamPromises()
+  const z = zlib() as unknown as ZstdZlib
   switch (kind) {
     case 'none':
       return pipeline(source, sink)
     case 'gzip':
-      return pipeline(source, zlib.createGzip({ level }), sink)
+      return pipeline(source, zlib().createGzip({ level }), sink)
     case 'zstd':
       if (z.createZstdCompress) {
         const param = z.constants.ZSTD_c_compressionLevel
@@ -179,7 +178,7 @@ async function compressInto(source: Readable, kind: Compression, level: number, 
 
 /** Run a compressor program with `fd` as its stdout: it writes at the file's shared offset. */
 async function external({ cmd, args }: { cmd: string; args: string[] }, source: Readable, fd: number): Promise<void> {
-  const child = spawn(cmd, args, { stdio: ['pipe', fd, 'inherit'] })
+  const child = childProcess().spawn(cmd, args, { stdio: ['pipe', fd, 'inherit'] })
   const exited = new Promise<void>((ok, fail) => {
     child.on('error', (err) =>
       fail(new MkInitramfsError(`${cmd} compression needs the ${cmd} program (${err.message}): install it or choose --compress gzip`)),
@@ -187,7 +186,7 @@ async function external({ cmd, args }: { cmd: string; args: string[] }, source: 
     child.on('close', (code) => (code === 0 ? ok() : fail(new MkInitramfsError(`${cmd} ${args.join(' ')} exited with ${code}`))))
   })
   // the program's own failure explains a broken pipe better than the pipe does
-  const [piped, done] = await Promise.allSettled([pipeline(source, child.stdin as NodeJS.WritableStream), exited])
+  const [piped, done] = await Promise.allSettled([streamPromises().pipeline(source, child.stdin as NodeJS.WritableStream), exited])
   if (done.status === 'rejected') throw done.reason
   if (piped.status === 'rejected') throw piped.reason
 }

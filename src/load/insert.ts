@@ -12,9 +12,9 @@
 // only when the first bytes cannot be read: finit_module's own open then says why).
 // A file the index found is first checked to lie inside the module directory
 // (core/module-path.ts); a file that is not a module is said to be one in the error.
-import { spawnSync } from 'node:child_process'
 import { constants as osConstants } from 'node:os'
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs'
+import { childProcess } from '../sys/lazy.js'
 import { compressionOfName, detectCompression, decompress } from '../compress/compress.js'
 import { stripForForce } from '../elf/strip.js'
 import { errnoOf } from '../depmod/run.js'
@@ -172,7 +172,7 @@ export function runCommand(cmd: string, env: Record<string, string | undefined>,
   if (!statSync(shell, { throwIfNoEntry: false })) return { status: 127, missingShell: shell }
   const clean: Record<string, string> = {}
   for (const [k, v] of Object.entries(env)) if (v !== undefined) clean[k] = v
-  const r = spawnSync(shell, ['-c', cmd], { stdio: 'inherit', env: clean })
+  const r = childProcess().spawnSync(shell, ['-c', cmd], { stdio: 'inherit', env: clean })
   if (r.error) return { status: 127, missingShell: (r.error as NodeJS.ErrnoException).code === 'ENOENT' ? shell : undefined }
   // killed by a signal: a failure, numbered as shells number it (system(3) would report 0)
   return { status: r.status ?? 128 + (r.signal ? (osConstants.signals[r.signal] ?? 0) : 0) }

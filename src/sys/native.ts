@@ -4,7 +4,6 @@
 // dlopen needs a file, so the bytes go to a temp file that is unlinked at
 // once. In an initramfs /tmp may be missing and some mounts are noexec, hence
 // the list of places to try.
-import { randomBytes } from 'node:crypto'
 import { unlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -17,7 +16,7 @@ function candidateDirs(): string[] {
 }
 
 function tryLoad(dir: string): RawShim {
-  const file = join(dir, `.modload-shim-${process.pid}-${randomBytes(4).toString('hex')}.node`)
+  const file = join(dir, `.modload-shim-${process.pid}-${Math.random().toString(36).slice(2, 10)}.node`)
   writeFileSync(file, shimBytes, { mode: 0o700, flag: 'wx' })
   try {
     const module = { exports: {} as RawShim }

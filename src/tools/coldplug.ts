@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util'
 import { closeSync, readdirSync, readFileSync, writeSync } from 'node:fs'
 import { setPriority } from 'node:os'
-import { performance } from 'node:perf_hooks'
+import { msSinceStart } from '../sys/lazy.js'
 import { parseCmdline } from '../format/cmdline.js'
 import { coldplugSystem, DEFAULTS, settingsFromCmdline } from '../init/system.js'
 import { consoleLoglevel, isKernelConsole, makeLog, openKmsg } from '../init/log.js'
@@ -170,7 +170,7 @@ export function makeColdplugTool(exit: (code: number, sys: Sys) => void = exitSo
       process.once('SIGTERM', onTerm)
       process.once('SIGHUP', onTerm)
       // how long the runtime took to get here (Node's start-up), and when: for modload.debug
-      log(`start uptime=${uptime()} runtime start-up ms=${performance.now().toFixed(0)}`, 'debug')
+      log(`start uptime=${uptime()} runtime start-up ms=${msSinceStart().toFixed(0)}`, 'debug')
       const sys = io.sys()
       let report
       try {

@@ -7,8 +7,7 @@ import { kernelRelease } from '../../sys/release.js'
 import { KERNEL_DEFAULT_MODPROBE, registerModprobeHelper } from '../../load/helper.js'
 import { removeForwardFiles } from '../../load/forward.js'
 import { mkdirSync, readFileSync } from 'node:fs'
-import { performance } from 'node:perf_hooks'
-import { setTimeout as sleep } from 'node:timers/promises'
+import { msSinceStart, sleep } from '../../sys/lazy.js'
 import { resolve, type ModuleDb } from '../../core/moddb.js'
 import { probe } from '../../core/probe.js'
 import type { ModprobeConfig } from '../../config/modprobe-conf.js'
@@ -70,7 +69,7 @@ function openModules(sys: Sys, log: Log, cmdlineText: string, opened?: OpenedMod
       live: new Set(parseProcModules(readOr(PROC_MODULES)).map((m) => m.name)),
       failed: new Map(),
       kernelCompression: readKernelCompression(),
-      now: () => performance.now(),
+      now: () => msSinceStart(),
       params: (name) => options.get(name) ?? '',
     }
     return { db, config, ctx }
@@ -122,7 +121,7 @@ function lateDrivers(mods: Modules | null, log: Log): (() => Promise<void>) | un
   const seen = new Set(scanModaliases(SYS_DEVICES).map((d) => d.modalias))
   let next = 0
   return async () => {
-    const now = performance.now()
+    const now = msSinceStart()
     if (now < next) return
     next = now + RESCAN_MS
     for (const { modalias } of scanModaliases(SYS_DEVICES)) {
@@ -166,7 +165,7 @@ export function realEnv(sys: Sys, log: Log, cmdlineText: string, opened?: Opened
   return {
     sys,
     log,
-    now: () => performance.now(),
+    now: () => msSinceStart(),
     sleep: (ms) => sleep(ms),
     repeat: (ms, fn) => void setInterval(fn, ms),
     blocks: blockIo(),
