@@ -85,6 +85,13 @@ export const extraCmdline: Readonly<Record<Contender, string>> = {
   'tiny-initramfs': '',
 }
 
+/** A console line after which a contender cannot reach the root, so its boot stops there:
+ * tiny-initramfs warns when a module of its list does not load (6.12's are .ko.xz, which it
+ * cannot load), then waits 180 s for the root device, a limit the command line cannot set. */
+export const giveUp: Readonly<Partial<Record<Contender, RegExp>>> = {
+  'tiny-initramfs': /Couldn't load \S+: /,
+}
+
 /** What each machine's root (ext4 on its first disk) needs, for tiny-initramfs, which loads
  * exactly its list (with modules.dep's dependencies) and nothing else. ext4's metadata
  * checksums need a crc32c provider (its softdep, which mktirfs does not follow). */
@@ -137,8 +144,8 @@ const failurePatterns: readonly RegExp[] = [
 
 /** Why a boot did not reach the root, in a line: how it ended, and the first failure line its
  * console shows (the kernel's timestamp cut off). Pure. */
-export function failureReason(lines: readonly string[], timedOut: boolean, panicked: boolean): string {
-  const how = timedOut ? 'timed out' : panicked ? 'kernel panic' : 'powered off without reaching the root'
+export function failureReason(lines: readonly string[], timedOut: boolean, panicked: boolean, gaveUp = false): string {
+  const how = timedOut ? 'timed out' : panicked ? 'kernel panic' : gaveUp ? 'stopped at a line that rules the root out' : 'powered off without reaching the root'
   // systemd colours its status lines
   // (an escape cut short by systemd's ellipsis has no final `m`)
   const plain = lines.map((l) => l.replace(/\x1b\[[0-9;]*m?/g, ''))
@@ -573,7 +580,8 @@ another order); medians. An image that does not reach the root in its first run 
 "cannot" boot it (the reason is the first failure line on its console) and is not run there
 again. Words added for the failure path only, so such a boot ends quickly: modload
 \`${extraCmdline.modload}\`, dracut \`${extraCmdline['dracut-generic']}\`; \`modload (handover=early)\` adds
-\`modload.handover=early\`.
+\`modload.handover=early\`. tiny-initramfs's boot is stopped at its \`Couldn't load MODULE:\` warning (it
+would wait 180 s for the root).
 
 "/init's first line" is modload's \`start uptime=\` line, printed once the executable's runtime
 is up (the others print nothing with \`quiet\`: '-'); "first line → root's init" is the median
@@ -652,11 +660,11 @@ export async function runE2eBench(opts: E2eOptions): Promise<Row[]> {
           cannot.add(key)
           continue
         }
-        const b = await bootToRoot({ kernel, image: img.path, machine, append: ['rootfstype=ext4', extraCmdline[c]].filter(Boolean).join(' '), qemuArgs: opts.qemuArgs })
+        const b = await bootToRoot({ kernel, image: img.path, machine, append: ['rootfstype=ext4', extraCmdline[c]].filter(Boolean).join(' '), qemuArgs: opts.qemuArgs, giveUp: giveUp[c] })
         boots++
         const start = isModload(c) ? parseStartLine(b.result.lines)?.uptime : undefined
         const s: Sample = { machine, contender: c, round, reached: b.reached, uptime: b.uptime, idle: b.idle, pid: b.pid, start }
-        if (!b.reached) s.failure = failureReason(b.result.lines, b.result.timedOut, b.result.panicked)
+        if (!b.reached) s.failure = failureReason(b.result.lines, b.result.timedOut, b.result.panicked, b.gaveUp)
         samples.push(s)
         if (!b.reached && round === 1) cannot.add(key)
         const what = b.reached ? `root init at ${b.uptime?.toFixed(2)} s (busy ${((b.uptime ?? 0) - (b.idle ?? 0)).toFixed(2)} s${start !== undefined ? `, /init first line ${start.toFixed(2)} s` : ''}${b.pid !== 1 ? `, pid ${b.pid}` : ''})` : `did not reach the root: ${s.failure}`

@@ -598,6 +598,9 @@ export interface RootBootOptions {
   listModules?: boolean
   /** more QEMU arguments (benchmarks: `-icount shift=0`) */
   qemuArgs?: readonly string[]
+  /** a console line after which the boot cannot reach the root: QEMU is stopped there
+   * (RootBoot.gaveUp) instead of waiting out the image's own timeout */
+  giveUp?: RegExp
 }
 
 export interface RootBoot {
@@ -613,6 +616,8 @@ export interface RootBoot {
   modules?: string[]
   console: string
   result: BootResult
+  /** stopped at a `giveUp` line */
+  gaveUp: boolean
 }
 
 /** Boot `image` with the root disk on `machine` until the root's init powers off. The disk is
@@ -626,7 +631,18 @@ export async function bootToRoot(opts: RootBootOptions): Promise<RootBoot> {
   const copy = path.join(tmpDir, `peers-root-${process.pid}-${Date.now()}.raw`)
   await run('cp', ['--sparse=always', disk.path, copy])
   try {
+    const stop = new AbortController()
+    let gaveUp = false
     const result = await boot({
+      onLine: opts.giveUp
+        ? (line) => {
+            if (!gaveUp && opts.giveUp?.test(line)) {
+              gaveUp = true
+              stop.abort()
+            }
+          }
+        : undefined,
+      signal: stop.signal,
       kernel: opts.kernel,
       initrd: opts.image,
       machine: opts.machine,
@@ -637,7 +653,7 @@ export async function bootToRoot(opts: RootBootOptions): Promise<RootBoot> {
       qemuArgs: opts.qemuArgs ? [...opts.qemuArgs] : undefined,
     })
     const m = parseRootMarker(result.lines)
-    return { reached: m !== undefined, uptime: m?.uptime, idle: m?.idle, pid: m?.pid, modules: opts.listModules ? parseRootModules(result.lines) : undefined, console: result.console, result }
+    return { reached: m !== undefined, uptime: m?.uptime, idle: m?.idle, pid: m?.pid, modules: opts.listModules ? parseRootModules(result.lines) : undefined, console: result.console, result, gaveUp }
   } finally {
     await fs.rm(copy, { force: true })
   }

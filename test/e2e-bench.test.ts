@@ -8,6 +8,7 @@ import {
   countListing,
   extraCmdline,
   failureReason,
+  giveUp,
   labels,
   median,
   modloadImageKey,
@@ -32,6 +33,11 @@ t.test('parseStartLine: modload\'s first line, also mid-line after kernel text',
   t.equal(parseStartLine(['peers: root uptime=3.1 idle=1.0 pid=1']), undefined)
 })
 
+t.test("giveUp: tiny-initramfs's boot stops at a module it could not load, not at its other lines", async (t) => {
+  t.ok(giveUp['tiny-initramfs']?.test("Couldn't load /virtio_blk.ko.xz: Exec format error"))
+  t.notOk(giveUp['tiny-initramfs']?.test('virtio_blk virtio1: [vda] 65536 512-byte logical blocks'))
+})
+
 t.test('failureReason: each tool\'s words, most specific first, and how the boot ended', async (t) => {
   t.equal(
     failureReason(['modload: root: error: no device UUID=x appeared in 30 s (disks seen: none)', 'Kernel panic - not syncing: Attempted to kill init!'], false, true),
@@ -53,6 +59,7 @@ t.test('failureReason: each tool\'s words, most specific first, and how the boot
   )
   t.equal(failureReason(['[  80.1] dracut-initqueue[200]: Warning: Could not boot.'], false, false), 'powered off without reaching the root: Could not boot.')
   t.equal(failureReason(['nothing useful'], true, false), 'timed out')
+  t.equal(failureReason(["Couldn't load /virtio_blk.ko.xz: Exec format error"], false, false, true), "stopped at a line that rules the root out: Couldn't load /virtio_blk.ko.xz: Exec format error")
   t.ok(failureReason([`root: error: ${'x'.repeat(400)}`], false, false).length < 200, 'cut to a line')
 })
 
