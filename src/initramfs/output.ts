@@ -19,7 +19,10 @@
 //   with the LZMA2 dictionary: the kernel's own usr/Makefile uses `--check=crc32
 //   --lzma2=dict=1MiB` (Documentation/staging/xz.rst), and so does this file.
 // A single segment gives the same bytes as writeCompressed: no padding after the last one; who
-// appends an archive to an image puts appendPadding() zeros first.
+// appends an archive to an image puts appendPadding() zeros first. An image whose last segment
+// is lz4 so ends as Debian's and dracut's lz4 images do, without the zeros that would let a boot
+// loader append another initrd straight after it: with them, `lz4 -dc` fails (exit 54) and
+// Debian's lsinitramfs lists nothing (exit 2), checked 2026-11-30.
 // Each kind is one the kernel can unpack (CONFIG_RD_*); zstd comes from Node's zlib when it has
 // it, gzip from zlib, the others from the usual programs.
 import { closeSync, fstatSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
