@@ -17,6 +17,7 @@ import type { ModprobeConfig } from '../config/modprobe-conf.js'
 import { errnoOf } from '../depmod/run.js'
 import { O_NONBLOCK, O_TRUNC, strerror, type Sys } from '../sys/syscalls.js'
 import { runCommand, type CommandRunner, type Reporter } from './insert.js'
+import { sleep as realSleep } from '../sys/lazy.js'
 
 const ENOENT = 2
 const EAGAIN = 11
@@ -149,7 +150,7 @@ export class Remover {
     if (this.opts.dryRun) return 0
     const wait = this.opts.waitMs ?? 0
     const now = this.ctx.now ?? Date.now
-    const sleep = this.ctx.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)))
+    const sleep = this.ctx.sleep ?? realSleep
     const end = now() + wait
     let interval = 1
     for (;;) {

@@ -6,9 +6,9 @@
 // readline, ...) cost ~24 M instructions of a start's ~150 M (docs/runtime-weight.md, s. 8)
 // and serve image builds, the tools and rare boot paths (compressed modules, install commands,
 // GPT checksums). Their importers reach them through these functions instead of an import, so
-// the snapshot leaves them out (test/lazy.test.ts checks the bundle's top level). Node caches
+// the snapshot leaves them out (test/build.test.ts checks the bundle's top level and a scan). Node caches
 // a loaded built-in: calling again costs a lookup. Loading one at run time costs about what
-// deserialising it does (net: 4.0 vs 4.7 M instructions), so what every boot uses (fs, path,
+// deserialising it does (net: 3.5 vs 4.2 M instructions), so what every boot uses (fs, path,
 // os, net for the kernel's module requests) stays a plain import.
 //
 // Also: a time base without perf_hooks, whose `performance` pulls in 11 modules.

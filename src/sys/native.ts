@@ -16,6 +16,8 @@ function candidateDirs(): string[] {
 }
 
 function tryLoad(dir: string): RawShim {
+  // the name need not be secret: 'wx' (O_EXCL) refuses a file or link already there, and the
+  // next place is tried; so no OpenSSL random bytes (crypto would weigh on every start, lazy.ts)
   const file = join(dir, `.modload-shim-${process.pid}-${Math.random().toString(36).slice(2, 10)}.node`)
   writeFileSync(file, shimBytes, { mode: 0o700, flag: 'wx' })
   try {
