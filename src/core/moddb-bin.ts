@@ -95,8 +95,16 @@ function depMap(index: BinIndex): ReadonlyMap<string, DepEntry> {
 function builtinSet(index: BinIndex | null): ReadonlySet<string> {
   let full: Set<string> | null = null
   const all = (): Set<string> => (full ??= new Set(index === null ? [] : [...index.entries()].map(([k]) => k)))
+  // coldplug's scheduler asks for the same few names at every start (is this dependency built
+  // in?): one search of the index per name, not per question
+  const seen = new Map<string, boolean>()
+  const search = (name: string): boolean => {
+    let found = seen.get(name)
+    if (found === undefined) seen.set(name, (found = index !== null && index.search(name) !== null))
+    return found
+  }
   return {
-    has: (name: string): boolean => (full ? full.has(name) : index !== null && index.search(name) !== null),
+    has: (name: string): boolean => (full ? full.has(name) : search(name)),
     get size() {
       return all().size
     },

@@ -395,7 +395,7 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     sample = next
     sampledAt = now
     if (idle === null) return
-    const waiting = scheduler.waiting().filter((w) => w.on.length === 0).length
+    const waiting = scheduler.readyToStart()
     const limit = nextConcurrency({ current: scheduler.concurrency, base: o.concurrency, max: o.maxConcurrency ?? 4 * o.concurrency, idle, waiting, running: scheduler.slotsUsed() })
     if (limit !== scheduler.concurrency) {
       debug(`jobs ${scheduler.concurrency} -> ${limit}: cpu ${(100 * idle).toFixed(0)}% idle, ${waiting} ready to start`)
@@ -487,7 +487,7 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     const release = scheduler.nextReleaseAt()
     if (release !== undefined) until = Math.min(until, release)
     // every slot taken and loads ready: look at the CPU again soon
-    if (sample !== null && !stopping && scheduler.slotsUsed() >= scheduler.concurrency && scheduler.waiting().length > 0) until = Math.min(until, sampledAt + ADAPT_MS)
+    if (sample !== null && !stopping && scheduler.slotsUsed() >= scheduler.concurrency && scheduler.queued() > 0) until = Math.min(until, sampledAt + ADAPT_MS)
     const ms = Math.max(1, until - o.now())
     // the sleep that loses the race is cancelled: a timer left behind would keep the process
     // (`modload coldplug` in a boot script) alive for up to its whole length after settling
