@@ -2,7 +2,7 @@
 // the QEMU machine's /sys (one boot with the whole module tree, cached), builds the default
 // host-only image for that machine from the capture (`mkinitramfs --sysfs`), boots it with
 // modload.halt, streams what modload says, and ends with a summary of what was loaded.
-// Options: --kernel 6.1|6.12, --machine virtio|legacy-pc|q35, --modules default|all|SELECTORS.
+// Options: --kernel 6.1|6.12, --machine virtio|legacy-pc|q35|hba-mix|odd-mix, --modules default|all|SELECTORS.
 import { parseArgs } from 'node:util'
 import { ensureHostTools } from './deps.js'
 import { ensureKernel, kernelFlavors, type KernelFlavor } from './kernels.js'

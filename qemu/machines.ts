@@ -90,6 +90,40 @@ export const machines: Readonly<Record<string, Machine>> = {
       { id: 'sd0', sizeMiB: 16, device: 'sd-card' },
     ],
   },
+  'odd-mix': {
+    name: 'odd-mix',
+    description: 'pc with less common devices: virtio-scsi (disk + CD-ROM), LSI SAS 1068, AMD Am53c974 SCSI, vmxnet3, ne2k_pci and tulip NICs, USB keyboard, mouse, audio and network behind UHCI and OHCI, ES1370 and AC97 sound, virtio balloon, console and keyboard, pvpanic, Cirrus VGA',
+    type: 'pc',
+    args: [
+      '-device', 'cirrus-vga',
+      ...userNet('n0'), '-device', 'vmxnet3,netdev=n0',
+      ...userNet('n1'), '-device', 'ne2k_pci,netdev=n1',
+      ...userNet('n2'), '-device', 'tulip,netdev=n2',
+      '-device', 'virtio-scsi-pci,id=vscsi0',
+      '-device', 'mptsas1068,id=mpt0',
+      '-device', 'am53c974,id=esp0',
+      '-device', 'piix3-usb-uhci,id=uhci0',
+      '-device', 'pci-ohci,id=ohci0',
+      '-device', 'usb-kbd,bus=uhci0.0',
+      '-device', 'usb-mouse,bus=ohci0.0',
+      ...userNet('n3'), '-device', 'usb-net,bus=uhci0.0,netdev=n3',
+      '-audiodev', 'none,id=snd0',
+      // (not usb-serial: QEMU attaches it only once its character device is opened)
+      '-device', 'usb-audio,bus=ohci0.0,audiodev=snd0',
+      '-device', 'ES1370,audiodev=snd0',
+      '-device', 'AC97,audiodev=snd0',
+      '-device', 'virtio-balloon-pci',
+      '-device', 'virtio-serial-pci', '-chardev', 'null,id=vcon0', '-device', 'virtconsole,chardev=vcon0',
+      '-device', 'virtio-keyboard-pci',
+      '-device', 'pvpanic',
+    ],
+    disks: [
+      { id: 'vs0d', sizeMiB: 16, device: 'scsi-hd,bus=vscsi0.0' },
+      { id: 'vs0cd', sizeMiB: 16, device: 'scsi-cd,bus=vscsi0.0' },
+      { id: 'mpt0d', sizeMiB: 16, device: 'scsi-hd,bus=mpt0.0' },
+      { id: 'esp0d', sizeMiB: 16, device: 'scsi-hd,bus=esp0.0' },
+    ],
+  },
 };
 
 export const machineNames: readonly string[] = Object.keys(machines);

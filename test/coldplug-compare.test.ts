@@ -1,10 +1,10 @@
 // modload's coldplug against Debian's own udev + kmod, on the Debian 6.1 kernel, on each QEMU
-// machine (virtio, legacy-pc, q35): both images carry the whole module tree and boot with the
+// machine of qemu/machines.ts (virtio, legacy-pc, q35, hba-mix, odd-mix): both images carry the whole module tree and boot with the
 // same memory and command line; the sets of live modules at the end must be equal, or each
 // difference must be one of the known, explained ones in `expectedDifferences` below. A
 // difference missing from the table fails the test; a table entry that no longer shows up is
 // only reported (so fixing a gap does not break the test, but the table should be trimmed).
-// Six boots of ~25 s each under TCG. The reference image is built by initramfs/reference.ts.
+// Two boots per machine, ~25 s each under TCG. The reference image is built by initramfs/reference.ts.
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
