@@ -23,6 +23,7 @@ import type { ModuleDb } from '../core/moddb.js'
 import type { ModprobeConfig } from '../config/modprobe-conf.js'
 import type { LoaderSys, LoadResult } from '../load/loader.js'
 import { insertModuleFile } from '../load/insert.js'
+import { SysError } from '../sys/syscalls.js'
 import { Scheduler, type Job } from './scheduler.js'
 import { idleShare, nextConcurrency, type CpuSample } from './adapt.js'
 import type { Uevent, UeventSource } from './uevent.js'
@@ -73,6 +74,11 @@ export interface ColdplugOptions {
    * load starts, the loads in flight are waited for, and coldplug returns with
    * `stoppedEarly`, as when `enough` stops it. */
   stop?: Promise<void>
+  /** True once the image's files are gone: the boot script handed over to the root, whose
+   * switch deletes the initramfs, while this process still ran (a stop arrives late at the
+   * lowest CPU priority). A load whose file is missing then is left to the root's loader and
+   * coldplug stops, instead of reporting a broken image. */
+  handedOver?: () => boolean
   /** the CPU's cumulative busy and idle time (/proc/stat): with it, the number of loads in
    * flight follows how idle the CPU is (adapt.ts), from `concurrency` up to `maxConcurrency` */
   cpu?: () => CpuSample | null
@@ -119,9 +125,18 @@ export interface ColdplugReport {
   timedOut: boolean
   /** stopped because `enough` said so or `stop` asked, before the machine settled */
   stoppedEarly: boolean
-  /** why it stopped early: the root device was there, or the caller asked */
-  stoppedBy?: 'enough' | 'stop'
+  /** why it stopped early: the root device was there, the caller asked, or the image's files
+   * were gone (handedOver) */
+  stoppedBy?: 'enough' | 'stop' | 'handed-over'
   ms: number
+}
+
+/** A load that found its module file gone because the image was handed over to the root
+ * (ColdplugOptions.handedOver): not a failure, the root's loader's to do. */
+export class HandedOverError extends Error {
+  constructor(readonly module: string) {
+    super('its file went with the image (handed over to the root before the load started)')
+  }
 }
 
 /**
@@ -243,13 +258,29 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
   let holdUntil = t0
   /** ends the current wait of the main loop (a load finished or started) */
   let wakeUp = (): void => undefined
+  /** no new load starts (stopNow): the root device was there, the caller asked, or the image
+   * was handed over */
+  let stopping = false
+  let stopBy: ColdplugReport['stoppedBy']
 
   const isLive = (name: string): boolean => o.live.has(name) || o.db.builtin.has(name)
   const scheduler = new Scheduler({
     concurrency: o.concurrency,
     now: o.now,
     isLive,
-    load: (job) => insertModuleFile(o.sys, job.path, job.options, false, { kernelCompression: () => o.kernelCompression }, { within: o.db.dir }),
+    load: async (job) => {
+      try {
+        await insertModuleFile(o.sys, job.path, job.options, false, { kernelCompression: () => o.kernelCompression }, { within: o.db.dir })
+      } catch (err) {
+        if (err instanceof SysError && err.code === 'ENOENT' && !stopping && o.handedOver?.()) {
+          // nothing else can load either: stop before this outcome skips its dependents
+          stopNow('handed-over')
+          wakeUp()
+        }
+        if (err instanceof SysError && err.code === 'ENOENT' && stopBy === 'handed-over') throw new HandedOverError(job.name)
+        throw err
+      }
+    },
     onResult: o.onResult,
     onChange: () => {
       lastActivity = o.now()
@@ -383,7 +414,6 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
   let loadedAtScan = 0
   const loadedCount = (): number => scheduler.outcomes().filter((r) => r.status === 'loaded').length
   let timedOut = false
-  let stopping = false
   // the CPU between two looks, for the number of loads in flight
   let sample = o.cpu?.() ?? null
   let sampledAt = t0
@@ -404,18 +434,20 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
   }
   let enough = o.enough
   let askEnough = enough !== undefined
-  let stopBy: ColdplugReport['stoppedBy']
   let stopAsked = false
-  void o.stop?.then(() => {
-    stopAsked = true
-    wakeUp()
-  })
-  const stopNow = (by: 'enough' | 'stop'): void => {
+  const stopNow = (by: NonNullable<ColdplugReport['stoppedBy']>): void => {
     stopping = true
     stopBy = by
     scheduler.pause()
-    debug(`${by === 'stop' ? 'asked to stop' : 'enough: stopping early'}, ${scheduler.inFlight().length} loads in flight, ${scheduler.waiting().length} left`)
+    debug(`${by === 'stop' ? 'asked to stop' : by === 'handed-over' ? "the image's files are gone (handed over to the root): stopping" : 'enough: stopping early'}, ${scheduler.inFlight().length} loads in flight, ${scheduler.waiting().length} left`)
   }
+  // at once, not at the main loop's next turn: a load that ends first would start another,
+  // and by then a boot script that stopped us may have handed the image over to the root
+  void o.stop?.then(() => {
+    stopAsked = true
+    if (!stopping) stopNow('stop')
+    wakeUp()
+  })
   for (;;) {
     const now = o.now()
     if (!stopping) adapt(now)

@@ -7,7 +7,7 @@ import { explain } from '../load/explain.js'
 import { InsertError } from '../load/insert.js'
 import type { LoadResult } from '../load/loader.js'
 import { SysError } from '../sys/syscalls.js'
-import type { ColdplugReport } from './coldplug.js'
+import { HandedOverError, type ColdplugReport } from './coldplug.js'
 import type { Log } from './log.js'
 
 export function describe(r: LoadResult): string {
@@ -21,6 +21,7 @@ export function describe(r: LoadResult): string {
       return `skipped ${r.name}: dependency ${r.because} failed`
     case 'failed': {
       const e = r.error
+      if (e instanceof HandedOverError) return `left to the root ${r.name}: ${e.message}`
       if (e instanceof SysError) {
         const x = explain(e.code, r.path ?? e.path, e.errno, e.syscall)
         // insert.ts knows more about the file than the errno says (it is not an ELF object)
@@ -37,7 +38,7 @@ export function describe(r: LoadResult): string {
  * (dmesg), the console only with modload.debug, where a serial console would spend a line's
  * worth of time per module and the summary line says the same. */
 export function levelOf(r: LoadResult): 'detail' | 'warn' | 'error' {
-  if (r.status === 'failed') return harmless(r) ? 'detail' : 'error'
+  if (r.status === 'failed') return harmless(r) || leftToRoot(r) ? 'detail' : 'error'
   return r.status === 'skipped' ? 'warn' : 'detail'
 }
 
@@ -51,13 +52,20 @@ export function harmless(r: LoadResult): boolean {
   return r.status === 'failed' && r.error instanceof SysError && (r.error.code === 'ENODEV' || r.error.code === 'ENXIO')
 }
 
-/** Loads that failed for real: not harmless, nor skipped only because of a harmless one. */
+/** A load that did not start because the image had been handed over to the root (its file was
+ * gone): the root's loader's to do, not a failure. */
+export function leftToRoot(r: LoadResult): boolean {
+  return r.status === 'failed' && r.error instanceof HandedOverError
+}
+
+/** Loads that failed for real: not harmless, nor left to the root, nor skipped only because of
+ * one of those. */
 export function realFailures(report: ColdplugReport): LoadResult[] {
   const benign = new Set<string>()
   const out: LoadResult[] = []
   // a skip is recorded after the failure it follows from, so one pass settles chains
   for (const r of report.results) {
-    if (harmless(r) || (r.status === 'skipped' && r.because !== undefined && benign.has(r.because))) benign.add(r.name)
+    if (harmless(r) || leftToRoot(r) || (r.status === 'skipped' && r.because !== undefined && benign.has(r.because))) benign.add(r.name)
     else if (r.status === 'failed' || r.status === 'skipped') out.push(r)
   }
   return out
@@ -129,7 +137,8 @@ function wrap(prefix: string, items: string[], width = 200): string[] {
 export function printReport(log: Log, report: ColdplugReport, oops: Oops | null = null): void {
   const loaded = report.results.filter((r) => r.status === 'loaded').sort((a, b) => (b.ms ?? 0) - (a.ms ?? 0))
   for (const l of wrap('report loaded: ', loaded.map((r) => `${r.name} ${(r.ms ?? 0).toFixed(1)} ms`))) log(l, 'detail')
-  for (const r of report.results) if (r.status === 'failed' || r.status === 'skipped') log(`report ${describe(r)}`, levelOf(r))
+  // (a load left to the root is named in the "left to the root" line below)
+  for (const r of report.results) if ((r.status === 'failed' && !leftToRoot(r)) || r.status === 'skipped') log(`report ${describe(r)}`, levelOf(r))
   if (oops?.module !== undefined) {
     log(`report oops ${oops.module}: the kernel oopsed in its init (see dmesg); the load never returns and the module stays half-loaded (Loading) until reboot`, 'error')
   } else if (oops) {
@@ -139,8 +148,9 @@ export function printReport(log: Log, report: ColdplugReport, oops: Oops | null 
   const hung = report.hung.filter((h) => h.name !== oops?.module)
   for (const h of hung) log(`report hung ${h.name}: init still running after ${(h.ms / 1000).toFixed(1)} s (stays in the kernel's hands; see dmesg)`, 'error')
   if (report.stoppedEarly) {
-    const why = report.stoppedBy === 'stop' ? 'asked to stop' : 'modload.handover=early'
-    for (const l of wrap(`report left to the root (${why}): `, report.blocked.map((b) => b.name))) log(l, 'info')
+    const why = report.stoppedBy === 'stop' ? 'asked to stop' : report.stoppedBy === 'handed-over' ? "the image's files were gone" : 'modload.handover=early'
+    const left = [...report.results.filter(leftToRoot).map((r) => r.name), ...report.blocked.map((b) => b.name)]
+    for (const l of wrap(`report left to the root (${why}): `, left)) log(l, 'info')
   } else for (const b of report.blocked) log(`report not started ${b.name}: waiting for ${b.on.join(', ')}`, 'error')
   for (const c of report.commands) log(`report not run: install command for ${c.module} (${c.command})`, 'warn')
   for (const b of report.blacklisted) log(`report blacklisted ${b.module} (wanted by ${b.alias})`, 'detail')
@@ -148,7 +158,7 @@ export function printReport(log: Log, report: ColdplugReport, oops: Oops | null 
   if (report.timedOut) log(`report: stopped waiting after ${(report.ms / 1000).toFixed(1)} s (modload.timeout)`, 'warn')
   log(
     `coldplug done events=${report.events} scans=${report.scans} loaded=${loaded.length} ` +
-      `failed=${count(report, 'failed') + count(report, 'skipped') + (hung.length < report.hung.length ? 1 : 0)} hung=${hung.length} ` +
+      `failed=${count(report, 'failed') - report.results.filter(leftToRoot).length + count(report, 'skipped') + (hung.length < report.hung.length ? 1 : 0)} hung=${hung.length} ` +
       `unmatched=${report.unmatched.length} ms=${report.ms.toFixed(1)}`,
   )
 }

@@ -4,7 +4,7 @@
 // /proc/modules, /sys/module/compression; then prints the report.
 import type { ModuleDb } from '../core/moddb.js'
 import type { ModprobeConfig } from '../config/modprobe-conf.js'
-import { closeSync, readFileSync } from 'node:fs'
+import { closeSync, existsSync, readFileSync } from 'node:fs'
 import { kernelRelease } from '../sys/release.js'
 import { msSinceStart } from '../sys/lazy.js'
 import { flag, type Cmdline } from '../format/cmdline.js'
@@ -218,6 +218,8 @@ export async function coldplugSystem(
           : undefined,
       onEnough: hook.onReady,
       stop: hook.stop,
+      // the switch to the root empties the image: its module directory goes with it
+      handedOver: () => !existsSync(db.dir),
       quietMs: settings.quietMs,
       timeoutMs: settings.timeoutMs,
       concurrency: settings.concurrency,
