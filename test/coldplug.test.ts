@@ -589,3 +589,15 @@ t.test("a module file gone because the image was handed over to the root: left t
     }
   }
 })
+
+t.test('a load in flight when a stop came, whose file then went with the image: left to the root too', async (t) => {
+  const m = machine({ devices: [VIRTIO_PCI], fail: { virtio_ring: 2 } })
+  const o = m.base()
+  o.handedOver = () => true
+  o.stop = Promise.resolve() // asked at once: the first loads are in flight
+  const r = await coldplug(o)
+  t.equal(r.stoppedBy, 'stop')
+  t.ok(leftToRoot(r.results.find((x) => x.name === 'virtio_ring')!))
+  t.same(r.blocked.map((b) => b.name), ['virtio_pci'])
+  t.ok(succeeded(r))
+})

@@ -272,12 +272,14 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
       try {
         await insertModuleFile(o.sys, job.path, job.options, false, { kernelCompression: () => o.kernelCompression }, { within: o.db.dir })
       } catch (err) {
-        if (err instanceof SysError && err.code === 'ENOENT' && !stopping && o.handedOver?.()) {
+        if (err instanceof SysError && err.code === 'ENOENT' && o.handedOver?.()) {
           // nothing else can load either: stop before this outcome skips its dependents
-          stopNow('handed-over')
-          wakeUp()
+          if (!stopping) {
+            stopNow('handed-over')
+            wakeUp()
+          }
+          throw new HandedOverError(job.name)
         }
-        if (err instanceof SysError && err.code === 'ENOENT' && stopBy === 'handed-over') throw new HandedOverError(job.name)
         throw err
       }
     },
