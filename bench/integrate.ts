@@ -416,7 +416,10 @@ image gets the executable, the modules and firmware that \`modload mkinitramfs\`
   in the background at the lowest CPU priority while initramfs-tools finds the resume device,
   checks and mounts the root (and /usr), and init-bottom ends it: \`MODLOAD_HANDOVER=early\`
   (default) stops it (the loads in flight finish, what has not started is left to the root's
-  own udev, which coldplugs again, as udev's own init-bottom stops udevd), \`settled\` waits
+  own udev, which coldplugs again, as udev's own init-bottom stops udevd; at the lowest
+  priority the stop can come after the switch to the root has emptied the image, and a load
+  that starts then finds its file gone: logged as left to the root, not as a failure),
+  \`settled\` waits
   for it to settle (every driver loaded before the root's init: for a root without udev);
   \`modload.handover=early|settled\` on the kernel command line overrides it for one boot.
   If coldplug ends and the root device is not there (modload missing or failing, a root on LVM
