@@ -199,7 +199,7 @@ t.test('priority: adding a known waiting module again raises it', async (t) => {
 })
 
 t.test('the work per load stays flat as the queue grows (no pass over the whole queue per start)', async (t) => {
-  // under emulation the scheduler's own passes were a quarter of coldplug's time with ~90
+  // the scheduler's own passes were a fifth of a CPU profile of coldplug in the guest with ~90
   // modules: count the dependency checks (isLive calls) for 300 loads, 4 in flight
   const n = 300
   let checks = 0

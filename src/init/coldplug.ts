@@ -134,7 +134,7 @@ export interface ColdplugReport {
 /** A load that found its module file gone because the image was handed over to the root
  * (ColdplugOptions.handedOver): not a failure, the root's loader's to do. */
 export class HandedOverError extends Error {
-  constructor(readonly module: string) {
+  constructor() {
     super('its file went with the image (handed over to the root before the load started)')
   }
 }
@@ -278,7 +278,7 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
             stopNow('handed-over')
             wakeUp()
           }
-          throw new HandedOverError(job.name)
+          throw new HandedOverError()
         }
         throw err
       }
@@ -436,7 +436,6 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
   }
   let enough = o.enough
   let askEnough = enough !== undefined
-  let stopAsked = false
   const stopNow = (by: NonNullable<ColdplugReport['stoppedBy']>): void => {
     stopping = true
     stopBy = by
@@ -446,7 +445,6 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
   // at once, not at the main loop's next turn: a load that ends first would start another,
   // and by then a boot script that stopped us may have handed the image over to the root
   void o.stop?.then(() => {
-    stopAsked = true
     if (!stopping) stopNow('stop')
     wakeUp()
   })
@@ -492,7 +490,6 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
         }
       }
     }
-    if (stopAsked && !stopping) stopNow('stop')
     // a load that has been in the kernel past slowMs may be hung: it does not hold up the root
     if (stopping && scheduler.inFlight().every((f) => now - f.since >= (o.slowMs ?? 5000))) break
     if (!stopping && scheduler.holdFrom !== undefined && scheduler.idleBelowHold() && now - lastActivity >= o.quietMs && now >= holdUntil) {

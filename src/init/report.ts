@@ -136,6 +136,7 @@ function wrap(prefix: string, items: string[], width = 200): string[] {
 /** `oops`: what oopsDuring found, if anything. */
 export function printReport(log: Log, report: ColdplugReport, oops: Oops | null = null): void {
   const loaded = report.results.filter((r) => r.status === 'loaded').sort((a, b) => (b.ms ?? 0) - (a.ms ?? 0))
+  const leftBehind = report.results.filter(leftToRoot)
   for (const l of wrap('report loaded: ', loaded.map((r) => `${r.name} ${(r.ms ?? 0).toFixed(1)} ms`))) log(l, 'detail')
   // (a load left to the root is named in the "left to the root" line below)
   for (const r of report.results) if ((r.status === 'failed' && !leftToRoot(r)) || r.status === 'skipped') log(`report ${describe(r)}`, levelOf(r))
@@ -149,7 +150,7 @@ export function printReport(log: Log, report: ColdplugReport, oops: Oops | null 
   for (const h of hung) log(`report hung ${h.name}: init still running after ${(h.ms / 1000).toFixed(1)} s (stays in the kernel's hands; see dmesg)`, 'error')
   if (report.stoppedEarly) {
     const why = report.stoppedBy === 'stop' ? 'asked to stop' : report.stoppedBy === 'handed-over' ? "the image's files were gone" : 'modload.handover=early'
-    const left = [...report.results.filter(leftToRoot).map((r) => r.name), ...report.blocked.map((b) => b.name)]
+    const left = [...leftBehind.map((r) => r.name), ...report.blocked.map((b) => b.name)]
     for (const l of wrap(`report left to the root (${why}): `, left)) log(l, 'info')
   } else for (const b of report.blocked) log(`report not started ${b.name}: waiting for ${b.on.join(', ')}`, 'error')
   for (const c of report.commands) log(`report not run: install command for ${c.module} (${c.command})`, 'warn')
@@ -158,7 +159,7 @@ export function printReport(log: Log, report: ColdplugReport, oops: Oops | null 
   if (report.timedOut) log(`report: stopped waiting after ${(report.ms / 1000).toFixed(1)} s (modload.timeout)`, 'warn')
   log(
     `coldplug done events=${report.events} scans=${report.scans} loaded=${loaded.length} ` +
-      `failed=${count(report, 'failed') - report.results.filter(leftToRoot).length + count(report, 'skipped') + (hung.length < report.hung.length ? 1 : 0)} hung=${hung.length} ` +
+      `failed=${count(report, 'failed') - leftBehind.length + count(report, 'skipped') + (hung.length < report.hung.length ? 1 : 0)} hung=${hung.length} ` +
       `unmatched=${report.unmatched.length} ms=${report.ms.toFixed(1)}`,
   )
 }
