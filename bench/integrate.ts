@@ -19,7 +19,9 @@
 //      kernel start -> the root's init, with modload's image against the same builder's stock
 //      image; with --write also docs/integration.md and docs/integration.svg.
 //
-// Environment: BENCH_INTEGRATE_RUNS (default 3), BENCH_INTEGRATE_MACHINES (default virtio,q35).
+// Environment: BENCH_INTEGRATE_RUNS (default 3), BENCH_INTEGRATE_MACHINES (default virtio,q35),
+// BENCH_INTEGRATE_IMAGES (a comma list of the contenders below, default all; each builder's stock
+// image boots too; not with --write).
 // Samples are saved as .cache/integrate/bench-<date>.json; `--from FILE [--write]` reports one
 // again without booting. The pure parts are exported for test/integrate.test.ts.
 import { createHash } from 'node:crypto'
@@ -34,12 +36,12 @@ import { ensureKernel } from '../qemu/kernels.js'
 import { machineNames } from '../qemu/machines.js'
 import { cacheDir, projectRoot } from '../qemu/paths.js'
 import { bootToRoot } from '../initramfs/peers.js'
-import { bootWords, ensureBuilderImages, ensureInitramfsToolsEarly } from '../initramfs/integrate/images.js'
+import { bootWords, ensureBuilderImages, ensureDracutEarly, ensureInitramfsToolsEarly } from '../initramfs/integrate/images.js'
 import type { Builder } from '../src/integrate/integrate.js'
 import { appendPadding } from '../src/initramfs/output.js'
 import { median } from './boot-bench.js'
 
-export const contenders = ['initramfs-tools', 'initramfs-tools+modload', 'initramfs-tools+modload-settled', 'initramfs-tools+modload-early', 'dracut', 'dracut+modload'] as const
+export const contenders = ['initramfs-tools', 'initramfs-tools+modload', 'initramfs-tools+modload-settled', 'initramfs-tools+modload-early', 'dracut', 'dracut+modload', 'dracut+modload-early'] as const
 export type Contender = (typeof contenders)[number]
 
 export const labels: Readonly<Record<Contender, string>> = {
@@ -49,6 +51,7 @@ export const labels: Readonly<Record<Contender, string>> = {
   'initramfs-tools+modload-early': 'initramfs-tools + modload, MODLOAD_RUNTIME=early',
   dracut: 'dracut (stock)',
   'dracut+modload': 'dracut + modload',
+  'dracut+modload-early': 'dracut + modload, modload_runtime=early',
 }
 
 /** Kernel command-line words a contender adds to its builder's. */
@@ -211,6 +214,7 @@ const colours: Readonly<Record<Contender, string>> = {
   'initramfs-tools+modload-early': '#17becf',
   dracut: '#ff7f0e',
   'dracut+modload': '#98df8a',
+  'dracut+modload-early': '#d62728',
 }
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
@@ -268,6 +272,8 @@ export function svgChart(rows: readonly Row[], title: string): string {
 export interface Options {
   runs: number
   machines: readonly string[]
+  /** the images to boot (BENCH_INTEGRATE_IMAGES; default every one) */
+  contenders: readonly Contender[]
   write: boolean
   log: (line: string) => void
 }
@@ -277,7 +283,13 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv, argv: readonly string[], 
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`BENCH_INTEGRATE_RUNS=${env.BENCH_INTEGRATE_RUNS}: give a whole number >= 1`)
   const machines = (env.BENCH_INTEGRATE_MACHINES ?? 'virtio,q35').split(',').map((m) => m.trim()).filter(Boolean)
   for (const m of machines) if (!machineNames.includes(m)) throw new Error(`BENCH_INTEGRATE_MACHINES: unknown machine "${m}"; known: ${machineNames.join(', ')}`)
-  return { runs, machines, write: argv.includes('--write'), log }
+  const chosen = (env.BENCH_INTEGRATE_IMAGES ?? contenders.join(',')).split(',').map((c) => c.trim()).filter(Boolean)
+  for (const c of chosen) if (!(contenders as readonly string[]).includes(c)) throw new Error(`BENCH_INTEGRATE_IMAGES: unknown image "${c}"; known: ${contenders.join(', ')}`)
+  const write = argv.includes('--write')
+  if (write && chosen.length < contenders.length) throw new Error('BENCH_INTEGRATE_IMAGES with --write: the page lists every image; leave BENCH_INTEGRATE_IMAGES unset to write it')
+  // each modload image is compared with its builder's stock image: that one boots too
+  const wanted = new Set(chosen.flatMap((c) => [c, builderOf(c as Contender)]))
+  return { runs, machines, contenders: contenders.filter((c) => wanted.has(c)), write, log }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -341,13 +353,16 @@ export async function runBench(opts: Options): Promise<Row[]> {
   const early = await ensureInitramfsToolsEarly(kernel, opts.log)
   images['initramfs-tools+modload-early'] = { path: path.relative(projectRoot, early.path), bytes: early.bytes, tool: early.tool }
   files.set('initramfs-tools+modload-early', await stamped(early.path))
+  const dracutEarly = await ensureDracutEarly(kernel, opts.log)
+  images['dracut+modload-early'] = { path: path.relative(projectRoot, dracutEarly.path), bytes: dracutEarly.bytes, tool: dracutEarly.tool }
+  files.set('dracut+modload-early', await stamped(dracutEarly.path))
   // stamped copies of earlier images (another executable, another stamp) go
   const keep = new Set([...files.values()].map((f) => path.basename(f)))
   for (const f of await fs.readdir(work)) if (f.startsWith('stamped-') && !keep.has(f)) await fs.rm(path.join(work, f), { force: true })
   const samples: Sample[] = []
   for (let round = 1; round <= opts.runs; round++) {
     for (const machine of opts.machines) {
-      for (const c of rotate(contenders, round - 1)) {
+      for (const c of rotate(opts.contenders, round - 1)) {
         const b = await bootToRoot({ kernel, image: files.get(c)!, machine, append: `${bootWords[builderOf(c)]}${extraWords[c] ?? ''} rdinit=/init-stamp` })
         const s: Sample = { machine, contender: c, round, reached: b.reached, uptime: b.uptime, init: parseInitStamp(b.result.lines), coldplug: parseColdplugNotice(b.result.lines) }
         if (!b.reached) s.failure = failureReason(b.result.lines, b.result.timedOut, b.result.panicked)
@@ -433,16 +448,20 @@ image gets the executable, the modules and firmware that \`modload mkinitramfs\`
   hardware costs reading ~50 MB more from /boot; the default stays \`main\`. The table has a
   row for each, and one for the default image booted with \`modload.handover=settled\`.
 - **dracut**: dracut's devices and root wait go through udev (systemd's device units), so udev
-  stays; a pre-trigger hook runs \`modload coldplug\` before udev's trigger, and udev's
-  driver-loading rule (\`80-drivers.rules\`) is masked in the image, so the trigger only makes
-  links and device units. The hook goes on once the root device is there, as above, and just
-  before the switch to the root (initrd-cleanup) a unit of modload's, modload-stop.service
-  (without systemd: a cleanup hook), stops the rest or, with
-  \`modload_handover=settled\`, waits for it. If coldplug ends and the root device is not there,
-  the mask goes before dracut reloads udev's rules (the stock path) and the reason goes to the
-  kernel log. Both ways dracut boots are tested (test/integrate-qemu.test.ts): with systemd
-  (dracut-pre-trigger.service runs the hook) and without (\`--omit systemd\`: dracut's own
-  init.sh runs it); this benchmark times the systemd image, dracut's default.
+  stays; udev's driver-loading rule (\`80-drivers.rules\`) is masked in the image, so its trigger
+  only makes links and device units, and a pre-trigger hook starts \`modload coldplug\` in the
+  background and returns at once: udev's trigger and the rest of dracut's start go on while
+  modload starts and loads, and the root device's uevents reach udev as in the stock image.
+  Once the root device is there modload's loads go on at the lowest priority, and just before
+  the switch to the root (initrd-cleanup) a unit of modload's, modload-stop.service (without
+  systemd: a cleanup hook), stops the rest or, with \`modload_handover=settled\`, waits for it.
+  If coldplug ends and the root device is not there, the reason goes to the kernel log, the
+  mask goes and udev replays every device's "add" with its rules reloaded (the stock path,
+  later). \`modload_runtime=early\` puts the executable in dracut's own uncompressed early
+  archive (the one CPU microcode goes in; \`lsinitrd\` lists it) as \`MODLOAD_RUNTIME=early\`
+  does for initramfs-tools. Both ways dracut boots are tested (test/integrate-qemu.test.ts):
+  with systemd (dracut-pre-trigger.service runs the hook) and without (\`--omit systemd\`:
+  dracut's own init.sh runs it); this benchmark times the systemd image, dracut's default.
 
 \`dmesg | grep modload\` shows what happened at boot.
 

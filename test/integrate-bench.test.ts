@@ -39,6 +39,7 @@ t.test('summarise: medians, /init to root, ratios to the same builder\'s stock i
     s('initramfs-tools+modload-settled', 1, 19, 12),
     s('initramfs-tools+modload-early', 1, 16, 9),
     s('dracut', 1, 30, 10), { machine: 'virtio', contender: 'dracut+modload', round: 1, reached: false, failure: 'timed out' },
+    s('dracut+modload-early', 1, 27, 9),
   ]
   const rows = summarise(samples, ['virtio'])
   t.same(rows.map((r) => r.contender), contenders)
@@ -48,6 +49,7 @@ t.test('summarise: medians, /init to root, ratios to the same builder\'s stock i
   t.equal(it.vsStock?.total?.toFixed(3), (18 / 21).toFixed(3))
   t.equal(it.vsStock?.afterInit?.toFixed(3), (6 / 10).toFixed(3))
   t.equal(rows.find((r) => r.contender === 'initramfs-tools+modload-early')?.vsStock?.total?.toFixed(3), (16 / 21).toFixed(3), 'the early-runtime row against the same stock image')
+  t.equal(rows.find((r) => r.contender === 'dracut+modload-early')?.vsStock?.afterInit?.toFixed(3), (18 / 20).toFixed(3), "dracut's early-runtime row against dracut's stock image")
   const failed = rows.find((r) => r.contender === 'dracut+modload')!
   t.equal(failed.failed, 1)
   t.equal(failed.total, undefined)
@@ -65,6 +67,11 @@ t.test('optionsFromEnv', async (t) => {
   t.same([o.runs, o.machines, o.write], [3, ['virtio', 'q35'], true])
   t.throws(() => optionsFromEnv({ BENCH_INTEGRATE_RUNS: '0' }, [], () => undefined), /whole number/)
   t.throws(() => optionsFromEnv({ BENCH_INTEGRATE_MACHINES: 'virtio,nope' }, [], () => undefined), /unknown machine "nope"/)
+  t.same(o.contenders, contenders, 'every image by default')
+  const some = optionsFromEnv({ BENCH_INTEGRATE_IMAGES: 'dracut+modload-early, initramfs-tools+modload' }, [], () => undefined)
+  t.same(some.contenders, ['initramfs-tools', 'initramfs-tools+modload', 'dracut', 'dracut+modload-early'], "the chosen ones and their builders' stock images, in the table's order")
+  t.throws(() => optionsFromEnv({ BENCH_INTEGRATE_IMAGES: 'dracut+nope' }, [], () => undefined), /unknown image "dracut\+nope"/)
+  t.throws(() => optionsFromEnv({ BENCH_INTEGRATE_IMAGES: 'dracut' }, ['--write'], () => undefined), /leave BENCH_INTEGRATE_IMAGES unset/)
 })
 
 t.test('rotate and failureReason', async (t) => {

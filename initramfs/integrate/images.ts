@@ -73,11 +73,11 @@ export interface BuilderImages {
 /** The builder's image with modload's integration, as `integrationVariant` stages it and
  * `change` adapts it (another name, builder arguments, settings); built once, cached, and the
  * cache's older builds of the same variant pruned. */
-async function ensureIntegrationImage(builder: Builder, kernel: Kernel, log: ((line: string) => void) | undefined, change: (v: PeerVariant) => PeerVariant = (v) => v): Promise<PeerImage> {
+async function ensureIntegrationImage(builder: Builder, kernel: Kernel, log: ((line: string) => void) | undefined, change: (v: PeerVariant) => PeerVariant = (v) => v, modload = executable): Promise<PeerImage> {
   const kind = stockKind[builder]
   const stage = path.join(cacheDir, 'integrate', `stage-${builder}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`)
   try {
-    const variant = change(await integrationVariant(builder, stage))
+    const variant = change(await integrationVariant(builder, stage, modload))
     const img = await ensurePeerImage(kind, kernel, { log, variant })
     await pruneOthers(img.path, `${kind}+${variant.name}-${kernel.version}-`)
     return img
@@ -135,4 +135,39 @@ export function ensureInitramfsToolsEarly(kernel: Kernel, log?: (line: string) =
     if (!conf || !/^MODLOAD_RUNTIME=main$/m.test(conf.text)) throw new Error('the initramfs-tools settings file has no MODLOAD_RUNTIME=main line to change')
     return { ...v, name: 'modload-early', confFiles: { ...v.confFiles, 'conf.d/modload': { ...conf, text: conf.text.replace(/^MODLOAD_RUNTIME=main$/m, 'MODLOAD_RUNTIME=early') } } }
   })
+}
+
+/** dracut's image with modload's module and modload_runtime=early: the executable in dracut's
+ * uncompressed early archive, in front of the compressed image. */
+export function ensureDracutEarly(kernel: Kernel, log?: (line: string) => void): Promise<PeerImage> {
+  return ensureIntegrationImage('dracut', kernel, log, (v) => {
+    const conf = v.confFiles?.['dracut.conf.d/90-modload.conf']
+    if (!conf || !/^modload_runtime=main$/m.test(conf.text)) throw new Error('the dracut settings file has no modload_runtime=main line to change')
+    return { ...v, name: 'modload-early', confFiles: { ...v.confFiles, 'dracut.conf.d/90-modload.conf': { ...conf, text: conf.text.replace(/^modload_runtime=main$/m, 'modload_runtime=early') } } }
+  })
+}
+
+/** What stands in for modload in dracutWithFailingModload's image: a coldplug that ends with
+ * exit 1 and no root device, after udev's trigger has run (the hook returned at once). */
+const failingModload = `#!/bin/sh
+# modload's stand-in for the failure-policy test (initramfs/integrate/images.ts): every command
+# fails; "coldplug" after 3 s, answering on --ready-fd 3 as modload does when it ends first
+case "$1" in
+coldplug)
+\tsleep 3
+\techo "exit 1" >&3 2>/dev/null
+\texit 1
+\t;;
+esac
+exit 1
+`
+
+/** dracut's image with modload's module installed for an executable whose coldplug fails
+ * without the root device (failingModload): the boot must go the stock way, later. */
+export async function ensureDracutWithFailingModload(kernel: Kernel, log?: (line: string) => void): Promise<PeerImage> {
+  const dir = path.join(cacheDir, 'integrate')
+  await fs.mkdir(dir, { recursive: true })
+  const fake = path.join(dir, 'failing-modload')
+  if ((await fs.readFile(fake, 'utf8').catch(() => '')) !== failingModload) await fs.writeFile(fake, failingModload, { mode: 0o755 })
+  return ensureIntegrationImage('dracut', kernel, log, (v) => ({ ...v, name: 'modload-failing' }), fake)
 }

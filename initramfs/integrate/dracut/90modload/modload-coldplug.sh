@@ -4,15 +4,21 @@
 # and before `udevadm control --reload` and `udevadm trigger`. With the udev rule that loads
 # drivers masked (module-setup.sh), `modload coldplug` loads the drivers of the present and
 # appearing devices; the trigger then only makes udev's links and systemd's device units.
-# The hook goes on as soon as root='s device is there (`--ready-fd`): coldplug goes on in the
-# background, at the lowest CPU priority, and modload-stop.sh ends it before
-# the switch to the root (modload_handover=early, default: what it has not started is left to
-# the root's udev) or waits for it to settle (modload_handover=settled, or
-# modload.handover=settled on the kernel command line). When coldplug ends without the root
-# device (modload missing or failing, a root that needs more than drivers: LVM,
-# /dev/disk/by-* names), the reason goes to the kernel log and the mask goes, so the trigger
-# loads drivers as without modload. Failed loads are logged by modload.
-# Sourced: no exit, variables prefixed.
+#
+# modload_udev=replace (default): the hook starts `modload coldplug` in the background and
+# returns at once, so udev's trigger and the rest of the boot go on while modload starts and
+# loads; the root device's uevents then reach udev as in the image without modload, and
+# dracut's own root wait ends as there. A watcher waits for modload's answer (`--ready-fd`):
+# "ready" once root='s device is there (coldplug goes on, at the lowest CPU priority, until
+# modload-stop.sh ends it before the switch to the root: modload_handover=early, default, what
+# it has not started is left to the root's udev; or waits for it to settle:
+# modload_handover=settled, or modload.handover=settled on the kernel command line). When
+# coldplug ends without the root device (modload missing or failing, a root that needs more
+# than drivers: LVM, /dev/disk/by-* names), the reason goes to the kernel log, the mask goes
+# and udev replays every device's "add" with its rules reloaded: the stock path, later.
+# modload_udev=beside: `modload coldplug` runs to the end here, then udev's trigger loads
+# whatever is left. Failed loads are logged by modload.
+# Sourced: no exit, variables and functions prefixed.
 command -v getarg > /dev/null 2>&1 || . /lib/dracut-lib.sh
 
 modload_udev=replace
@@ -35,50 +41,61 @@ modload_root_there() {
     esac
 }
 
-read -r modload_started _ < /proc/uptime
-modload_ready=
-if [ ! -x /usr/sbin/modload ]; then
-    modload_rc=127
-elif [ "$modload_udev" = beside ]; then
-    /usr/sbin/modload coldplug --quiet > /dev/null 2>&1
-    modload_rc=$?
-else
-    # modload's answer on descriptor 3: "ready" once the root device is there (coldplug goes
-    # on in the background), or "exit CODE" when it ended first; the echo tells the process id
-    modload_reply=$(/usr/sbin/modload coldplug --quiet --ready-fd 3 3>&1 > /dev/null 2>&1 < /dev/null & echo "pid $!")
-    modload_pid=${modload_reply#pid }
-    modload_pid=${modload_pid%%[!0-9]*}
+# after coldplug ended (exit code $1) without saying ready: keep udev's driver loading off if
+# the root device is there, else give it back to udev
+modload_after() {
+    modload_root_there
+    modload_there=$?
+    if [ "$modload_there" -eq 0 ] || { [ "$modload_there" -eq 2 ] && [ "$1" -eq 0 ]; }; then
+        [ "$1" -eq 0 ] || modload_kmsg 4 "modload coldplug: some loads failed (exit $1); the root device is there: udev's driver loading stays off"
+        modload_kmsg 5 "coldplug $modload_started-$modload_settled s (exit $1); udev's driver loading off"
+        return 0
+    fi
+    if [ "$modload_there" -eq 1 ]; then
+        modload_kmsg 3 "root device $modload_root not found after modload coldplug (exit $1): udev loads drivers, as without modload"
+    else
+        modload_kmsg 3 "modload coldplug failed (exit $1): udev loads drivers, as without modload"
+    fi
+    rm -f /etc/udev/rules.d/80-drivers.rules
+    udevadm control --reload > /dev/null 2>&1 || :
+    return 1
+}
+
+# the background side of modload_udev=replace: start coldplug, leave its process id in
+# /run/modload-coldplug.pid for modload-stop.sh at once (the root may be mounted before the
+# answer is read), then wait for the answer on descriptor 3: "ready", or "exit CODE" when it
+# ended first; nothing when it could not start
+modload_watch() {
+    modload_reply=$(/usr/sbin/modload coldplug --quiet --ready-fd 3 3>&1 > /dev/null 2>&1 < /dev/null &
+        echo "$!" > /run/modload-coldplug.pid
+        echo "pid $!")
+    read -r modload_settled _ < /proc/uptime
     case "$modload_reply" in
-        *ready*) modload_ready=y ;;
+        *ready*)
+            modload_kmsg 5 "coldplug $modload_started-$modload_settled s (root device there; the rest goes on until cleanup); udev's driver loading off"
+            return 0
+            ;;
         *"exit "*)
             modload_rc=${modload_reply##*exit }
             modload_rc=${modload_rc%%[!0-9]*}
             ;;
         *) modload_rc=127 ;;
     esac
-fi
-read -r modload_settled _ < /proc/uptime
+    rm -f /run/modload-coldplug.pid
+    # the trigger has run by now: replay every device with udev's loading rule back
+    modload_after "$modload_rc" || udevadm trigger --type=devices --action=add > /dev/null 2>&1 || :
+}
 
-if [ -n "$modload_ready" ]; then
-    echo "$modload_pid" > /run/modload-coldplug.pid
-    modload_kmsg 5 "coldplug $modload_started-$modload_settled s (root device there; the rest goes on until cleanup); udev's driver loading off"
+read -r modload_started _ < /proc/uptime
+if [ ! -x /usr/sbin/modload ]; then
+    modload_settled=$modload_started
+    modload_after 127
+elif [ "$modload_udev" = beside ]; then
+    /usr/sbin/modload coldplug --quiet > /dev/null 2>&1
+    modload_rc=$?
+    read -r modload_settled _ < /proc/uptime
+    modload_kmsg 5 "coldplug $modload_started-$modload_settled s (exit $modload_rc); udev's trigger loads the rest"
 else
-    modload_root_there
-    modload_there=$?
-    if [ "$modload_udev" = beside ]; then
-        modload_kmsg 5 "coldplug $modload_started-$modload_settled s (exit $modload_rc); udev's trigger loads the rest"
-    elif [ "$modload_there" -eq 0 ] || { [ "$modload_there" -eq 2 ] && [ "$modload_rc" -eq 0 ]; }; then
-        [ "$modload_rc" -eq 0 ] || modload_kmsg 4 "modload coldplug: some loads failed (exit $modload_rc); the root device is there: udev's driver loading stays off"
-        modload_kmsg 5 "coldplug $modload_started-$modload_settled s (exit $modload_rc); udev's driver loading off"
-    else
-        if [ "$modload_there" -eq 1 ]; then
-            modload_kmsg 3 "root device $modload_root not found after modload coldplug (exit $modload_rc): udev loads drivers, as without modload"
-        else
-            modload_kmsg 3 "modload coldplug failed (exit $modload_rc): udev loads drivers, as without modload"
-        fi
-        rm -f /etc/udev/rules.d/80-drivers.rules
-        # dracut reloads the rules after this hook; say it for any other caller too
-        udevadm control --reload > /dev/null 2>&1 || :
-    fi
+    modload_watch < /dev/null > /dev/null 2>&1 &
 fi
-unset modload_started modload_settled modload_rc modload_there modload_root modload_ready modload_reply modload_pid
+unset modload_rc

@@ -7,21 +7,26 @@
 #
 # The image gets the executable as /usr/sbin/modload, the modules and firmware modload's
 # selection picks (`modload mkinitramfs`'s selectors, /etc/modload/mkinitramfs.conf; default
-# host usb-host input) beside dracut's own, a pre-trigger hook that runs `modload coldplug`
-# before udev's trigger and goes on once the root device is there, and modload-stop.sh, which
+# host usb-host input) beside dracut's own, a pre-trigger hook that starts `modload coldplug`
+# in the background before udev's trigger, and modload-stop.sh, which
 # ends the rest of that coldplug before the switch to the root (modload-stop.service with
 # systemd, a cleanup hook without). dracut's devices, its root and its initqueue still go
 # through udev (systemd's device units and dracut's root wait are made by udev rules), so udev
 # stays; what modload replaces is udev's coldplug loading: 80-drivers.rules, the rule that
 # loads a module for each device's modalias as the trigger replays every device, is masked by
-# an empty file of that name in /etc/udev/rules.d. When modload's coldplug leaves the root
-# without its device the hook removes the mask before dracut reloads udev's rules and
-# triggers: the stock path.
+# an empty file of that name in /etc/udev/rules.d. When modload's coldplug ends without the
+# root's device the hook's watcher removes the mask, reloads udev's rules and replays every
+# device's "add": the stock path.
 #
 # Settings (dracut.conf, e.g. /etc/dracut.conf.d/90-modload.conf):
 #   modload_udev=replace|beside   beside: the rule is not masked; modload loads first, udev's
 #                                 trigger then loads whatever is left, as without modload
 #   modload_args="..."            more `modload mkinitramfs` selection arguments
+#   modload_runtime=main|early    early: the executable alone in dracut's uncompressed early
+#                                 archive (the one CPU microcode goes in), in front of the
+#                                 compressed image: the kernel copies it instead of
+#                                 decompressing it (see 90-modload.conf); needs dracut's early
+#                                 archive (early_microcode=yes, dracut's default), else main
 #   modload_handover=early|settled  what modload-stop.sh does with a
 #                                 coldplug still running in the background: stop it (early)
 #                                 or wait for it to settle
@@ -69,7 +74,30 @@ installkernel() {
 
 # called by dracut
 install() {
-    inst_binary "$MODLOAD" /usr/sbin/modload
+    local runtime=${modload_runtime:-main}
+    case $runtime in
+        main | early) ;;
+        *)
+            dwarn "modload: modload_runtime=$runtime: expected main or early; using main"
+            runtime=main
+            ;;
+    esac
+    # dracut's early archive (early_cpio_dir: dracut.sh's, made when early_microcode=yes or
+    # acpi_override=yes) goes uncompressed in front of the image
+    if [[ $runtime == early ]] && ! [[ ${early_cpio_dir-} && -d $early_cpio_dir ]]; then
+        dwarn "modload: modload_runtime=early: dracut makes no early archive here (early_microcode=no?); the executable stays in the compressed image"
+        runtime=main
+    fi
+    if [[ $runtime == main ]]; then
+        inst_binary "$MODLOAD" /usr/sbin/modload
+    else
+        # the libraries now (dracut otherwise finds them at the end, from the binaries left in
+        # the main archive), then the executable moves to the early one
+        DRACUT_RESOLVE_DEPS=1 inst_binary "$MODLOAD" /usr/sbin/modload || return 1
+        mkdir -p "$early_cpio_dir/d/usr/sbin" || return 1
+        mv "$initdir/usr/sbin/modload" "$early_cpio_dir/d/usr/sbin/modload" || return 1
+        create_early_cpio=yes
+    fi
     inst_multiple blkid
     inst_hook pre-trigger 01 "$moddir/modload-coldplug.sh"
     # the end of the background coldplug: a unit of its own with systemd (a cleanup hook would
