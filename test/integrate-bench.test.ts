@@ -2,7 +2,7 @@
 // ratios against the same builder's stock image, the table and the chart. No QEMU here.
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
-import { contenders, optionsFromEnv, parseColdplugNotice, parseInitStamp, stampScript, summarise, svgChart, table, type Sample } from '../bench/integrate.js'
+import { contenders, docBase, optionsFromEnv, parseColdplugNotice, parseInitStamp, stampScript, summarise, svgChart, table, type Sample } from '../bench/integrate.js'
 
 t.test('parseInitStamp and parseColdplugNotice', async (t) => {
   t.equal(parseInitStamp(['[ 1.0] x', 'integrate: init uptime=9.87 idle=0.01']), 9.87)
@@ -68,6 +68,10 @@ t.test('optionsFromEnv', async (t) => {
   t.throws(() => optionsFromEnv({ BENCH_INTEGRATE_RUNS: '0' }, [], () => undefined), /whole number/)
   t.throws(() => optionsFromEnv({ BENCH_INTEGRATE_MACHINES: 'virtio,nope' }, [], () => undefined), /unknown machine "nope"/)
   t.same(o.contenders, contenders, 'every image by default')
+  t.same(o.qemuArgs, [])
+  t.same(optionsFromEnv({ BENCH_INTEGRATE_QEMU_ARGS: ' -icount  shift=0 ' }, [], () => undefined).qemuArgs, ['-icount', 'shift=0'])
+  t.equal(docBase([]), 'integration')
+  t.equal(docBase(['-icount', 'shift=0']), 'integration-icount-shift-0', 'a steady-clock run writes a page of its own')
   const some = optionsFromEnv({ BENCH_INTEGRATE_IMAGES: 'dracut+modload-early, initramfs-tools+modload' }, [], () => undefined)
   t.same(some.contenders, ['initramfs-tools', 'initramfs-tools+modload', 'dracut', 'dracut+modload-early'], "the chosen ones and their builders' stock images, in the table's order")
   t.throws(() => optionsFromEnv({ BENCH_INTEGRATE_IMAGES: 'dracut+nope' }, [], () => undefined), /unknown image "dracut\+nope"/)
