@@ -434,7 +434,7 @@ modload integrate dracut --remove && dracut -f
 \`/etc/initramfs-tools/conf.d/modload\` (settings: \`MODLOAD_UDEV=replace|beside|off\`,
 \`MODLOAD_ARGS\`, \`MODLOAD_RUNTIME=main|early\`, \`MODLOAD_HANDOVER=early|settled\`); for dracut,
 \`/usr/lib/dracut/modules.d/90modload/\` and \`/etc/dracut.conf.d/90-modload.conf\`
-(\`modload_udev=replace|beside\`, \`modload_args\`, \`modload_handover=early|settled\`). The
+(\`modload_udev=replace|beside\`, \`modload_args\`, \`modload_runtime=main|early\`, \`modload_handover=early|settled\`). The
 image gets the executable, the modules and firmware that \`modload mkinitramfs\`'s selection picks
 (\`/etc/modload/mkinitramfs.conf\`, default \`host usb-host input\`) beside the builder's own, and:
 
