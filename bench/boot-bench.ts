@@ -58,6 +58,12 @@ export interface Row {
   ratio?: number
 }
 
+/** QEMU arguments as a file-name part ('-icount shift=0' -> 'icount-shift-0'), so that a
+ * page measured with them does not replace the plain one. Pure. */
+export function qemuArgsSlug(qemuArgs: readonly string[]): string {
+  return qemuArgs.join(' ').replace(/[^A-Za-z0-9.]+/g, '-').replace(/^-+|-+$/g, '')
+}
+
 export function median(xs: readonly number[]): number | undefined {
   if (xs.length === 0) return undefined
   const s = [...xs].sort((a, b) => a - b)

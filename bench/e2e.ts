@@ -51,7 +51,7 @@ import { ensureKernel, kernelFlavors, type Kernel, type KernelFlavor } from '../
 import { getMachine, machineNames } from '../qemu/machines.js'
 import { cacheDir, projectRoot } from '../qemu/paths.js'
 import { bootToRoot, ensurePeerImage, peerSpecs, virtioExt4Modules, type PeerKind } from '../initramfs/peers.js'
-import { median } from './boot-bench.js'
+import { median, qemuArgsSlug } from './boot-bench.js'
 
 export { median }
 
@@ -507,7 +507,7 @@ function loadAverage(): string {
  * keeps its own page. Pure. */
 export function docBase(flavor: KernelFlavor, qemuArgs: readonly string[] = []): string {
   const kernel = flavor === '6.1' ? 'e2e-boot' : `e2e-boot-${flavor}`
-  const more = qemuArgs.join(' ').replace(/[^A-Za-z0-9.]+/g, '-').replace(/^-+|-+$/g, '')
+  const more = qemuArgsSlug(qemuArgs)
   return more ? `${kernel}-${more}` : kernel
 }
 

@@ -36,11 +36,11 @@ import { run } from '../qemu/exec.js'
 import { ensureKernel } from '../qemu/kernels.js'
 import { machineNames } from '../qemu/machines.js'
 import { cacheDir, projectRoot } from '../qemu/paths.js'
-import { bootToRoot } from '../initramfs/peers.js'
+import { bootToRoot, type PeerImage } from '../initramfs/peers.js'
 import { bootWords, ensureBuilderImages, ensureDracutEarly, ensureInitramfsToolsEarly } from '../initramfs/integrate/images.js'
 import type { Builder } from '../src/integrate/integrate.js'
 import { appendPadding } from '../src/initramfs/output.js'
-import { median } from './boot-bench.js'
+import { median, qemuArgsSlug } from './boot-bench.js'
 
 export const contenders = ['initramfs-tools', 'initramfs-tools+modload', 'initramfs-tools+modload-settled', 'initramfs-tools+modload-early', 'dracut', 'dracut+modload', 'dracut+modload-early'] as const
 export type Contender = (typeof contenders)[number]
@@ -339,7 +339,7 @@ export interface RunRecord {
 /** The page's base name: integration, or integration-<the QEMU arguments> (e.g.
  * integration-icount-shift-0), so a steady-clock run does not replace the plain one. Pure. */
 export function docBase(qemuArgs: readonly string[] = []): string {
-  const more = qemuArgs.join(' ').replace(/[^A-Za-z0-9.]+/g, '-').replace(/^-+|-+$/g, '')
+  const more = qemuArgsSlug(qemuArgs)
   return more ? `integration-${more}` : 'integration'
 }
 
@@ -353,22 +353,21 @@ export async function runBench(opts: Options): Promise<Row[]> {
   await fs.mkdir(work, { recursive: true })
   const images: RunRecord['images'] = {}
   const files = new Map<Contender, string>()
+  const add = async (c: Contender, img: PeerImage): Promise<void> => {
+    images[c] = { path: path.relative(projectRoot, img.path), bytes: img.bytes, tool: img.tool }
+    files.set(c, await stamped(img.path))
+  }
   for (const builder of ['initramfs-tools', 'dracut'] as const) {
     const both = await ensureBuilderImages(builder, kernel, opts.log)
-    for (const [c, img] of [[builder, both.stock], [`${builder}+modload`, both.modload]] as const) {
-      images[c] = { path: path.relative(projectRoot, img.path), bytes: img.bytes, tool: img.tool }
-      files.set(c, await stamped(img.path))
-    }
+    await add(builder, both.stock)
+    await add(`${builder}+modload`, both.modload)
   }
   // the same image, booted with its background coldplug waited for (all drivers before the root)
   images['initramfs-tools+modload-settled'] = images['initramfs-tools+modload']
   files.set('initramfs-tools+modload-settled', files.get('initramfs-tools+modload')!)
-  const early = await ensureInitramfsToolsEarly(kernel, opts.log)
-  images['initramfs-tools+modload-early'] = { path: path.relative(projectRoot, early.path), bytes: early.bytes, tool: early.tool }
-  files.set('initramfs-tools+modload-early', await stamped(early.path))
-  const dracutEarly = await ensureDracutEarly(kernel, opts.log)
-  images['dracut+modload-early'] = { path: path.relative(projectRoot, dracutEarly.path), bytes: dracutEarly.bytes, tool: dracutEarly.tool }
-  files.set('dracut+modload-early', await stamped(dracutEarly.path))
+  // the early-runtime images are builds of their own (dracut's takes minutes): only when chosen
+  if (opts.contenders.includes('initramfs-tools+modload-early')) await add('initramfs-tools+modload-early', await ensureInitramfsToolsEarly(kernel, opts.log))
+  if (opts.contenders.includes('dracut+modload-early')) await add('dracut+modload-early', await ensureDracutEarly(kernel, opts.log))
   // stamped copies of earlier images (another executable, another stamp) go
   const keep = new Set([...files.values()].map((f) => path.basename(f)))
   for (const f of await fs.readdir(work)) if (f.startsWith('stamped-') && !keep.has(f)) await fs.rm(path.join(work, f), { force: true })

@@ -127,24 +127,25 @@ export function ensureDracutWithoutSystemd(kernel: Kernel, log?: (line: string) 
   return ensureIntegrationImage('dracut', kernel, log, (v) => ({ ...v, name: 'modload-nosystemd', args: ['--omit', 'systemd'] }))
 }
 
+/** `v` with one setting of an installed settings file changed (`KEY=from` to `KEY=to`), named
+ * `name`; throws when the file has no such line (the file changed under the test). Pure. */
+function withSetting(v: PeerVariant, file: string, key: string, from: string, to: string, name: string): PeerVariant {
+  const conf = v.confFiles?.[file]
+  const line = new RegExp(`^${key}=${from}$`, 'm')
+  if (!conf || !line.test(conf.text)) throw new Error(`${file} has no ${key}=${from} line to change`)
+  return { ...v, name, confFiles: { ...v.confFiles, [file]: { ...conf, text: conf.text.replace(line, `${key}=${to}`) } } }
+}
+
 /** initramfs-tools' image with modload's hook and MODLOAD_RUNTIME=early: the executable in an
  * uncompressed archive of its own in front of the compressed one. */
 export function ensureInitramfsToolsEarly(kernel: Kernel, log?: (line: string) => void): Promise<PeerImage> {
-  return ensureIntegrationImage('initramfs-tools', kernel, log, (v) => {
-    const conf = v.confFiles?.['conf.d/modload']
-    if (!conf || !/^MODLOAD_RUNTIME=main$/m.test(conf.text)) throw new Error('the initramfs-tools settings file has no MODLOAD_RUNTIME=main line to change')
-    return { ...v, name: 'modload-early', confFiles: { ...v.confFiles, 'conf.d/modload': { ...conf, text: conf.text.replace(/^MODLOAD_RUNTIME=main$/m, 'MODLOAD_RUNTIME=early') } } }
-  })
+  return ensureIntegrationImage('initramfs-tools', kernel, log, (v) => withSetting(v, 'conf.d/modload', 'MODLOAD_RUNTIME', 'main', 'early', 'modload-early'))
 }
 
 /** dracut's image with modload's module and modload_runtime=early: the executable in dracut's
  * uncompressed early archive, in front of the compressed image. */
 export function ensureDracutEarly(kernel: Kernel, log?: (line: string) => void): Promise<PeerImage> {
-  return ensureIntegrationImage('dracut', kernel, log, (v) => {
-    const conf = v.confFiles?.['dracut.conf.d/90-modload.conf']
-    if (!conf || !/^modload_runtime=main$/m.test(conf.text)) throw new Error('the dracut settings file has no modload_runtime=main line to change')
-    return { ...v, name: 'modload-early', confFiles: { ...v.confFiles, 'dracut.conf.d/90-modload.conf': { ...conf, text: conf.text.replace(/^modload_runtime=main$/m, 'modload_runtime=early') } } }
-  })
+  return ensureIntegrationImage('dracut', kernel, log, (v) => withSetting(v, 'dracut.conf.d/90-modload.conf', 'modload_runtime', 'main', 'early', 'modload-early'))
 }
 
 /** What stands in for modload in dracutWithFailingModload's image: a coldplug that ends with
