@@ -425,8 +425,9 @@ async function countModules(image: string): Promise<number | undefined> {
   return r.exitCode === 0 ? countListing(r.stdout.toString()).modules : undefined
 }
 
-/** modload's default image for `machine`: host-only from the machine's captured /sys, with
- * --rootfs ext4 because the capture was made without a mounted root. Cached under .cache/e2e. */
+/** modload's default image for `machine`: host-only from the machine's captured /sys (made
+ * with the root disk as root=, so the image knows the root's chain; --rootfs ext4 only says
+ * again what the capture says). Cached under .cache/e2e. */
 async function ensureModloadImage(kernel: Kernel, machine: string, log: (l: string) => void): Promise<Image> {
   const sysfs = await captureSysfs(kernel, machine)
   // what goes in (also for --json below), then how it is packed
@@ -552,7 +553,7 @@ async function writeDocs(rows: readonly Row[], opts: E2eOptions, info: { date: s
     const notes = entries.flatMap(({ machines: ms, img }) => ('error' in img ? [] : img.notes.map((n) => `${named(ms)}${n}`)))
     const tool = entries.map((e) => e.img).find((i): i is Image => !('error' in i))?.tool ?? 'n/a'
     const what = c === 'modload'
-      ? "modload's default image for the machine (host-only, from its captured /sys): the executable as /init with its libraries (in an lz4 archive of their own), the modules the machine's devices need plus the usb-host and input classes (what no boot waits for left to the root's loader, as initramfs-tools and dracut leave it: processor-feature modules such as kvm and the crypto accelerators, sound, watchdogs, the PC speaker), ext4, trimmed depmod indexes; no shell, no udev. The same file boots both modload rows"
+      ? "modload's default image for the machine (host-only, from its captured /sys, the capture made with the benchmark's root disk as root=, so the image records the root's chain as one built on the installed machine would): the executable as /init with its libraries (in an lz4 archive of their own), the modules the machine's devices need plus the usb-host and input classes (what no boot waits for left to the root's loader, as initramfs-tools and dracut leave it: processor-feature modules such as kvm and the crypto accelerators, sound, watchdogs, the PC speaker), ext4, trimmed depmod indexes; no shell, no udev. The same file boots both modload rows"
       : peerSpecs[c].description
     holds.push(`- **${labels[c]}** (${tool}, ${c === 'modload' ? 'zstd -9, runtime lz4' : peerSpecs[c].compression}): ${what}. ${per.join('; ')}.${notes.length ? `\n${notes.map((n) => `  - ${n}`).join('\n')}` : ''}`)
   }

@@ -8,6 +8,11 @@
 // Cached as .cache/captures/<machine>-<kver>/ plus <machine>-<kver>.json beside it, written
 // last: the machine's definition the capture was made from (a changed machine is captured
 // again) and the boot's modload console lines (the `live` list, for checks).
+//
+// The machine's first disk is the benchmarks' ext4 root disk (initramfs/peers.ts) and the
+// command line names it (root=UUID=): the capture's mount table is the one the machine has once
+// that root is mounted, as on an installed machine, so an image built from the capture knows
+// the root's chain (/etc/modload/root-modules) as a build on that machine would.
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import { ensureExecutable, ensureImage } from './artefacts.js'
@@ -16,14 +21,16 @@ import { ensureHostTools } from './deps.js'
 import type { Kernel } from './kernels.js'
 import { withLock } from './lock.js'
 import { getMachine } from './machines.js'
-import { cacheDir } from './paths.js'
+import { cacheDir, tmpDir } from './paths.js'
 import { parseCaptureLines } from '../src/image/capture.js'
+import { ensureRootDisk } from '../initramfs/peers.js'
+import { run } from './exec.js'
 import { writeCapture } from '../src/image/host.js'
 
 export const capturesDir = path.join(cacheDir, 'captures')
 
 /** Bumped when the capture format or what the boot does changes: older captures are redone. */
-const FORMAT = 1
+const FORMAT = 2
 
 export interface Capture {
   /** the capture directory: a mini sysfs for readHostFacts / `modload scan --sysfs` */
@@ -70,14 +77,22 @@ export async function captureMachine(kernel: Kernel, machine: string, opts: Capt
     await ensureHostTools()
     await ensureExecutable()
     const initrd = await ensureImage({ kernel, modules: 'all', name: 'all', compress: 'lz4' })
+    const target = def.disks[0]
+    const root = target ? await ensureRootDisk(kernel) : undefined
+    const copy = path.join(tmpDir, `capture-root-${process.pid}-${Date.now()}.raw`)
+    if (root) {
+      await fs.mkdir(tmpDir, { recursive: true })
+      await run('cp', ['--sparse=always', root.path, copy])
+    }
     const r = await boot({
       kernel,
       initrd,
       machine,
-      append: 'modload.halt modload.capture',
+      append: ['modload.halt modload.capture', root ? `root=UUID=${root.uuid} rootfstype=ext4` : ''].filter(Boolean).join(' '),
+      disks: target && root ? [{ id: target.id, file: copy }] : undefined,
       memMiB: Math.max(def.memMiB ?? 1024, 2048),
       timeoutMs: opts.timeoutMs ?? 600_000,
-    })
+    }).finally(() => fs.rm(copy, { force: true }))
     const m = markers(r.lines).map((l) => l.slice('modload: '.length))
     if (r.timedOut || r.panicked || !m.some((l) => l.startsWith('halt '))) {
       throw new Error(

@@ -34,8 +34,10 @@ t.test('virtio machine on 6.1', async (t) => {
   t.ok(live.length > 5, `modules were live at halt (${live.length})`)
   t.same(facts.loaded, live, 'the loaded modules are the console\'s live list')
   t.ok(facts.builtinBound.length > 0, `built-in drivers bound: ${facts.builtinBound.join(' ')}`)
-  t.equal(facts.root?.fstype, 'rootfs', 'captured in the initramfs: / is rootfs')
-  t.same(facts.root?.blockDevices, [], 'no block device behind /')
+  // the capture boots with the ext4 root disk as root= and records the mount table it will have
+  t.equal(facts.root?.fstype, 'ext4', "the root's file system, from root='s superblock")
+  t.same(facts.root?.blockDevices, ['vda'], 'the virtio disk behind /')
+  t.same(facts.root?.modules, ['virtio_pci', 'virtio_blk'], "the root's chain: the disk's controller first")
 
   const db = openModuleDb(kernel.root, kernel.version)
   const rows = scanRows(facts, db, null)

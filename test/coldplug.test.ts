@@ -495,6 +495,59 @@ t.test('onEnough (a hook going on with the root): told once, coldplug goes on to
   t.ok(succeeded(sr), 'a stop on request is not a failure')
 })
 
+t.test("the root's known chain, root= awaited: its loads go first and alone, then the other storage drivers", async (t) => {
+  const chainRun = (urgent: string[]) => {
+    const disk = diskBehindVirtio()
+    const m = machine({ devices: [XHCI, VIRTIO_BLK_PCI, 'platform:pcspkr'], loadMs: 50, onLoad: disk.onLoad })
+    const o = m.base()
+    o.urgent = new Set(urgent)
+    o.force = urgent
+    o.enough = () => disk.there
+    const lines: string[] = []
+    o.debug = (l) => lines.push(l)
+    return { m, o, lines, at: (name: string) => m.calls.find((c) => c.name === name)?.at }
+  }
+  const known = chainRun(['virtio_pci', 'virtio_blk', 'ext4'])
+  const r = await coldplug(known.o)
+  t.ok(r.stoppedEarly, 'the root came')
+  t.equal(known.at('ext4'), 0, 'the file system loads with the chain')
+  // virtio and virtio_ring 0-50 ms, virtio_pci and virtio_blk 50-100 ms: the disk is there
+  const xhci = known.at('xhci_pci')
+  t.ok(xhci === undefined || xhci >= 100, `the USB controller did not take the CPU from the root's chain (${xhci} ms)`)
+  t.notOk(known.at('snd_pcsp') !== undefined, 'what cannot lead to a disk is left to the root')
+
+  const moved = chainRun(['sd_mod', 'ext4'])
+  const rm = await coldplug(moved.o)
+  t.ok(rm.stoppedEarly, 'a chain that names another disk: the root comes all the same')
+  t.equal(moved.at('sd_mod'), 0)
+  t.ok((moved.at('virtio_pci') ?? -1) >= 50 && (moved.at('xhci_pci') ?? -1) >= 50, 'the other storage drivers once the chain is loaded')
+  t.ok(moved.lines.includes("the root's chain is loaded: the other storage drivers go"))
+
+  // the chain's loads sleep on hardware (300 ms each) while the CPU idles
+  const idleMachine = machine({ devices: [XHCI, VIRTIO_BLK_PCI], loadMs: 300, onLoad: diskBehindVirtio().onLoad })
+  const io = idleMachine.base()
+  io.urgent = new Set(['virtio_pci', 'virtio_blk', 'ext4'])
+  io.force = [...io.urgent]
+  io.enough = () => false
+  io.cpu = () => ({ busy: idleMachine.now() * 0.1, idle: idleMachine.now() * 0.9 })
+  const il: string[] = []
+  io.debug = (l) => il.push(l)
+  await coldplug(io)
+  const xhciAt = idleMachine.calls.find((c) => c.name === 'xhci_pci')?.at ?? -1
+  t.ok(xhciAt > 0 && xhciAt < 300, `the CPU idles beside the chain: the USB controller goes before the chain is loaded (at ${xhciAt} ms)`)
+  t.ok(il.some((l) => /^cpu 90% idle beside the root's chain: the other storage drivers go$/.test(l)))
+
+  const fsOnly = chainRun(['ext4'])
+  await coldplug(fsOnly.o)
+  t.equal(fsOnly.at('xhci_pci'), 0, 'a chain of only the file system (the disk unknown) holds nothing back')
+  t.ok((fsOnly.at('ext4') ?? -1) >= 0)
+
+  const noRoot = chainRun(['virtio_pci', 'virtio_blk', 'ext4'])
+  noRoot.o.enough = undefined
+  await coldplug(noRoot.o)
+  t.equal(noRoot.at('xhci_pci'), 0, 'without root= awaited (settle), the chain only orders')
+})
+
 t.test('loads that sleep in the kernel while the CPU idles get company: the limit follows the CPU', async (t) => {
   // five HBA-like drivers whose init sleeps 1 s each, nothing for the CPU to do meanwhile
   const devices = ['platform:hang', VIRTIO_BLK_PCI, XHCI, 'platform:pcspkr']

@@ -150,13 +150,13 @@ t.test('--boot-script prints what the hook puts in the image', async (t) => {
   t.equal((await run(['initramfs-tools', '--boot-script', 'init-bottom'])).out, SCRIPTS['initramfs-tools/init-bottom'])
 })
 
-t.test('selectionLines: modules, then firmware relative to /lib/firmware', async (t) => {
+t.test("selectionLines: modules, the root's chain, then firmware relative to /lib/firmware", async (t) => {
   t.equal(
     selectionLines({
-      modules: [{ name: 'virtio_blk' }, { name: 'ext4' }],
+      modules: [{ name: 'virtio_blk', reasons: [{ kind: 'device' }, { kind: 'root' }] }, { name: 'ext4', reasons: [{ kind: 'root' }] }, { name: 'evdev', reasons: [{ kind: 'class' }] }],
       firmware: [{ path: '/lib/firmware/i915/kbl_dmc_ver1_04.bin' }, { path: '/lib/firmware/updates/x.bin' }, { path: '/usr/lib/firmware/y.bin' }, { path: '/etc/odd' }],
     }),
-    'module virtio_blk\nmodule ext4\nfirmware i915/kbl_dmc_ver1_04.bin\nfirmware updates/x.bin\nfirmware y.bin\n',
+    'module virtio_blk\nmodule ext4\nmodule evdev\nroot virtio_blk\nroot ext4\nfirmware i915/kbl_dmc_ver1_04.bin\nfirmware updates/x.bin\nfirmware y.bin\n',
   )
   t.equal(selectionLines({ modules: [], firmware: [] }), '')
 })

@@ -236,3 +236,21 @@ t.test('a failure still skips every job behind it while all slots are taken', as
   t.same(h.results.map((r) => [r.name, r.status]), [['a', 'failed'], ['b', 'skipped'], ['c', 'skipped']])
   t.same(h.started, ['a', 'd'])
 })
+
+t.test('a hold bound that moves up lets the jobs between go; pendingBelow ignores a load released as slow', async (t) => {
+  const h = harness(4, [], 1000)
+  h.s.holdFrom = 0
+  h.s.add({ ...job('chain'), priority: -1 })
+  h.s.add({ ...job('storage'), priority: 0 })
+  h.s.add({ ...job('network'), priority: 1 })
+  t.same(h.started, ['chain'], 'only the chain starts')
+  t.ok(h.s.pendingBelow(0), 'the chain is in flight')
+  t.notOk(h.s.pendingBelow(-1))
+  h.s.holdOnlyFrom(1)
+  t.same(h.started, ['chain', 'storage'], 'the storage job goes, the network job stays held')
+  h.advance(1500)
+  t.same(h.s.release(), ['chain', 'storage'], 'both slow')
+  t.notOk(h.s.pendingBelow(0), 'a load released as slow (it may never return) does not count')
+  h.s.releaseHold()
+  t.same(h.started, ['chain', 'storage', 'network'])
+})

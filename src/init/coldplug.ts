@@ -25,7 +25,7 @@ import type { LoaderSys, LoadResult } from '../load/loader.js'
 import { insertModuleFile } from '../load/insert.js'
 import { SysError } from '../sys/syscalls.js'
 import { Scheduler, type Job } from './scheduler.js'
-import { idleShare, nextConcurrency, type CpuSample } from './adapt.js'
+import { idleShare, nextConcurrency, RAISE_IDLE, type CpuSample } from './adapt.js'
 import type { Uevent, UeventSource } from './uevent.js'
 
 /** A sleep that can be called off (ColdplugOptions.sleep). */
@@ -233,6 +233,17 @@ export const URGENT = -1
  * CPU ext4 took 0.85 s ahead of virtio_pci, whose probe makes the disk. */
 export const ROOT_FILESYSTEM = 0.5
 
+/** While the root's disk drivers, known from the image's builder (ColdplugOptions.urgent), load
+ * and the root is awaited, the jobs from this priority on wait: the other storage drivers too.
+ * On one emulated CPU an ATA chain (scsi_mod, libata, ata_piix: ~1 s) loaded beside virtio's
+ * and the root came 0.27 s later. The wait ends when the chain's loads are done (the disk may
+ * have moved: then the rest goes as without a chain), or as soon as the CPU idles beside them. */
+export const CHAIN_FIRST = 0
+
+/** The root's file system in a chain that names the disk's drivers: after them, inside the
+ * chain's head start. */
+export const ROOT_FILESYSTEM_IN_CHAIN = -0.5
+
 /** A module of the kernel's file systems, by its path in the module tree. Pure. */
 export function isFilesystemModule(path: string): boolean {
   return /(^|\/)kernel\/fs\//.test(path)
@@ -264,6 +275,10 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
   let stopBy: ColdplugReport['stoppedBy']
 
   const isLive = (name: string): boolean => o.live.has(name) || o.db.builtin.has(name)
+  const forced = o.force ?? []
+  /** the root's chain names its disk's drivers (not just its file system) and root= is
+   * awaited: they go first and alone (CHAIN_FIRST) */
+  let chainFirst = o.enough !== undefined && forced.some((name) => o.urgent?.has(name) && !isFilesystemModule(o.db.modules.get(name)?.path ?? ''))
   const scheduler = new Scheduler({
     concurrency: o.concurrency,
     now: o.now,
@@ -295,7 +310,7 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     list.flatMap((n) => (lookup(o.db, o.config, n) ?? []).map((r) => r.name))
 
   const addJob = (name: string, path: string, options: string, wanted: number): void => {
-    const priority = !o.urgent?.has(name) ? wanted : isFilesystemModule(path) ? Math.min(wanted, ROOT_FILESYSTEM) : URGENT
+    const priority = !o.urgent?.has(name) ? wanted : isFilesystemModule(path) ? Math.min(wanted, chainFirst ? ROOT_FILESYSTEM_IN_CHAIN : ROOT_FILESYSTEM) : URGENT
     if (scheduler.has(name) || isLive(name)) {
       scheduler.add({ name, path, options, deps: [], after: [], priority }) // only raises its priority
       return
@@ -389,7 +404,7 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
   // beside floppy, psmouse, i2c_piix4, serio_raw and evdev against ~0.2 s alone. They go when
   // all else is quiet and the root is still not there, once a hook's root is there, or are
   // left to the root's own udev (modload.handover=early)
-  if (o.enough !== undefined) scheduler.holdFrom = HELD_WHILE_ROOT_AWAITED
+  if (o.enough !== undefined) scheduler.holdFrom = chainFirst ? CHAIN_FIRST : HELD_WHILE_ROOT_AWAITED
 
   // the first scan is queued in priority order: the root's own chain when it is loaded by
   // name, then what reveals devices (and may lead to the root disk), as one batch ordered by
@@ -398,7 +413,6 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
   // one a whole batch would have had. A root chain that only orders (no root=: its modules
   // come through aliases of any priority) keeps the whole scan one batch, so that it leads.
   scheduler.pause()
-  const forced = o.force ?? []
   for (const name of forced) if (o.urgent?.has(name)) want(name, true)
   const orderOnly = [...(o.urgent ?? [])].some((name) => !forced.includes(name))
   rescan(
@@ -427,12 +441,20 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     sample = next
     sampledAt = now
     if (idle === null) return
+    // the chain's loads wait on hardware, not on the CPU: the others may use it
+    if (chainFirst && idle >= RAISE_IDLE && scheduler.queued() > 0) endChainFirst(`cpu ${(100 * idle).toFixed(0)}% idle beside the root's chain`)
     const waiting = scheduler.readyToStart()
     const limit = nextConcurrency({ current: scheduler.concurrency, base: o.concurrency, max: o.maxConcurrency ?? 4 * o.concurrency, idle, waiting, running: scheduler.slotsUsed() })
     if (limit !== scheduler.concurrency) {
       debug(`jobs ${scheduler.concurrency} -> ${limit}: cpu ${(100 * idle).toFixed(0)}% idle, ${waiting} ready to start`)
       scheduler.concurrency = limit
     }
+  }
+  const endChainFirst = (why: string): void => {
+    chainFirst = false
+    if (scheduler.holdFrom !== CHAIN_FIRST) return
+    debug(`${why}: the other storage drivers go`)
+    scheduler.holdOnlyFrom(HELD_WHILE_ROOT_AWAITED)
   }
   let enough = o.enough
   let askEnough = enough !== undefined
@@ -478,6 +500,7 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
       rescan()
       lastActivity = o.now()
     }
+    if (chainFirst && !scheduler.pendingBelow(CHAIN_FIRST)) endChainFirst("the root's chain is loaded")
     if (askEnough && !stopping) {
       askEnough = false
       if (enough?.()) {

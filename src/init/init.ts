@@ -14,6 +14,8 @@ import type { ProbeInsertContext } from '../load/insert.js'
 import { rootRequested, runHandOver } from './root/run.js'
 import { readImageCmdline } from './cmdline-file.js'
 import { emitCapture } from '../image/capture.js'
+import { rootMountinfo } from './root/devices.js'
+import { parseRootOptions } from './root/options.js'
 import { MS_NODEV, MS_NOEXEC, MS_NOSUID, REBOOT, SysError, type Sys } from '../sys/syscalls.js'
 import { PROC_CMDLINE, PROC_UPTIME, SYS_CLASS_BLOCK, SYS_CLASS_NET, SYS_MODULE } from '../paths.js'
 
@@ -151,6 +153,12 @@ async function forwardKernelRequests(sys: Sys, log: Log, opened: OpenedModules):
   }
 }
 
+/** The capture's mount table with root=: the root device's line (undefined: the live one). */
+function captureMountinfo(cmdlineText: string): string | undefined {
+  const opts = parseRootOptions(cmdlineText)
+  return opts.root ? rootMountinfo(opts.root, opts.fstypes) : undefined
+}
+
 export async function runInit(sys: Sys, consoleOnly: Log): Promise<void> {
   // /proc first and quietly: the start line needs /proc/uptime and must be the first line
   const warnings: string[] = []
@@ -192,7 +200,8 @@ export async function runInit(sys: Sys, consoleOnly: Log): Promise<void> {
   }
 
   // the machine's /sys, as console lines, for host-only images built elsewhere (qemu/capture.ts)
-  if (flag(cmdline, 'modload.capture')) emitCapture(consoleOnly)
+  // with root=: as the root will be mounted, so images built from it know the root's chain
+  if (flag(cmdline, 'modload.capture')) emitCapture(consoleOnly, { procSelfMountinfo: captureMountinfo(cmdlineText) })
   if (flag(cmdline, 'modload.halt')) return halt(sys, log)
 
   // Root hand-over (src/init/root/) goes here: mount root= and exec its init, or say what is

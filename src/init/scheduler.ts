@@ -110,6 +110,19 @@ export class Scheduler {
     this.pump()
   }
 
+  /** Hold from priority `from` on instead (a higher bound lets the jobs between go). */
+  holdOnlyFrom(from: number): void {
+    this.holdFrom = from
+    this.pump()
+  }
+
+  /** A job more urgent than `priority` has not finished (waiting, held or in flight; a load
+   * released as slow no longer counts: it may never return). */
+  pendingBelow(priority: number): boolean {
+    for (const e of this.inFlightEntries) if (e.priority < priority && !(e.state.kind === 'running' && e.state.released)) return true
+    return this.queue.some((e) => e.priority < priority)
+  }
+
   /** Loads holding a slot (in flight and not released as slow). */
   slotsUsed(): number {
     return this.running

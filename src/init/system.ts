@@ -194,8 +194,9 @@ export async function coldplugSystem(
     const lists = readModulesLoad('/')
     if (lists.files.length) log(`modules-load.d: ${lists.files.join(' ')}: ${lists.names.join(' ') || '(empty)'}`, 'debug')
     const compression = readKernelCompression()
-    // the root's chain as the image builder saw it: first in line, and with root= loaded
-    // whatever the hardware (the filesystem module has no device to be found through)
+    // the root's chain as the image builder saw it: first in line, with root= loaded
+    // whatever the hardware (the filesystem module has no device to be found through), and
+    // alone while root= is awaited (coldplug.ts CHAIN_FIRST)
     const rootChain = parseModulesLoad(readOr(IMAGE_ROOT_MODULES, null) ?? '')
     const withRoot = rootRequested(cmdlineText)
     if (rootChain.length) log(`root chain${withRoot ? '' : ' (no root=: order only)'}: ${rootChain.join(' ')}`, 'debug')

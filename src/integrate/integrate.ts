@@ -108,10 +108,13 @@ export function removeIntegration(opts: IntegrateOptions): IntegrateAction[] {
   return actions
 }
 
-/** The selection as the scripts read it: `module NAME` and `firmware PATH` lines (PATH under
- * /lib/firmware), from `modload mkinitramfs --json`'s output. Pure. */
-export function selectionLines(json: { modules: Array<{ name: string }>; firmware: Array<{ path: string }> }): string {
+/** The selection as the scripts read it: `module NAME` lines, `root NAME` for the modules of
+ * the root's chain (its disk's drivers and file system, as the build host mounts it: the
+ * hooks write them to /etc/modload/root-modules, loaded first) and `firmware PATH` lines (PATH
+ * under /lib/firmware), from `modload mkinitramfs --json`'s output. Pure. */
+export function selectionLines(json: { modules: Array<{ name: string; reasons?: Array<{ kind: string }> }>; firmware: Array<{ path: string }> }): string {
   const lines = json.modules.map((m) => `module ${m.name}`)
+  for (const m of json.modules) if (m.reasons?.some((r) => r.kind === 'root')) lines.push(`root ${m.name}`)
   for (const f of json.firmware) {
     const rel = f.path.replace(/^\/+/, '').replace(/^(usr\/)?lib\/firmware\//, '')
     if (rel && rel !== f.path.replace(/^\/+/, '')) lines.push(`firmware ${rel}`)

@@ -174,3 +174,28 @@ export function rootPresent(spec: RootSpec, io: BlockIo = blockIo()): () => bool
     })
   }
 }
+
+/**
+ * The mount table line the machine will have once the root is mounted: the device root= names,
+ * read-only on /, with its filesystem type (rootfstype= when the superblock does not say).
+ * For a capture made in the initramfs (modload.capture with root=), so that an image built from
+ * it knows the root's chain as a build on the installed machine would. undefined when the
+ * device is not there (yet) or is not identified.
+ */
+export function rootMountinfo(spec: RootSpec, fstypes: readonly string[], io: BlockIo = blockIo()): string | undefined {
+  const ider = new Identifier(io)
+  const all = io.list()
+  for (const dev of all) {
+    let id: Identity
+    try {
+      id = ider.identify(dev, all)
+      if (!matches(spec, dev, () => id)) continue
+    } catch {
+      continue
+    }
+    const type = id.fs?.type ?? fstypes[0]
+    if (type === undefined) return undefined
+    return `1 1 ${dev.devnum} / / ro - ${type} ${devPath(dev.name)} ro\n`
+  }
+  return undefined
+}

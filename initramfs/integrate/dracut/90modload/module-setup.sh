@@ -48,7 +48,8 @@ depends() {
     return 0
 }
 
-# called by dracut: modload's selection for this kernel ("module NAME", "firmware PATH")
+# called by dracut: modload's selection for this kernel ("module NAME", "root NAME",
+# "firmware PATH")
 installkernel() {
     local selection kroot fw dir
     # dracut's module directory is ROOT/lib/modules/KVER (--kmoddir)
@@ -69,6 +70,13 @@ installkernel() {
             fi
         done
     done < <(sed -n 's/^firmware //p' <<< "$selection")
+    # the root's chain as this machine mounts it (disk drivers, file system): loaded first
+    local roots
+    roots=$(sed -n 's/^root //p' <<< "$selection")
+    if [[ $roots ]]; then
+        mkdir -p "$initdir/etc/modload"
+        echo "$roots" > "$initdir/etc/modload/root-modules"
+    fi
     return 0
 }
 
