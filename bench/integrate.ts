@@ -3,9 +3,11 @@
 // root's init, on the same QEMU machines in the same run.
 //
 // What it does, in order:
-//   1. builds (or finds cached) four images for the 6.1 kernel with the builders' own tools
+//   1. builds (or finds cached) the images for the 6.1 kernel with the builders' own tools
 //      (initramfs/integrate/images.ts over initramfs/peers.ts): initramfs-tools MODULES=most and
-//      dracut --no-hostonly, each stock and with modload's hook or module installed;
+//      dracut --no-hostonly, each stock and with modload's hook or module installed; modload's
+//      part of an image is selected as on the machine it boots (its capture, `--sysfs`, with
+//      the root's chain), so those images are built per machine;
 //   2. appends to each a small uncompressed archive holding /init-stamp, a shell script that
 //      prints `integrate: init uptime=U` (the guest clock as the image's /init starts: neither
 //      builder prints anything under `quiet`) and execs /init; every boot gets `rdinit=/init-stamp`,
@@ -30,14 +32,15 @@ import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { ensureExecutable } from '../qemu/artefacts.js'
+import { ensureExecutable, treeDigest } from '../qemu/artefacts.js'
+import { captureMachine } from '../qemu/capture.js'
 import { ensureDebianPackages, ensureHostTools } from '../qemu/deps.js'
 import { run } from '../qemu/exec.js'
 import { ensureKernel } from '../qemu/kernels.js'
 import { machineNames } from '../qemu/machines.js'
 import { cacheDir, projectRoot } from '../qemu/paths.js'
-import { bootToRoot, type PeerImage } from '../initramfs/peers.js'
-import { bootWords, ensureBuilderImages, ensureDracutEarly, ensureInitramfsToolsEarly } from '../initramfs/integrate/images.js'
+import { bootToRoot, ensurePeerImage, type PeerImage } from '../initramfs/peers.js'
+import { bootWords, ensureIntegrationForMachine, stockKind } from '../initramfs/integrate/images.js'
 import type { Builder } from '../src/integrate/integrate.js'
 import { appendPadding } from '../src/initramfs/output.js'
 import { median, qemuArgsSlug } from './boot-bench.js'
@@ -343,6 +346,23 @@ export function docBase(qemuArgs: readonly string[] = []): string {
   return more ? `integration-${more}` : 'integration'
 }
 
+const mib = (b: number): string => (b / 2 ** 20).toFixed(1)
+
+/** The page's list of images: `contender` or `contender@machine` keys (images built per
+ * machine), one line per image file with its size. Pure. */
+export function imageLines(images: RunRecord['images']): string[] {
+  const out: string[] = []
+  const seen = new Set<string>()
+  for (const [key, i] of Object.entries(images)) {
+    const [c, machine] = key.split('@') as [Contender, string | undefined]
+    if (seen.has(i.path)) continue
+    seen.add(i.path)
+    const also = Object.entries(images).filter(([k, j]) => k !== key && j.path === i.path).map(([k]) => labels[k.split('@')[0] as Contender])
+    out.push(`- ${labels[c] ?? c}${machine ? ` (${machine})` : ''}: ${mib(i.bytes)} MiB (${i.tool})${also.length ? `; also booted as ${also.join(', ')}` : ''}`)
+  }
+  return out
+}
+
 export async function runBench(opts: Options): Promise<Row[]> {
   const started = Date.now()
   const load = os.loadavg().map((x) => x.toFixed(1)).join(' ')
@@ -352,22 +372,30 @@ export async function runBench(opts: Options): Promise<Row[]> {
   await ensureExecutable()
   await fs.mkdir(work, { recursive: true })
   const images: RunRecord['images'] = {}
-  const files = new Map<Contender, string>()
-  const add = async (c: Contender, img: PeerImage): Promise<void> => {
-    images[c] = { path: path.relative(projectRoot, img.path), bytes: img.bytes, tool: img.tool }
-    files.set(c, await stamped(img.path))
+  /** contender -> stamped image; `contender@machine` for the images built per machine */
+  const files = new Map<string, string>()
+  const add = async (key: string, img: PeerImage): Promise<void> => {
+    images[key] = { path: path.relative(projectRoot, img.path), bytes: img.bytes, tool: img.tool }
+    files.set(key, await stamped(img.path))
   }
-  for (const builder of ['initramfs-tools', 'dracut'] as const) {
-    const both = await ensureBuilderImages(builder, kernel, opts.log)
-    await add(builder, both.stock)
-    await add(`${builder}+modload`, both.modload)
+  const builders = (['initramfs-tools', 'dracut'] as const).filter((b) => opts.contenders.some((c) => builderOf(c) === b))
+  for (const builder of builders) await add(builder, await ensurePeerImage(stockKind[builder], kernel, { log: opts.log }))
+  for (const machine of opts.machines) {
+    // modload's selection as a build on that machine makes it: from its /sys, root mounted
+    const capture = await captureMachine(kernel, machine)
+    const m = { name: machine, captureDir: capture.dir, captureKey: await treeDigest(capture.dir) }
+    for (const c of opts.contenders) {
+      if (c === builderOf(c) || c === 'initramfs-tools+modload-settled') continue
+      await add(`${c}@${machine}`, await ensureIntegrationForMachine(builderOf(c), kernel, m, { early: c.endsWith('-early'), log: opts.log }))
+    }
+    // the same image, booted with its background coldplug waited for (all drivers before the root)
+    if (opts.contenders.includes('initramfs-tools+modload-settled')) {
+      const it = `initramfs-tools+modload@${machine}`
+      if (!files.has(it)) await add(it, await ensureIntegrationForMachine('initramfs-tools', kernel, m, { log: opts.log }))
+      images[`initramfs-tools+modload-settled@${machine}`] = images[it]
+      files.set(`initramfs-tools+modload-settled@${machine}`, files.get(it)!)
+    }
   }
-  // the same image, booted with its background coldplug waited for (all drivers before the root)
-  images['initramfs-tools+modload-settled'] = images['initramfs-tools+modload']
-  files.set('initramfs-tools+modload-settled', files.get('initramfs-tools+modload')!)
-  // the early-runtime images are builds of their own (dracut's takes minutes): only when chosen
-  if (opts.contenders.includes('initramfs-tools+modload-early')) await add('initramfs-tools+modload-early', await ensureInitramfsToolsEarly(kernel, opts.log))
-  if (opts.contenders.includes('dracut+modload-early')) await add('dracut+modload-early', await ensureDracutEarly(kernel, opts.log))
   // stamped copies of earlier images (another executable, another stamp) go
   const keep = new Set([...files.values()].map((f) => path.basename(f)))
   for (const f of await fs.readdir(work)) if (f.startsWith('stamped-') && !keep.has(f)) await fs.rm(path.join(work, f), { force: true })
@@ -375,7 +403,7 @@ export async function runBench(opts: Options): Promise<Row[]> {
   for (let round = 1; round <= opts.runs; round++) {
     for (const machine of opts.machines) {
       for (const c of rotate(opts.contenders, round - 1)) {
-        const b = await bootToRoot({ kernel, image: files.get(c)!, machine, append: `${bootWords[builderOf(c)]}${extraWords[c] ?? ''} rdinit=/init-stamp`, qemuArgs: opts.qemuArgs.length ? [...opts.qemuArgs] : undefined })
+        const b = await bootToRoot({ kernel, image: files.get(`${c}@${machine}`) ?? files.get(c)!, machine, append: `${bootWords[builderOf(c)]}${extraWords[c] ?? ''} rdinit=/init-stamp`, qemuArgs: opts.qemuArgs.length ? [...opts.qemuArgs] : undefined })
         const s: Sample = { machine, contender: c, round, reached: b.reached, uptime: b.uptime, init: parseInitStamp(b.result.lines), coldplug: parseColdplugNotice(b.result.lines) }
         if (!b.reached) s.failure = failureReason(b.result.lines, b.result.timedOut, b.result.panicked)
         samples.push(s)
@@ -405,7 +433,6 @@ async function writeDocs(rows: readonly Row[], record: RunRecord, log: (line: st
   const base = docBase(qemuArgs)
   const icount = qemuArgs.includes('-icount')
   await fs.writeFile(path.join(docs, `${base}.svg`), svgChart(rows, `Debian's initramfs builders with and without modload, ${record.kernel}, QEMU TCG${qemuArgs.length ? ` ${qemuArgs.join(' ')}` : ''} (median of ${record.runs})`))
-  const mib = (b: number) => (b / 2 ** 20).toFixed(1)
   const verdicts = [...new Set(rows.map((r) => r.machine))].flatMap((m) =>
     rows.filter((r) => r.machine === m && withModload(r.contender)).map((r) => `- ${m}, ${labels[r.contender]}: /init → root's init ${ratio(r.vsStock?.afterInit)} the stock image's (goal ≤ 0.70x), kernel start → root's init ${ratio(r.vsStock?.total)} (goal < 1.00x)`),
   )
@@ -495,8 +522,13 @@ uncompressed archive appended holding \`/init-stamp\` (prints the uptime, execs 
 with \`rdinit=/init-stamp\`. ${record.runs} runs per image and machine, interleaved, medians.
 "modload coldplug" is the window modload's notice reports in the kernel log.
 
-Images (the builders' own tools, private configuration, Debian 6.1.0 module tree):
-${Object.entries(record.images).map(([c, i]) => `- ${labels[c as Contender]}: ${mib(i.bytes)} MiB (${i.tool})`).join('\n')}
+Images (the builders' own tools, private configuration, Debian 6.1.0 module tree). The stock
+images are generic (MODULES=most, --no-hostonly): one for every machine. modload's part of an
+image is selected as a build on the machine itself would select it, from the machine's /sys as
+captured with its root mounted (qemu/capture.ts; \`MODLOAD_ARGS="--sysfs DIR"\`,
+\`modload_args="--sysfs DIR"\`), so the modload images are one per machine and record that
+machine's root chain (/etc/modload/root-modules: the disk's drivers load first and alone):
+${imageLines(record.images).join('\n')}
 
 ${qemuArgs.length ? `**QEMU arguments added to every boot: \`${qemuArgs.join(' ')}\`.**${icount ? ` With \`-icount\` the guest's clock advances by a fixed time per guest instruction (1 ns with shift=0) and, while the guest idles, by the real time it waits: the times are what a steady machine executing one instruction per nanosecond would take, without the emulator's uneven speed, and runs repeat to about 10 ms whatever the host does. Read this page beside the plain TCG one (\`integration.md\`), which is how the tests boot: neither is a hardware measurement.` : ''}
 

@@ -495,6 +495,30 @@ t.test('onEnough (a hook going on with the root): told once, coldplug goes on to
   t.ok(succeeded(sr), 'a stop on request is not a failure')
 })
 
+t.test("onChainLoaded: once the root's chain, its file system too, is loaded (a hook lowers the rest's priority then)", async (t) => {
+  const { disk, m, o } = rootAwaited()
+  o.urgent = new Set(['virtio_pci', 'virtio_blk', 'ext4'])
+  o.force = ['virtio_pci', 'virtio_blk', 'ext4', 'dummy']
+  o.enough = () => disk.there
+  const told: number[] = []
+  const chain: number[] = []
+  o.onEnough = () => told.push(m.now())
+  o.onChainLoaded = () => chain.push(m.now())
+  await coldplug(o)
+  const ext4 = m.calls.find((c) => c.name === 'ext4')?.at ?? -1
+  t.equal(told.length, 1)
+  t.equal(chain.length, 1, 'called once')
+  t.ok(told[0] < ext4 + 50, `the root device was there (${told[0]} ms) before ext4 was loaded (${ext4 + 50} ms)`)
+  t.ok(chain[0] >= ext4 + 50, `called once ext4 was loaded (${chain[0]} ms)`)
+
+  const none = machine({ devices: [VIRTIO_BLK_PCI] })
+  const n = none.base()
+  const at: number[] = []
+  n.onChainLoaded = () => at.push(none.now())
+  await coldplug(n)
+  t.same(at, [0], 'no chain: at once')
+})
+
 t.test("the root's known chain, root= awaited: its loads go first and alone, then the other storage drivers", async (t) => {
   const chainRun = (urgent: string[]) => {
     const disk = diskBehindVirtio()

@@ -2,7 +2,7 @@
 // ratios against the same builder's stock image, the table and the chart. No QEMU here.
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
-import { contenders, docBase, optionsFromEnv, parseColdplugNotice, parseInitStamp, stampScript, summarise, svgChart, table, type Sample } from '../bench/integrate.js'
+import { contenders, docBase, imageLines, optionsFromEnv, parseColdplugNotice, parseInitStamp, stampScript, summarise, svgChart, table, type Sample } from '../bench/integrate.js'
 
 t.test('parseInitStamp and parseColdplugNotice', async (t) => {
   t.equal(parseInitStamp(['[ 1.0] x', 'integrate: init uptime=9.87 idle=0.01']), 9.87)
@@ -84,4 +84,22 @@ t.test('rotate and failureReason', async (t) => {
   t.same(rotate([], 1), [])
   t.equal(failureReason(['x', 'ALERT!  UUID=1 does not exist.', ''], false, false), 'powered off without reaching the root: ALERT!  UUID=1 does not exist.')
   t.equal(failureReason([], true, false), 'timed out')
+})
+
+t.test('imageLines: one line per image file, the per-machine ones named with their machine', async (t) => {
+  const img = (p: string, mib: number) => ({ path: p, bytes: mib * 2 ** 20, tool: 'tool 1' })
+  t.same(
+    imageLines({
+      'initramfs-tools': img('a.img', 30),
+      'initramfs-tools+modload@virtio': img('b.img', 50),
+      'initramfs-tools+modload-settled@virtio': img('b.img', 50),
+      'initramfs-tools+modload@q35': img('c.img', 51),
+    }),
+    [
+      '- initramfs-tools (stock): 30.0 MiB (tool 1)',
+      '- initramfs-tools + modload (virtio): 50.0 MiB (tool 1); also booted as initramfs-tools + modload, modload.handover=settled',
+      '- initramfs-tools + modload (q35): 51.0 MiB (tool 1)',
+    ],
+  )
+  t.same(imageLines({ dracut: img('d.img', 34) }), ['- dracut (stock): 34.0 MiB (tool 1)'], 'a record of before the per-machine images')
 })

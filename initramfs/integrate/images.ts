@@ -136,6 +136,30 @@ function withSetting(v: PeerVariant, file: string, key: string, from: string, to
   return { ...v, name, confFiles: { ...v.confFiles, [file]: { ...conf, text: conf.text.replace(line, `${key}=${to}`) } } }
 }
 
+/** The setting that passes `modload mkinitramfs` selection arguments, per builder. */
+const argsSetting: Readonly<Record<Builder, { file: string; key: string }>> = {
+  'initramfs-tools': { file: 'conf.d/modload', key: 'MODLOAD_ARGS' },
+  dracut: { file: 'dracut.conf.d/90-modload.conf', key: 'modload_args' },
+}
+
+/** `v` built as on `machine` itself: modload's selection, and the root's chain the image
+ * records, read from the machine's capture (qemu/capture.ts: its /sys with the root disk
+ * mounted) through `--sysfs`, where an image built on this host would describe this host.
+ * `captureKey` (the capture's digest) goes into the cache key; the name gets `-MACHINE`. */
+export function forMachine(builder: Builder, v: PeerVariant, machine: string, captureDir: string, captureKey: string): PeerVariant {
+  const { file, key } = argsSetting[builder]
+  const changed = withSetting(v, file, key, '', `"--sysfs ${captureDir}"`, `${v.name}-${machine}`)
+  return { ...changed, key: `${v.key ?? ''}:${captureKey}` }
+}
+
+/** The builder's image with modload's integration built as on `machine` (forMachine), with the
+ * default settings or, `early`, the executable in the uncompressed early archive. */
+export function ensureIntegrationForMachine(builder: Builder, kernel: Kernel, machine: { name: string; captureDir: string; captureKey: string }, opts: { early?: boolean; log?: (line: string) => void } = {}): Promise<PeerImage> {
+  const early = (v: PeerVariant): PeerVariant =>
+    !opts.early ? v : builder === 'initramfs-tools' ? withSetting(v, 'conf.d/modload', 'MODLOAD_RUNTIME', 'main', 'early', 'modload-early') : withSetting(v, 'dracut.conf.d/90-modload.conf', 'modload_runtime', 'main', 'early', 'modload-early')
+  return ensureIntegrationImage(builder, kernel, opts.log, (v) => forMachine(builder, early(v), machine.name, machine.captureDir, machine.captureKey))
+}
+
 /** initramfs-tools' image with modload's hook and MODLOAD_RUNTIME=early: the executable in an
  * uncompressed archive of its own in front of the compressed one. */
 export function ensureInitramfsToolsEarly(kernel: Kernel, log?: (line: string) => void): Promise<PeerImage> {

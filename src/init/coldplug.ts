@@ -70,6 +70,10 @@ export interface ColdplugOptions {
    * to settle while the caller uses the root device (a hook's boot script mounts it); the
    * caller ends it early through `stop`. */
   onEnough?: () => void
+  /** Called once when none of the root's chain (`urgent`) waits or loads any more (at once
+   * when there is none): a hook lowers the rest's CPU priority only then, so that the mount
+   * does not wait for a file system module loading at the lowest priority. */
+  onChainLoaded?: () => void
   /** Resolves when the caller wants coldplug to end (SIGTERM to `modload coldplug`): no new
    * load starts, the loads in flight are waited for, and coldplug returns with
    * `stoppedEarly`, as when `enough` stops it. */
@@ -456,6 +460,7 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     debug(`${why}: the other storage drivers go`)
     scheduler.holdOnlyFrom(HELD_WHILE_ROOT_AWAITED)
   }
+  let onChainLoaded = o.onChainLoaded
   let enough = o.enough
   let askEnough = enough !== undefined
   const stopNow = (by: NonNullable<ColdplugReport['stoppedBy']>): void => {
@@ -501,6 +506,11 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
       lastActivity = o.now()
     }
     if (chainFirst && !scheduler.pendingBelow(CHAIN_FIRST)) endChainFirst("the root's chain is loaded")
+    if (onChainLoaded !== undefined && ![...(o.urgent ?? [])].some((name) => scheduler.pending(name))) {
+      const call = onChainLoaded
+      onChainLoaded = undefined
+      call()
+    }
     if (askEnough && !stopping) {
       askEnough = false
       if (enough?.()) {

@@ -202,6 +202,12 @@ export class Scheduler {
     return this.entries.has(name)
   }
 
+  /** Known and without an outcome yet (waiting, held or in flight). */
+  pending(name: string): boolean {
+    const e = this.entries.get(name)
+    return e !== undefined && e.state.kind !== 'done'
+  }
+
   /** Every outcome so far, in the order the loads finished. */
   outcomes(): readonly LoadResult[] {
     return this.results

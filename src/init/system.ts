@@ -168,6 +168,8 @@ export interface HookControl {
   devices?: readonly RootSpec[]
   /** called once root= and `devices` are there; coldplug goes on to settle */
   onReady?: () => void
+  /** called once the root's chain (/etc/modload/root-modules) is loaded (ColdplugOptions.onChainLoaded) */
+  onChainLoaded?: () => void
   /** resolves when coldplug should end early (SIGTERM) */
   stop?: Promise<void>
 }
@@ -218,6 +220,7 @@ export async function coldplugSystem(
           ? devicesThere(cmdlineText, hook.devices ?? [], log, 'handing over before coldplug settles (modload.handover=early)')
           : undefined,
       onEnough: hook.onReady,
+      onChainLoaded: hook.onChainLoaded,
       stop: hook.stop,
       // the switch to the root empties the image: its module directory goes with it
       handedOver: () => !existsSync(db.dir),

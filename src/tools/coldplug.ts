@@ -35,8 +35,8 @@ left is the real root's udev's to load, as after \`udevadm control --exit\`).
   --ready-fd N   for a boot script that goes on once its root device is there: when root=
                  (of /proc/cmdline) and each --device are there, write "ready" to file
                  descriptor N and close it; coldplug goes on, its loads at the lowest CPU
-                 priority (nice 19) so that they do not slow down the script's own work,
-                 until settled or SIGTERM (the loads in flight then finish at the usual
+                 priority (nice 19, once the root's chain of /etc/modload/root-modules is
+                 loaded) so that they do not slow down the script's own work, until settled or SIGTERM (the loads in flight then finish at the usual
                  priority). When that never happens, "exit CODE" is written there at the
                  end instead
   --device SPEC  with --ready-fd: this device must be there too (/dev/NAME, UUID=, LABEL=,
@@ -149,20 +149,33 @@ export function makeColdplugTool(exit: (code: number, sys: Sys) => void = exitSo
       }
       if (devices.length && readyFd === undefined) throw new UsageError('--device: only with --ready-fd')
       let ready = false
+      // the rest goes at the lowest priority once the script goes on and the root's chain is
+      // loaded: the mount that comes next must not wait for a file system module at nice 19
+      let chainLoaded = false
+      let lowered = false
+      const lower = (): void => {
+        if (!ready || !chainLoaded || lowered) return
+        lowered = true
+        reniceAll(19, log)
+      }
       const onReady =
         readyFd === undefined
           ? undefined
           : () => {
               ready = true
-              reniceAll(19, log)
               tellFd(readyFd, 'ready', log)
+              lower()
             }
+      const onChainLoaded = (): void => {
+        chainLoaded = true
+        lower()
+      }
       let onTerm = (): void => undefined
       const stop = new Promise<void>((resolve) => {
         onTerm = () => {
           // the loads in flight finish at the usual priority: at the lowest, a busy root's boot
           // could starve them past the engine's hung-load limit
-          if (ready) reniceAll(0, log)
+          if (lowered) reniceAll(0, log)
           resolve()
         }
       })
@@ -174,7 +187,7 @@ export function makeColdplugTool(exit: (code: number, sys: Sys) => void = exitSo
       const sys = io.sys()
       let report
       try {
-        report = await coldplugSystem(sys, log, s, cmdlineText, undefined, { devices, onReady, stop })
+        report = await coldplugSystem(sys, log, s, cmdlineText, undefined, { devices, onReady, onChainLoaded, stop })
       } finally {
         process.removeListener('SIGTERM', onTerm)
         process.removeListener('SIGHUP', onTerm)
