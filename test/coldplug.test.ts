@@ -488,7 +488,7 @@ t.test('onEnough (a hook going on with the root): told once, coldplug goes on to
   const sr = await coldplug(so)
   t.ok(sr.stoppedEarly)
   t.equal(sr.stoppedBy, 'stop')
-  t.same(sr.blocked.map((b) => b.name), ['dummy'], 'what had not started is left')
+  t.same(sr.blocked.map((b) => b.name).sort(), ['dummy', 'snd_pcsp'], 'what had not started is left (the held PC speaker too: stopped before its hold ended)')
   t.notOk(s.calls.some((c) => c.name === 'dummy'))
   t.same(sr.hung, [], 'the load in flight was waited for')
   t.ok(lines.some((l) => l.startsWith('asked to stop, ')), lines.join('\n'))
@@ -510,6 +510,9 @@ t.test("onChainLoaded: once the root's chain, its file system too, is loaded (a 
   t.equal(chain.length, 1, 'called once')
   t.ok(told[0] < ext4 + 50, `the root device was there (${told[0]} ms) before ext4 was loaded (${ext4 + 50} ms)`)
   t.ok(chain[0] >= ext4 + 50, `called once ext4 was loaded (${chain[0]} ms)`)
+  const between = m.calls.filter((c) => c.at > told[0] && c.at < chain[0]).map((c) => c.name)
+  t.same(between.filter((n) => !['ext4', 'virtio_pci', 'virtio_blk', 'virtio', 'virtio_ring'].includes(n)), [], `nothing held started before (${between.join(' ')})`)
+  t.ok((m.calls.find((c) => c.name === 'snd_pcsp')?.at ?? -1) >= chain[0], 'the held PC speaker after it')
 
   const none = machine({ devices: [VIRTIO_BLK_PCI] })
   const n = none.base()

@@ -72,7 +72,8 @@ export interface ColdplugOptions {
   onEnough?: () => void
   /** Called once when none of the root's chain (`urgent`) waits or loads any more (at once
    * when there is none): a hook lowers the rest's CPU priority only then, so that the mount
-   * does not wait for a file system module loading at the lowest priority. */
+   * does not wait for a file system module loading at the lowest priority. After `onEnough`
+   * the held loads start only after this call. */
   onChainLoaded?: () => void
   /** Resolves when the caller wants coldplug to end (SIGTERM to `modload coldplug`): no new
    * load starts, the loads in flight are waited for, and coldplug returns with
@@ -461,6 +462,7 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     scheduler.holdOnlyFrom(HELD_WHILE_ROOT_AWAITED)
   }
   let onChainLoaded = o.onChainLoaded
+  let releaseAfterChain = false
   let enough = o.enough
   let askEnough = enough !== undefined
   const stopNow = (by: NonNullable<ColdplugReport['stoppedBy']>): void => {
@@ -506,19 +508,26 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
       lastActivity = o.now()
     }
     if (chainFirst && !scheduler.pendingBelow(CHAIN_FIRST)) endChainFirst("the root's chain is loaded")
-    if (onChainLoaded !== undefined && ![...(o.urgent ?? [])].some((name) => scheduler.pending(name))) {
+    if ((onChainLoaded !== undefined || releaseAfterChain) && ![...(o.urgent ?? [])].some((name) => scheduler.pending(name))) {
       const call = onChainLoaded
       onChainLoaded = undefined
-      call()
+      call?.()
+      // after the call: a hook lowers the priority first, then the held loads start
+      if (releaseAfterChain) {
+        releaseAfterChain = false
+        if (scheduler.holdFrom !== undefined) scheduler.releaseHold()
+      }
     }
     if (askEnough && !stopping) {
       askEnough = false
       if (enough?.()) {
         if (o.onEnough === undefined) stopNow('enough')
         else {
-          // said once: the caller goes on, and so do the loads, the held ones too
+          // said once: the caller goes on, and so do the loads, the held ones too once the
+          // root's chain is loaded (the mount needs its file system module; what was held
+          // would take the CPU from it)
           enough = undefined
-          if (scheduler.holdFrom !== undefined) scheduler.releaseHold()
+          releaseAfterChain = true
           o.onEnough()
         }
       }

@@ -202,10 +202,11 @@ export class Scheduler {
     return this.entries.has(name)
   }
 
-  /** Known and without an outcome yet (waiting, held or in flight). */
+  /** Known and without an outcome yet (waiting, held or in flight; a load released as slow
+   * no longer counts, as in pendingBelow). */
   pending(name: string): boolean {
     const e = this.entries.get(name)
-    return e !== undefined && e.state.kind !== 'done'
+    return e !== undefined && e.state.kind !== 'done' && !(e.state.kind === 'running' && e.state.released)
   }
 
   /** Every outcome so far, in the order the loads finished. */
