@@ -333,7 +333,7 @@ export interface RunRecord {
   kernel: string
   load: string
   wallSeconds: number
-  images: Record<string, { path: string; bytes: number; tool: string }>
+  images: Record<string, { path: string; bytes: number; tool: string; notes?: string[] }>
   samples: Sample[]
   /** QEMU arguments added to every boot (older records: none) */
   qemuArgs?: string[]
@@ -359,6 +359,7 @@ export function imageLines(images: RunRecord['images']): string[] {
     seen.add(i.path)
     const also = Object.entries(images).filter(([k, j]) => k !== key && j.path === i.path).map(([k]) => labels[k.split('@')[0] as Contender])
     out.push(`- ${labels[c] ?? c}${machine ? ` (${machine})` : ''}: ${mib(i.bytes)} MiB (${i.tool})${also.length ? `; also booted as ${also.join(', ')}` : ''}`)
+    for (const n of i.notes ?? []) out.push(`  - ${n}`)
   }
   return out
 }
@@ -375,7 +376,7 @@ export async function runBench(opts: Options): Promise<Row[]> {
   /** contender -> stamped image; `contender@machine` for the images built per machine */
   const files = new Map<string, string>()
   const add = async (key: string, img: PeerImage): Promise<void> => {
-    images[key] = { path: path.relative(projectRoot, img.path), bytes: img.bytes, tool: img.tool }
+    images[key] = { path: path.relative(projectRoot, img.path), bytes: img.bytes, tool: img.tool, notes: img.notes }
     files.set(key, await stamped(img.path))
   }
   const builders = (['initramfs-tools', 'dracut'] as const).filter((b) => opts.contenders.some((c) => builderOf(c) === b))

@@ -276,6 +276,57 @@ async function packageVersion(pkg: string): Promise<string> {
   return (await query('dpkg-query', ['-W', '-f=${Version}', pkg])).trim()
 }
 
+/** Packages of the tool's own that are not additions (initramfs-tools' hooks directory holds
+ * theirs as well). */
+const ownHookPackages = new Set(['initramfs-tools', 'initramfs-tools-core', 'klibc-utils', 'kmod', 'udev', 'busybox', 'busybox-static'])
+
+/** Storage tools whose dracut modules (mdraid, lvm, dmraid, crypt, multipath, btrfs, iscsi,
+ * nfs) go into a generic image when the tool is installed. */
+const dracutStoragePackages = ['mdadm', 'lvm2', 'dmraid', 'cryptsetup', 'multipath-tools', 'btrfs-progs', 'open-iscsi', 'nfs-common']
+
+/**
+ * The packages of this host that add their own parts to `tool`'s images: for initramfs-tools
+ * the owners of /usr/share/initramfs-tools/hooks/* beyond its own (lvm2, mdadm, dmraid, ...),
+ * for dracut the installed storage tools whose dracut modules go in. A machine where
+ * dracut-core was installed with its recommendations has all of them: their scripts run at
+ * every boot (mdadm's RAID assembly loads raid456, whose RAID6 self-benchmark takes 0.2-0.3 s
+ * on the steady clock). Sorted; part of the image's cache key and said in its notes.
+ */
+export async function hostAdditions(tool: Tool): Promise<string[]> {
+  if (tool === 'tiny-initramfs') return []
+  if (tool === 'dracut') {
+    const out: string[] = []
+    for (const pkg of dracutStoragePackages) {
+      const status = await query('dpkg-query', ['-W', '-f=${db:Status-Status}', pkg], { nothrow: true }).catch(() => '')
+      if (status.trim() === 'installed') out.push(pkg)
+    }
+    return out.sort()
+  }
+  const dir = '/usr/share/initramfs-tools/hooks'
+  const hooks = (await fs.readdir(dir).catch(() => [] as string[])).map((f) => path.join(dir, f))
+  if (hooks.length === 0) return []
+  // dpkg -S fails for a hook no package owns (a local one) but still names the others' owners
+  const owners = await run('dpkg', ['-S', ...hooks], { nothrow: true }).then((r) => r.stdout.toString()).catch(() => '')
+  const pkgs = new Set<string>()
+  for (const line of owners.split('\n')) {
+    const m = /^([^:\s]+)(:[^:\s]+)?: /.exec(line)
+    if (m) for (const p of m[1].split(',').map((x) => x.trim())) if (!ownHookPackages.has(p)) pkgs.add(p)
+  }
+  return [...pkgs].sort()
+}
+
+/** `img` with the note on `additions` (cached images were recorded without it). */
+function withAdditions(img: PeerImage, tool: Tool, additions: readonly string[]): PeerImage {
+  const note = additionsNote(tool, additions)
+  return note === undefined || img.notes.includes(note) ? img : { ...img, notes: [...img.notes, note] }
+}
+
+/** The note for `hostAdditions`' packages, for the benchmarks' pages. */
+export function additionsNote(tool: Tool, pkgs: readonly string[]): string | undefined {
+  if (pkgs.length === 0) return undefined
+  return `the build host has ${pkgs.join(', ')} installed (as with dracut-core's recommendations): ${tool === 'dracut' ? 'their dracut modules' : 'their initramfs-tools hooks and boot scripts'} are in the image and run at boot (e.g. RAID assembly, whose raid456 module benchmarks RAID6 at load)`
+}
+
 /** What a host-only tool sees of this host: the root mount and its device's sysfs path. */
 async function hostFingerprint(): Promise<string> {
   const root = rootMount(await fs.readFile('/proc/self/mountinfo', 'utf8'))
@@ -433,8 +484,11 @@ export async function ensurePeerImage(kind: PeerKind, kernel: Kernel, opts: Peer
     const host = await prepareHost(kind, kernel, path.join(scratch, 'stub'))
     const variant = opts.variant
     const dracutbasedir = variant ? await applyVariant(variant, spec.tool, confDir, path.join(scratch, 'dracut')) : ''
+    const additions = await hostAdditions(spec.tool)
     const hash = createHash('sha256')
       .update(JSON.stringify([layoutVersion, kind, kernel.version, spec.package, toolVersion, conf, modules, host.extraArgs, spec.hostOnly ? await hostFingerprint() : '']))
+    // an image built before a package added its hooks (or after one went) is another image
+    if (additions.length) hash.update(JSON.stringify(additions))
     if (variant) hash.update(JSON.stringify([variant.name, variant.confFiles ?? {}, variant.key ?? '', variant.args ?? []]))
     for (const dir of variant?.dracutModules ?? []) hash.update(await dirDigest(dir))
     const key = hash.digest('hex').slice(0, 16)
@@ -443,7 +497,7 @@ export async function ensurePeerImage(kind: PeerKind, kernel: Kernel, opts: Peer
     return await withLock(path.join(peersDir, `${label}-${kernel.version}.lock`), async () => {
       if (!opts.force) {
         const have = await cachedImage(out)
-        if (have) return have
+        if (have) return withAdditions(have, spec.tool, additions)
       }
       const tmpOut = path.join(scratch, 'image.img')
       const tmp = path.join(scratch, 'tmp')
@@ -463,7 +517,7 @@ export async function ensurePeerImage(kind: PeerKind, kernel: Kernel, opts: Peer
       if (r.exitCode !== 0 || size === 0) {
         throw new Error(`${kind}: ${programs[spec.tool]} failed (${r.signal ?? `exit ${r.exitCode}`}, image ${size} bytes): ${r.stderr.trim().split('\n').slice(-15).join('\n')}`)
       }
-      const rec: BuildRecord = { kind, kernel: kernel.version, buildSeconds, tool: `${spec.package} ${toolVersion}`, toolVersion, command: [program, ...args], warnings: warningLines(r.stderr), notes: host.notes }
+      const rec: BuildRecord = { kind, kernel: kernel.version, buildSeconds, tool: `${spec.package} ${toolVersion}`, toolVersion, command: [program, ...args], warnings: warningLines(r.stderr), notes: [...host.notes, ...[additionsNote(spec.tool, additions)].filter((n): n is string => n !== undefined)] }
       await fs.rename(tmpOut, out)
       await fs.writeFile(`${out}.json`, JSON.stringify(rec, null, 2) + '\n')
       log(`peers: ${label}: ${(size / 2 ** 20).toFixed(1)} MiB in ${buildSeconds.toFixed(1)} s`)

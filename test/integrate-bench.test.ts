@@ -90,13 +90,14 @@ t.test('imageLines: one line per image file, the per-machine ones named with the
   const img = (p: string, mib: number) => ({ path: p, bytes: mib * 2 ** 20, tool: 'tool 1' })
   t.same(
     imageLines({
-      'initramfs-tools': img('a.img', 30),
+      'initramfs-tools': { ...img('a.img', 30), notes: ['the build host has mdadm installed'] },
       'initramfs-tools+modload@virtio': img('b.img', 50),
       'initramfs-tools+modload-settled@virtio': img('b.img', 50),
       'initramfs-tools+modload@q35': img('c.img', 51),
     }),
     [
       '- initramfs-tools (stock): 30.0 MiB (tool 1)',
+      '  - the build host has mdadm installed',
       '- initramfs-tools + modload (virtio): 50.0 MiB (tool 1); also booted as initramfs-tools + modload, modload.handover=settled',
       '- initramfs-tools + modload (q35): 51.0 MiB (tool 1)',
     ],
