@@ -527,8 +527,9 @@ Images (the builders' own tools, private configuration, Debian 6.1.0 module tree
 images are generic (MODULES=most, --no-hostonly): one for every machine. modload's part of an
 image is selected as a build on the machine itself would select it, from the machine's /sys as
 captured with its root mounted (qemu/capture.ts; \`MODLOAD_ARGS="--sysfs DIR"\`,
-\`modload_args="--sysfs DIR"\`), so the modload images are one per machine and record that
-machine's root chain (/etc/modload/root-modules: the disk's drivers load first and alone):
+\`modload_args="--sysfs DIR"\`), so the modload images are one per machine, and
+initramfs-tools' records that machine's root chain (/etc/modload/root-modules: the disk's
+drivers load first and alone; dracut's module leaves it out, see its module-setup.sh):
 ${imageLines(record.images).join('\n')}
 
 ${qemuArgs.length ? `**QEMU arguments added to every boot: \`${qemuArgs.join(' ')}\`.**${icount ? ` With \`-icount\` the guest's clock advances by a fixed time per guest instruction (1 ns with shift=0) and, while the guest idles, by the real time it waits: the times are what a steady machine executing one instruction per nanosecond would take, without the emulator's uneven speed, and runs repeat to about 10 ms whatever the host does. Read this page beside the plain TCG one (\`integration.md\`), which is how the tests boot: neither is a hardware measurement.` : ''}

@@ -48,8 +48,7 @@ depends() {
     return 0
 }
 
-# called by dracut: modload's selection for this kernel ("module NAME", "root NAME",
-# "firmware PATH")
+# called by dracut: modload's selection for this kernel ("module NAME", "firmware PATH")
 installkernel() {
     local selection kroot fw dir
     # dracut's module directory is ROOT/lib/modules/KVER (--kmoddir)
@@ -70,13 +69,11 @@ installkernel() {
             fi
         done
     done < <(sed -n 's/^firmware //p' <<< "$selection")
-    # the root's chain as this machine mounts it (disk drivers, file system): loaded first
-    local roots
-    roots=$(sed -n 's/^root //p' <<< "$selection")
-    if [[ $roots ]]; then
-        mkdir -p "$initdir/etc/modload"
-        echo "$roots" > "$initdir/etc/modload/root-modules"
-    fi
+    # The selection's "root NAME" lines (the root's chain) are not used: dracut's own units
+    # mount the root and load its file system module, and udev's trigger and initqueue run
+    # beside modload on the same CPU; loading the chain first (ext4 at the usual priority past
+    # "ready") made a steady-clock boot 0.2 s slower (virtio, 8.24 -> 8.45 s). initramfs-tools'
+    # hook writes them (there the root came 0.3 s sooner).
     return 0
 }
 
