@@ -337,6 +337,9 @@ export interface RunRecord {
   samples: Sample[]
   /** QEMU arguments added to every boot (older records: none) */
   qemuArgs?: string[]
+  /** what a later look found about this run (added to the saved record by hand; the page
+   * shows them under the table) */
+  remarks?: string[]
 }
 
 /** The page's base name: integration, or integration-<the QEMU arguments> (e.g.
@@ -349,17 +352,20 @@ export function docBase(qemuArgs: readonly string[] = []): string {
 const mib = (b: number): string => (b / 2 ** 20).toFixed(1)
 
 /** The page's list of images: `contender` or `contender@machine` keys (images built per
- * machine), one line per image file with its size. Pure. */
+ * machine), one line per image file with its size, each note once. Pure. */
 export function imageLines(images: RunRecord['images']): string[] {
   const out: string[] = []
   const seen = new Set<string>()
+  /** a note said once (the build host's packages are the same for every image of a builder) */
+  const notes = new Set<string>()
   for (const [key, i] of Object.entries(images)) {
     const [c, machine] = key.split('@') as [Contender, string | undefined]
     if (seen.has(i.path)) continue
     seen.add(i.path)
     const also = Object.entries(images).filter(([k, j]) => k !== key && j.path === i.path).map(([k]) => labels[k.split('@')[0] as Contender])
     out.push(`- ${labels[c] ?? c}${machine ? ` (${machine})` : ''}: ${mib(i.bytes)} MiB (${i.tool})${also.length ? `; also booted as ${also.join(', ')}` : ''}`)
-    for (const n of i.notes ?? []) out.push(`  - ${n}`)
+    for (const n of i.notes ?? []) if (!notes.has(n)) out.push(`  - ${n}`)
+    for (const n of i.notes ?? []) notes.add(n)
   }
   return out
 }
@@ -539,7 +545,7 @@ ${qemuArgs.length ? `**QEMU arguments added to every boot: \`${qemuArgs.join(' '
 ${table(rows)}
 
 ${verdicts.join('\n')}
-
+${record.remarks?.length ? `\nRemarks on this run:\n${record.remarks.map((r) => `- ${r}`).join('\n')}\n` : ''}
 ## Reading the numbers
 
 - Under TCG user-space work is 10-50x slower than on hardware; compare the images with each
