@@ -221,17 +221,23 @@ export async function handOver(env: HandOverEnv, opts: RootOptions): Promise<Out
         // leave it mounted; read-only by default, so no harm done
       }
     }
-    return { kind: 'failed', error, action: fail(env, opts.onFail, error) }
+    return { kind: 'failed', error, action: await fail(env, opts.onFail, error) }
   }
 }
 
 const REBOOT_CMD = { poweroff: REBOOT.POWER_OFF, reboot: REBOOT.RESTART, halt: REBOOT.HALT } as const
 
+/** How long the console gets to write out the last lines before a power off, reboot or halt:
+ * they sit in the tty's buffer while the kernel's own message goes to the UART directly, and
+ * the machine can stop first (a CI boot lost the tail of "powering off"); as init's halt. */
+export const FAIL_DRAIN_MS = 300
+
 /** Report the failure and do what modload.onfail says; 'wait' repeats the reason forever. */
-function fail(env: HandOverEnv, action: OnFail, error: RootError): OnFail {
+async function fail(env: HandOverEnv, action: OnFail, error: RootError): Promise<OnFail> {
   env.log(`root: error: ${error.message}`)
   if (action !== 'wait') {
     env.log(`root: modload.onfail=${action}: ${action === 'poweroff' ? 'powering off' : action === 'reboot' ? 'rebooting' : 'halting'}`)
+    await env.sleep(FAIL_DRAIN_MS)
     try {
       env.sys.sync()
       env.sys.reboot(REBOOT_CMD[action])
