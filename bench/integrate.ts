@@ -6,8 +6,8 @@
 //   1. builds (or finds cached) the images for the 6.1 kernel with the builders' own tools
 //      (initramfs/integrate/images.ts over initramfs/peers.ts): initramfs-tools MODULES=most and
 //      dracut --no-hostonly, each stock and with modload's hook or module installed; modload's
-//      part of an image is selected as on the machine it boots (its capture, `--sysfs`, with
-//      the root's chain), so those images are built per machine;
+//      part of an image is selected as on the machine it boots (its capture, `--sysfs`), so
+//      those images are built per machine (initramfs-tools' with that machine's root chain);
 //   2. appends to each a small uncompressed archive holding /init-stamp, a shell script that
 //      prints `integrate: init uptime=U` (the guest clock as the image's /init starts: neither
 //      builder prints anything under `quiet`) and execs /init; every boot gets `rdinit=/init-stamp`,
@@ -364,8 +364,11 @@ export function imageLines(images: RunRecord['images']): string[] {
     seen.add(i.path)
     const also = Object.entries(images).filter(([k, j]) => k !== key && j.path === i.path).map(([k]) => labels[k.split('@')[0] as Contender])
     out.push(`- ${labels[c] ?? c}${machine ? ` (${machine})` : ''}: ${mib(i.bytes)} MiB (${i.tool})${also.length ? `; also booted as ${also.join(', ')}` : ''}`)
-    for (const n of i.notes ?? []) if (!notes.has(n)) out.push(`  - ${n}`)
-    for (const n of i.notes ?? []) notes.add(n)
+    for (const n of i.notes ?? []) {
+      if (notes.has(n)) continue
+      notes.add(n)
+      out.push(`  - ${n}`)
+    }
   }
   return out
 }

@@ -297,7 +297,7 @@ export async function hostAdditions(tool: Tool): Promise<string[]> {
   if (tool === 'dracut') {
     const out: string[] = []
     for (const pkg of dracutStoragePackages) {
-      const status = await query('dpkg-query', ['-W', '-f=${db:Status-Status}', pkg], { nothrow: true }).catch(() => '')
+      const status = await query('dpkg-query', ['-W', '-f=${db:Status-Status}', pkg]).catch(() => '')
       if (status.trim() === 'installed') out.push(pkg)
     }
     return out.sort()
@@ -315,7 +315,7 @@ export async function hostAdditions(tool: Tool): Promise<string[]> {
   return [...pkgs].sort()
 }
 
-/** `img` with the note on `additions` (cached images were recorded without it). */
+/** `img` with the note on `additions` (said at each call, not recorded: older records lack it). */
 function withAdditions(img: PeerImage, tool: Tool, additions: readonly string[]): PeerImage {
   const note = additionsNote(tool, additions)
   return note === undefined || img.notes.includes(note) ? img : { ...img, notes: [...img.notes, note] }
@@ -517,11 +517,11 @@ export async function ensurePeerImage(kind: PeerKind, kernel: Kernel, opts: Peer
       if (r.exitCode !== 0 || size === 0) {
         throw new Error(`${kind}: ${programs[spec.tool]} failed (${r.signal ?? `exit ${r.exitCode}`}, image ${size} bytes): ${r.stderr.trim().split('\n').slice(-15).join('\n')}`)
       }
-      const rec: BuildRecord = { kind, kernel: kernel.version, buildSeconds, tool: `${spec.package} ${toolVersion}`, toolVersion, command: [program, ...args], warnings: warningLines(r.stderr), notes: [...host.notes, ...[additionsNote(spec.tool, additions)].filter((n): n is string => n !== undefined)] }
+      const rec: BuildRecord = { kind, kernel: kernel.version, buildSeconds, tool: `${spec.package} ${toolVersion}`, toolVersion, command: [program, ...args], warnings: warningLines(r.stderr), notes: host.notes }
       await fs.rename(tmpOut, out)
       await fs.writeFile(`${out}.json`, JSON.stringify(rec, null, 2) + '\n')
       log(`peers: ${label}: ${(size / 2 ** 20).toFixed(1)} MiB in ${buildSeconds.toFixed(1)} s`)
-      return { ...rec, path: out, bytes: size, cached: false }
+      return withAdditions({ ...rec, path: out, bytes: size, cached: false }, spec.tool, additions)
     })
   } finally {
     await fs.rm(scratch, { recursive: true, force: true })
@@ -674,17 +674,27 @@ export interface RootBoot {
   gaveUp: boolean
 }
 
-/** Boot `image` with the root disk on `machine` until the root's init powers off. The disk is
- * copied per boot (a tool may fsck or replay the journal) and the copy removed afterwards. */
+/** `use` with a copy of the root disk (a tool may fsck or replay the journal on it, and two
+ * boots must not share one file), removed afterwards. */
+export async function withRootDiskCopy<T>(disk: RootDisk, use: (copy: string) => Promise<T>): Promise<T> {
+  await fs.mkdir(tmpDir, { recursive: true })
+  const copy = path.join(tmpDir, `peers-root-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}.raw`)
+  await run('cp', ['--sparse=always', disk.path, copy])
+  try {
+    return await use(copy)
+  } finally {
+    await fs.rm(copy, { force: true })
+  }
+}
+
+/** Boot `image` with the root disk on `machine` until the root's init powers off, on a copy of
+ * the disk (withRootDiskCopy). */
 export async function bootToRoot(opts: RootBootOptions): Promise<RootBoot> {
   const disk = await ensureRootDisk(opts.kernel, { listModules: opts.listModules })
   const machine = getMachine(opts.machine)
   const target = machine.disks[0]
   if (!target) throw new Error(`machine ${machine.name} has no disk to put the root on`)
-  await fs.mkdir(tmpDir, { recursive: true })
-  const copy = path.join(tmpDir, `peers-root-${process.pid}-${Date.now()}.raw`)
-  await run('cp', ['--sparse=always', disk.path, copy])
-  try {
+  return withRootDiskCopy(disk, async (copy) => {
     const stop = new AbortController()
     let gaveUp = false
     const result = await boot({
@@ -708,7 +718,5 @@ export async function bootToRoot(opts: RootBootOptions): Promise<RootBoot> {
     })
     const m = parseRootMarker(result.lines)
     return { reached: m !== undefined, uptime: m?.uptime, idle: m?.idle, pid: m?.pid, modules: opts.listModules ? parseRootModules(result.lines) : undefined, console: result.console, result, gaveUp }
-  } finally {
-    await fs.rm(copy, { force: true })
-  }
+  })
 }

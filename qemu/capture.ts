@@ -21,10 +21,9 @@ import { ensureHostTools } from './deps.js'
 import type { Kernel } from './kernels.js'
 import { withLock } from './lock.js'
 import { getMachine } from './machines.js'
-import { cacheDir, tmpDir } from './paths.js'
+import { cacheDir } from './paths.js'
 import { parseCaptureLines } from '../src/image/capture.js'
-import { ensureRootDisk } from '../initramfs/peers.js'
-import { run } from './exec.js'
+import { ensureRootDisk, withRootDiskCopy } from '../initramfs/peers.js'
 import { writeCapture } from '../src/image/host.js'
 
 export const capturesDir = path.join(cacheDir, 'captures')
@@ -78,21 +77,12 @@ export async function captureMachine(kernel: Kernel, machine: string, opts: Capt
     await ensureExecutable()
     const initrd = await ensureImage({ kernel, modules: 'all', name: 'all', compress: 'lz4' })
     const target = def.disks[0]
-    const root = target ? await ensureRootDisk(kernel) : undefined
-    const copy = path.join(tmpDir, `capture-root-${process.pid}-${Date.now()}.raw`)
-    if (root) {
-      await fs.mkdir(tmpDir, { recursive: true })
-      await run('cp', ['--sparse=always', root.path, copy])
-    }
-    const r = await boot({
-      kernel,
-      initrd,
-      machine,
-      append: ['modload.halt modload.capture', root ? `root=UUID=${root.uuid} rootfstype=ext4` : ''].filter(Boolean).join(' '),
-      disks: target && root ? [{ id: target.id, file: copy }] : undefined,
-      memMiB: Math.max(def.memMiB ?? 1024, 2048),
-      timeoutMs: opts.timeoutMs ?? 600_000,
-    }).finally(() => fs.rm(copy, { force: true }))
+    const settings = { kernel, initrd, machine, memMiB: Math.max(def.memMiB ?? 1024, 2048), timeoutMs: opts.timeoutMs ?? 600_000 }
+    const disk = target ? await ensureRootDisk(kernel) : undefined
+    const r =
+      target && disk
+        ? await withRootDiskCopy(disk, (copy) => boot({ ...settings, append: `modload.halt modload.capture root=UUID=${disk.uuid} rootfstype=ext4`, disks: [{ id: target.id, file: copy }] }))
+        : await boot({ ...settings, append: 'modload.halt modload.capture' })
     const m = markers(r.lines).map((l) => l.slice('modload: '.length))
     if (r.timedOut || r.panicked || !m.some((l) => l.startsWith('halt '))) {
       throw new Error(

@@ -5,7 +5,8 @@ import t from 'tap'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, lstatSync, readdirSync, rmdirSync, unlinkSync, existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { FAIL_DRAIN_MS, handOver, NEW_ROOT, REMIND_MS, RootError, type HandOverEnv } from '../src/init/root/handover.js'
+import { CONSOLE_DRAIN_MS } from '../src/init/log.js'
+import { handOver, NEW_ROOT, REMIND_MS, RootError, type HandOverEnv } from '../src/init/root/handover.js'
 import { parseRootOptions } from '../src/init/root/options.js'
 import type { BlockDevice } from '../src/init/root/devices.js'
 import { elfInterpreter, findInit, resolveIn, shebang, type InitFs } from '../src/init/root/find-init.js'
@@ -229,7 +230,7 @@ t.test('missing device: the message lists what exists; onfail=poweroff powers of
   )
   t.same(f.calls.slice(-2), [['sync'], ['reboot', REBOOT.POWER_OFF]])
   t.ok(f.logs.includes('root: modload.onfail=poweroff: powering off'))
-  t.equal(f.clock(), 5000 + FAIL_DRAIN_MS, 'gave up at the timeout, then gave the console time to write the reason out, by the fake clock')
+  t.equal(f.clock(), 5000 + CONSOLE_DRAIN_MS, 'gave up at the timeout, then gave the console time to write the reason out, by the fake clock')
   t.notOk(f.calls.some((c) => c[0] === 'mount'), 'nothing mounted')
 })
 

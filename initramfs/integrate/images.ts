@@ -136,10 +136,19 @@ function withSetting(v: PeerVariant, file: string, key: string, from: string, to
   return { ...v, name, confFiles: { ...v.confFiles, [file]: { ...conf, text: conf.text.replace(line, `${key}=${to}`) } } }
 }
 
-/** The setting that passes `modload mkinitramfs` selection arguments, per builder. */
-const argsSetting: Readonly<Record<Builder, { file: string; key: string }>> = {
-  'initramfs-tools': { file: 'conf.d/modload', key: 'MODLOAD_ARGS' },
-  dracut: { file: 'dracut.conf.d/90-modload.conf', key: 'modload_args' },
+/** Where each builder's integration keeps its settings (in the tool's private configuration)
+ * and the names of the two a benchmark changes: the selection's arguments and the runtime's
+ * place. */
+const settings: Readonly<Record<Builder, { file: string; args: string; runtime: string }>> = {
+  'initramfs-tools': { file: 'conf.d/modload', args: 'MODLOAD_ARGS', runtime: 'MODLOAD_RUNTIME' },
+  dracut: { file: 'dracut.conf.d/90-modload.conf', args: 'modload_args', runtime: 'modload_runtime' },
+}
+
+/** `v` with the executable in the uncompressed early archive (MODLOAD_RUNTIME=early,
+ * modload_runtime=early), named `modload-early`. Pure. */
+function earlyRuntime(builder: Builder, v: PeerVariant): PeerVariant {
+  const { file, runtime } = settings[builder]
+  return withSetting(v, file, runtime, 'main', 'early', 'modload-early')
 }
 
 /** `v` built as on `machine` itself: modload's selection, and the root's chain the image
@@ -147,29 +156,27 @@ const argsSetting: Readonly<Record<Builder, { file: string; key: string }>> = {
  * mounted) through `--sysfs`, where an image built on this host would describe this host.
  * `captureKey` (the capture's digest) goes into the cache key; the name gets `-MACHINE`. */
 export function forMachine(builder: Builder, v: PeerVariant, machine: string, captureDir: string, captureKey: string): PeerVariant {
-  const { file, key } = argsSetting[builder]
-  const changed = withSetting(v, file, key, '', `"--sysfs ${captureDir}"`, `${v.name}-${machine}`)
+  const { file, args } = settings[builder]
+  const changed = withSetting(v, file, args, '', `"--sysfs ${captureDir}"`, `${v.name}-${machine}`)
   return { ...changed, key: `${v.key ?? ''}:${captureKey}` }
 }
 
 /** The builder's image with modload's integration built as on `machine` (forMachine), with the
  * default settings or, `early`, the executable in the uncompressed early archive. */
 export function ensureIntegrationForMachine(builder: Builder, kernel: Kernel, machine: { name: string; captureDir: string; captureKey: string }, opts: { early?: boolean; log?: (line: string) => void } = {}): Promise<PeerImage> {
-  const early = (v: PeerVariant): PeerVariant =>
-    !opts.early ? v : builder === 'initramfs-tools' ? withSetting(v, 'conf.d/modload', 'MODLOAD_RUNTIME', 'main', 'early', 'modload-early') : withSetting(v, 'dracut.conf.d/90-modload.conf', 'modload_runtime', 'main', 'early', 'modload-early')
-  return ensureIntegrationImage(builder, kernel, opts.log, (v) => forMachine(builder, early(v), machine.name, machine.captureDir, machine.captureKey))
+  return ensureIntegrationImage(builder, kernel, opts.log, (v) => forMachine(builder, opts.early ? earlyRuntime(builder, v) : v, machine.name, machine.captureDir, machine.captureKey))
 }
 
 /** initramfs-tools' image with modload's hook and MODLOAD_RUNTIME=early: the executable in an
  * uncompressed archive of its own in front of the compressed one. */
 export function ensureInitramfsToolsEarly(kernel: Kernel, log?: (line: string) => void): Promise<PeerImage> {
-  return ensureIntegrationImage('initramfs-tools', kernel, log, (v) => withSetting(v, 'conf.d/modload', 'MODLOAD_RUNTIME', 'main', 'early', 'modload-early'))
+  return ensureIntegrationImage('initramfs-tools', kernel, log, (v) => earlyRuntime('initramfs-tools', v))
 }
 
 /** dracut's image with modload's module and modload_runtime=early: the executable in dracut's
  * uncompressed early archive, in front of the compressed image. */
 export function ensureDracutEarly(kernel: Kernel, log?: (line: string) => void): Promise<PeerImage> {
-  return ensureIntegrationImage('dracut', kernel, log, (v) => withSetting(v, 'dracut.conf.d/90-modload.conf', 'modload_runtime', 'main', 'early', 'modload-early'))
+  return ensureIntegrationImage('dracut', kernel, log, (v) => earlyRuntime('dracut', v))
 }
 
 /** What stands in for modload in dracutWithFailingModload's image: a coldplug that ends with

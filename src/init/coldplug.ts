@@ -70,10 +70,10 @@ export interface ColdplugOptions {
    * to settle while the caller uses the root device (a hook's boot script mounts it); the
    * caller ends it early through `stop`. */
   onEnough?: () => void
-  /** Called once when none of the root's chain (`urgent`) waits or loads any more (at once
-   * when there is none): a hook lowers the rest's CPU priority only then, so that the mount
-   * does not wait for a file system module loading at the lowest priority. After `onEnough`
-   * the held loads start only after this call. */
+  /** After `onEnough`, called once none of the root's chain (`urgent`) waits or loads any
+   * more (at once when there is none), just before the held loads go: a hook lowers the
+   * rest's CPU priority here, so that the mount does not wait for a file system module
+   * loading at the lowest priority. */
   onChainLoaded?: () => void
   /** Resolves when the caller wants coldplug to end (SIGTERM to `modload coldplug`): no new
    * load starts, the loads in flight are waited for, and coldplug returns with
@@ -461,8 +461,8 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     debug(`${why}: the other storage drivers go`)
     scheduler.holdOnlyFrom(HELD_WHILE_ROOT_AWAITED)
   }
-  let onChainLoaded = o.onChainLoaded
-  let releaseAfterChain = false
+  /** the caller went on (onEnough): the rest goes once the root's chain is loaded */
+  let restAfterChain = false
   let enough = o.enough
   let askEnough = enough !== undefined
   const stopNow = (by: NonNullable<ColdplugReport['stoppedBy']>): void => {
@@ -508,16 +508,6 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
       lastActivity = o.now()
     }
     if (chainFirst && !scheduler.pendingBelow(CHAIN_FIRST)) endChainFirst("the root's chain is loaded")
-    if ((onChainLoaded !== undefined || releaseAfterChain) && ![...(o.urgent ?? [])].some((name) => scheduler.pending(name))) {
-      const call = onChainLoaded
-      onChainLoaded = undefined
-      call?.()
-      // after the call: a hook lowers the priority first, then the held loads start
-      if (releaseAfterChain) {
-        releaseAfterChain = false
-        if (scheduler.holdFrom !== undefined) scheduler.releaseHold()
-      }
-    }
     if (askEnough && !stopping) {
       askEnough = false
       if (enough?.()) {
@@ -527,10 +517,16 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
           // root's chain is loaded (the mount needs its file system module; what was held
           // would take the CPU from it)
           enough = undefined
-          releaseAfterChain = true
+          restAfterChain = true
           o.onEnough()
         }
       }
+    }
+    if (restAfterChain && ![...(o.urgent ?? [])].some((name) => scheduler.pending(name))) {
+      restAfterChain = false
+      // a hook lowers the priority first, then the held loads start
+      o.onChainLoaded?.()
+      if (scheduler.holdFrom !== undefined) scheduler.releaseHold()
     }
     // a load that has been in the kernel past slowMs may be hung: it does not hold up the root
     if (stopping && scheduler.inFlight().every((f) => now - f.since >= (o.slowMs ?? 5000))) break

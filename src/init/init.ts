@@ -7,7 +7,7 @@ import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { parseCmdline, flag, type Cmdline } from '../format/cmdline.js'
 import { cmdlineWarnings, coldplugSystem, liveModules, openSystemModules, settingsFromCmdline, type OpenedModules } from './system.js'
-import { consoleLoglevel, makeLog, openKmsg, type Log } from './log.js'
+import { CONSOLE_DRAIN_MS, consoleLoglevel, makeLog, openKmsg, type Log } from './log.js'
 import { MODLOAD_MODPROBE, registerModprobeHelper } from '../load/helper.js'
 import { FORWARD_DIR, parseRequest, serveRequest, startForwarding, type Forwarding } from '../load/forward.js'
 import type { ProbeInsertContext } from '../load/insert.js'
@@ -107,8 +107,6 @@ async function coldplugStep(sys: Sys, log: Log, cmdline: Cmdline, cmdlineText: s
   log(`settled uptime=${uptime()}`)
 }
 
-const HALT_DRAIN_MS = 300
-
 /** Power off after coldplug (modload.halt), listing what the drivers made of the hardware. */
 async function halt(sys: Sys, log: Log): Promise<void> {
   for (const n of list(SYS_CLASS_NET)) log(`net ${n}`)
@@ -117,7 +115,7 @@ async function halt(sys: Sys, log: Log): Promise<void> {
   log(`halt uptime=${uptime()}`)
   // our lines are still in the console's tty buffer; the kernel's "reboot: Power down" goes
   // to the UART directly and would land in the middle of them (seen under TCG)
-  await new Promise((r) => setTimeout(r, HALT_DRAIN_MS))
+  await new Promise((r) => setTimeout(r, CONSOLE_DRAIN_MS))
   try {
     sys.sync()
     sys.reboot(REBOOT.POWER_OFF)

@@ -9,6 +9,11 @@
 // modload.debug, on both).
 import { fstatSync, openSync, readFileSync, statSync, writeSync } from 'node:fs'
 
+/** How long the console gets to write out init's last lines before a power off, reboot or
+ * halt: they sit in the tty's buffer while the kernel's own message goes to the UART directly,
+ * and the machine can stop first (seen under TCG: the tail of a line lost). */
+export const CONSOLE_DRAIN_MS = 300
+
 export type Level = 'error' | 'warn' | 'info' | 'detail' | 'debug'
 
 /** A log line; without a level it is info (the form every older caller uses). */

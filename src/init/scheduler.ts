@@ -61,6 +61,12 @@ interface Entry {
   seq: number
 }
 
+/** Waiting, held or in flight; a load released as slow no longer counts: it may never return,
+ * and what waits for it to finish must not wait for ever. */
+function unfinished(e: Entry): boolean {
+  return e.state.kind === 'waiting' || (e.state.kind === 'running' && !e.state.released)
+}
+
 export class Scheduler {
   private readonly entries = new Map<string, Entry>()
   /** waiting jobs in the order they were added */
@@ -116,10 +122,9 @@ export class Scheduler {
     this.pump()
   }
 
-  /** A job more urgent than `priority` has not finished (waiting, held or in flight; a load
-   * released as slow no longer counts: it may never return). */
+  /** A job more urgent than `priority` is unfinished (see unfinished). */
   pendingBelow(priority: number): boolean {
-    for (const e of this.inFlightEntries) if (e.priority < priority && !(e.state.kind === 'running' && e.state.released)) return true
+    for (const e of this.inFlightEntries) if (e.priority < priority && unfinished(e)) return true
     return this.queue.some((e) => e.priority < priority)
   }
 
@@ -202,11 +207,10 @@ export class Scheduler {
     return this.entries.has(name)
   }
 
-  /** Known and without an outcome yet (waiting, held or in flight; a load released as slow
-   * no longer counts, as in pendingBelow). */
+  /** Known and unfinished (see unfinished). */
   pending(name: string): boolean {
     const e = this.entries.get(name)
-    return e !== undefined && e.state.kind !== 'done' && !(e.state.kind === 'running' && e.state.released)
+    return e !== undefined && unfinished(e)
   }
 
   /** Every outcome so far, in the order the loads finished. */

@@ -168,7 +168,7 @@ export interface HookControl {
   devices?: readonly RootSpec[]
   /** called once root= and `devices` are there; coldplug goes on to settle */
   onReady?: () => void
-  /** called once the root's chain (/etc/modload/root-modules) is loaded (ColdplugOptions.onChainLoaded) */
+  /** after onReady, called once the root's chain (/etc/modload/root-modules) is loaded (ColdplugOptions.onChainLoaded) */
   onChainLoaded?: () => void
   /** resolves when coldplug should end early (SIGTERM) */
   stop?: Promise<void>

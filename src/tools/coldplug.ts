@@ -150,26 +150,19 @@ export function makeColdplugTool(exit: (code: number, sys: Sys) => void = exitSo
       }
       if (devices.length && readyFd === undefined) throw new UsageError('--device: only with --ready-fd')
       let ready = false
-      // the rest goes at the lowest priority once the script goes on and the root's chain is
-      // loaded: the mount that comes next must not wait for a file system module at nice 19
-      let chainLoaded = false
-      let lowered = false
-      const lower = (): void => {
-        if (!ready || !chainLoaded || lowered) return
-        lowered = true
-        reniceAll(19, log)
-      }
       const onReady =
         readyFd === undefined
           ? undefined
           : () => {
               ready = true
               tellFd(readyFd, 'ready', log)
-              lower()
             }
+      // the rest goes at the lowest priority once the root's chain is loaded too: the mount
+      // that comes next must not wait for a file system module at nice 19
+      let lowered = false
       const onChainLoaded = (): void => {
-        chainLoaded = true
-        lower()
+        lowered = true
+        reniceAll(19, log)
       }
       let onTerm = (): void => undefined
       const stop = new Promise<void>((resolve) => {

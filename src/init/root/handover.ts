@@ -5,7 +5,7 @@
 // (default) wait, repeating the reason. Nothing here ends the process: for PID 1 that would
 // be a kernel panic. All I/O comes through HandOverEnv, so tests run it with fakes.
 import { MS_RDONLY, MS_SILENT, REBOOT, type Sys } from '../../sys/syscalls.js'
-import type { Log } from '../log.js'
+import { CONSOLE_DRAIN_MS, type Log } from '../log.js'
 import { Identifier, describeDevice, devPath, matches, type BlockDevice, type BlockIo, type Identity } from './devices.js'
 import { findInit, type InitFs } from './find-init.js'
 import { DEFAULT_INITS, describeSpec, type OnFail, type RootOptions } from './options.js'
@@ -227,17 +227,12 @@ export async function handOver(env: HandOverEnv, opts: RootOptions): Promise<Out
 
 const REBOOT_CMD = { poweroff: REBOOT.POWER_OFF, reboot: REBOOT.RESTART, halt: REBOOT.HALT } as const
 
-/** How long the console gets to write out the last lines before a power off, reboot or halt:
- * they sit in the tty's buffer while the kernel's own message goes to the UART directly, and
- * the machine can stop first (a CI boot lost the tail of "powering off"); as init's halt. */
-export const FAIL_DRAIN_MS = 300
-
 /** Report the failure and do what modload.onfail says; 'wait' repeats the reason forever. */
 async function fail(env: HandOverEnv, action: OnFail, error: RootError): Promise<OnFail> {
   env.log(`root: error: ${error.message}`)
   if (action !== 'wait') {
     env.log(`root: modload.onfail=${action}: ${action === 'poweroff' ? 'powering off' : action === 'reboot' ? 'rebooting' : 'halting'}`)
-    await env.sleep(FAIL_DRAIN_MS)
+    await env.sleep(CONSOLE_DRAIN_MS)
     try {
       env.sys.sync()
       env.sys.reboot(REBOOT_CMD[action])
