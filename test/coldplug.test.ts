@@ -534,16 +534,22 @@ t.test("onChainLoaded: after onEnough, once the root's chain, its file system to
 })
 
 t.test("the root's known chain, root= awaited: its loads go first and alone, then the other storage drivers", async (t) => {
-  const chainRun = (urgent: string[]) => {
+  const chainRun = (urgent: string[], hang?: string[]) => {
     const disk = diskBehindVirtio()
-    const m = machine({ devices: [XHCI, VIRTIO_BLK_PCI, 'platform:pcspkr'], loadMs: 50, onLoad: disk.onLoad })
+    const m = machine({ devices: [XHCI, VIRTIO_BLK_PCI, 'platform:pcspkr'], loadMs: 50, onLoad: disk.onLoad, hang })
     const o = m.base()
     o.urgent = new Set(urgent)
     o.force = urgent
     o.enough = () => disk.there
     const lines: string[] = []
     o.debug = (l) => lines.push(l)
-    return { m, o, lines, at: (name: string) => m.calls.find((c) => c.name === name)?.at }
+    const scans: number[] = []
+    const scan = o.scan
+    o.scan = () => {
+      scans.push(m.now())
+      return scan()
+    }
+    return { m, o, lines, scans, at: (name: string) => m.calls.find((c) => c.name === name)?.at }
   }
   const known = chainRun(['virtio_pci', 'virtio_blk', 'ext4'])
   const r = await coldplug(known.o)
@@ -553,6 +559,12 @@ t.test("the root's known chain, root= awaited: its loads go first and alone, the
   const xhci = known.at('xhci_pci')
   t.ok(xhci === undefined || xhci >= 100, `the USB controller did not take the CPU from the root's chain (${xhci} ms)`)
   t.notOk(known.at('snd_pcsp') !== undefined, 'what cannot lead to a disk is left to the root')
+  t.ok(known.lines.includes("scan: after the root's chain"))
+  t.ok(known.scans.length === 0 || known.scans[0] >= 100, `the devices scanned only once the chain was loaded (${known.scans})`)
+  // the file system's load still in the kernel when the disk comes
+  const early = chainRun(['virtio_pci', 'virtio_blk', 'ext4'], ['ext4'])
+  t.ok((await coldplug(early.o)).stoppedEarly)
+  t.same(early.scans, [], "the root came before the chain was loaded: no scan (the devices are the root's udev's)")
 
   const moved = chainRun(['sd_mod', 'ext4'])
   const rm = await coldplug(moved.o)
@@ -560,6 +572,7 @@ t.test("the root's known chain, root= awaited: its loads go first and alone, the
   t.equal(moved.at('sd_mod'), 0)
   t.ok((moved.at('virtio_pci') ?? -1) >= 50 && (moved.at('xhci_pci') ?? -1) >= 50, 'the other storage drivers once the chain is loaded')
   t.ok(moved.lines.includes("the root's chain is loaded: the other storage drivers go"))
+  t.ok(moved.scans.length >= 1 && moved.scans[0] >= 50, `the devices scanned once the chain was loaded (at ${moved.scans[0]} ms)`)
 
   // the chain's loads sleep on hardware (300 ms each) while the CPU idles
   const idleMachine = machine({ devices: [XHCI, VIRTIO_BLK_PCI], loadMs: 300, onLoad: diskBehindVirtio().onLoad })
@@ -584,6 +597,8 @@ t.test("the root's known chain, root= awaited: its loads go first and alone, the
   noRoot.o.enough = undefined
   await coldplug(noRoot.o)
   t.equal(noRoot.at('xhci_pci'), 0, 'without root= awaited (settle), the chain only orders')
+  t.equal(noRoot.scans[0], 0, 'and the devices are scanned at once')
+  t.equal(fsOnly.scans[0], 0, 'as with a chain of only the file system')
 })
 
 t.test('loads that sleep in the kernel while the CPU idles get company: the limit follows the CPU', async (t) => {

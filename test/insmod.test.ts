@@ -86,3 +86,24 @@ t.test('argument errors', async (t) => {
   t.equal((await runTool(insmod(), ['-p', '-s', plain], sys)).code, 0, '-p and -s are accepted and ignored')
   t.equal(calls.length, 1)
 })
+
+t.test('decompressed here for a loader that loads off the main thread: init_module off it too', async (t) => {
+  const { insertModuleFile } = await import('../src/load/insert.js')
+  const calls: string[] = []
+  let image = undefined as Uint8Array | undefined
+  const sys = {
+    finitModule: () => void calls.push('finitModule'),
+    initModule: () => void calls.push('initModule'),
+    finitModuleAsync: async () => void calls.push('finitModuleAsync'),
+    initModuleAsync: async (bytes: Uint8Array, params = '') => {
+      calls.push(`initModuleAsync ${params}`)
+      image = bytes
+    },
+  }
+  await insertModuleFile(sys, xz, 'p=1', false, { kernelCompression: () => null })
+  t.same(calls, ['initModuleAsync p=1'], 'a module init that asks init for another module cannot block its event loop')
+  t.same([...(image ?? new Uint8Array()).subarray(0, 4)], [0x7f, 0x45, 0x4c, 0x46], 'ELF bytes')
+  calls.length = 0
+  await insertModuleFile(sys, xz, '', false, { kernelCompression: () => 'xz' })
+  t.same(calls, ['finitModuleAsync'], 'the kernel decompresses: finit_module as before')
+})

@@ -40,7 +40,7 @@ t.test('the config file, and flags over it', async (t) => {
   const out = `${dir}/x.img`
   const built = await runTool(mkinitramfsTool, [...base, '--config', `${dir}/a.conf`, '-o', out])
   t.equal(built.code, 0)
-  t.match(built.err, new RegExp(`^${out}: .* \\(lz4\\) from .*, 2 modules, built in \\d+\\.\\d s\\n  runtime`, 'm'))
+  t.match(built.err, new RegExp(`^${out}: .* \\(lz4, 2 modules each compressed\\) from .*, 2 modules, built in \\d+\\.\\d s\\n  runtime`, 'm'))
   t.ok(existsSync(out))
 })
 

@@ -13,7 +13,7 @@ const kver = '6.1.0-test'
 
 t.test('named modules with their closure, trimmed indexes, reproducible', async (t) => {
   const dir = t.testdir()
-  const opts = { init: '/bin/true', kernelRoot: root, kver, selectors: parseSelectors(['fs-ext4', 'virtio_pci']), compress: 'gzip' as const, mtime: 0, configRoot: null }
+  const opts = { init: '/bin/true', kernelRoot: root, kver, selectors: parseSelectors(['fs-ext4', 'virtio_pci']), compress: 'gzip' as const, moduleFiles: 'archive' as const, mtime: 0, configRoot: null }
   const r = await mkinitramfs({ ...opts, output: `${dir}/a.img` })
   t.same(r.selection.modules.map((m) => m.name), ['ext4', 'jbd2'])
   t.same(r.selection.builtin.map((m) => m.name), ['virtio_pci'])
@@ -148,7 +148,7 @@ t.test('compression against the kernel config', async (t) => {
 
 t.test('the runtime in an archive of its own (--compress-runtime)', async (t) => {
   const dir = t.testdir()
-  const r = await mkinitramfs({ init: '/bin/true', kernelRoot: root, kver, selectors: parseSelectors(['fs-ext4']), compress: 'gzip', compressRuntime: 'none', mtime: 0, configRoot: null, output: `${dir}/s.img` })
+  const r = await mkinitramfs({ init: '/bin/true', kernelRoot: root, kver, selectors: parseSelectors(['fs-ext4']), compress: 'gzip', compressRuntime: 'none', moduleFiles: 'archive', mtime: 0, configRoot: null, output: `${dir}/s.img` })
   const img = readFileSync(`${dir}/s.img`)
   t.equal(img.subarray(0, 6).toString(), '070701', 'an uncompressed archive first')
   const gz = img.indexOf(Buffer.from([0x1f, 0x8b, 0x08]))
@@ -161,6 +161,43 @@ t.test('the runtime in an archive of its own (--compress-runtime)', async (t) =>
   t.ok(second.includes(`lib/modules/${kver}/kernel/fs/ext4/ext4.ko`) && second.includes('dev/console'), 'the rest in the second')
   t.same(first.filter((p) => second.includes(p)), [], 'no entry twice')
   t.equal(r.bytes, img.length)
+})
+
+t.test('module files each compressed, in an archive of their own; the root chain plain with the indexes', async (t) => {
+  const { zstdDecompressSync } = (await import('node:zlib')) as unknown as { zstdDecompressSync?: (b: Uint8Array) => Buffer }
+  const { execFileSync } = await import('node:child_process')
+  const unzstd = (b: Uint8Array): Buffer => (zstdDecompressSync ? zstdDecompressSync(b) : execFileSync('zstd', ['-dc'], { input: b }))
+  const dir = t.testdir()
+  // the root is ext4: ext4 and its dependency jbd2 are the root's chain; virtio_net and its two
+  // dependencies are not
+  const host = { devices: [], loaded: ['virtio_net'], builtinBound: [], root: { source: '/dev/vda1', fstype: 'ext4', modules: [] } }
+  const base = { init: '/bin/true', kernelRoot: root, kver, selectors: parseSelectors(['host']), host, compress: 'gzip' as const, compressRuntime: 'none' as const, mtime: 0, configRoot: null }
+  const r = await mkinitramfs({ ...base, output: `${dir}/e.img` })
+  t.same(r.selection.modules.map((m) => m.name).sort(), ['ext4', 'failover', 'jbd2', 'net_failover', 'virtio_net'])
+  const img = readFileSync(`${dir}/e.img`)
+  const gz = img.indexOf(Buffer.from([0x1f, 0x8b, 0x08]))
+  const third = img.indexOf(Buffer.from('070701'), gz)
+  t.ok(gz > 0 && third > gz && third % 4 === 0, 'runtime, then gzip, then an uncompressed archive on a 4-byte boundary')
+  const second = new Map(readCpio(gunzipSync(img.subarray(gz, third))).map((f) => [f.path, f.data]))
+  const stored = new Map(readCpio(img.subarray(third)).map((f) => [f.path, f.data]))
+  const md = `lib/modules/${kver}`
+  t.ok(second.has(`${md}/kernel/fs/ext4/ext4.ko`) && second.has(`${md}/kernel/fs/jbd2/jbd2.ko`), "the root's chain, uncompressed, in the compressed archive")
+  t.same([...stored.keys()].sort(), ['kernel/drivers/net/net_failover.ko.zst', 'kernel/drivers/net/virtio_net.ko.zst', 'kernel/net/core/failover.ko.zst'].map((p) => `${md}/${p}`), 'the rest, each compressed, alone in the last archive')
+  const original = readFileSync(`${root}/${md}/kernel/drivers/net/virtio_net.ko`)
+  t.ok(unzstd(stored.get(`${md}/kernel/drivers/net/virtio_net.ko.zst`)!).equals(original), 'zstd of the original bytes')
+  const dep = Buffer.from(second.get(`${md}/modules.dep`)!).toString()
+  t.match(dep, /^kernel\/drivers\/net\/virtio_net\.ko\.zst: kernel\/drivers\/net\/net_failover\.ko\.zst kernel\/net\/core\/failover\.ko\.zst$/m, 'modules.dep names the stored files')
+  t.match(dep, /^kernel\/fs\/ext4\/ext4\.ko: kernel\/fs\/jbd2\/jbd2\.ko$/m)
+  const bin = (n: string) => second.get(`${md}/${n}`)
+  const db = buildModuleDbFromBin(`/lib/modules/${kver}`, { depBin: bin('modules.dep.bin')!, aliasBin: bin('modules.alias.bin'), builtinBin: bin('modules.builtin.bin') })
+  t.equal(db.modules.get('virtio_net')?.path, 'kernel/drivers/net/virtio_net.ko.zst', 'and so does modules.dep.bin')
+  t.ok(r.sizes.modules < 5 * 28 + 100, `sizes as stored (${r.sizes.modules} bytes)`)
+  t.same([...r.separate].sort(), [...stored.keys()].map((p) => `/${p}`).sort())
+
+  const plain = await mkinitramfs({ ...base, compress: 'none', output: `${dir}/n.img` })
+  t.equal(plain.separate.size, 0, 'an uncompressed image keeps the modules as they are')
+  const archive = await mkinitramfs({ ...base, moduleFiles: 'archive', output: `${dir}/a.img` })
+  t.equal(archive.separate.size, 0, 'moduleFiles archive: as before')
 })
 
 t.test('the runtime goes lz4 by default only where the kernel says it unpacks lz4', async (t) => {

@@ -10,10 +10,11 @@ import { checkModulePath } from '../core/module-path.js'
 import { readFileSync, statSync } from 'node:fs'
 import { parentDirs, type CpioEntry } from './cpio.js'
 import { MkInitramfsError } from './errors.js'
-import { writeImage, type Compression, type Segment } from './output.js'
+import { DEFAULT_LEVEL, writeImage, zstdBytes, type Compression, type Segment } from './output.js'
+import { compressionOfName, decompress } from '../compress/compress.js'
 import { neededLibraries } from './libs.js'
 import { binIndexesFromTexts } from '../depmod/bin-from-text.js'
-import { trimByPath, trimByLastWord, trimBySecondWord, trimByFirstWord, trimModprobeConf, trimModulesLoad } from './trim.js'
+import { renamePaths, trimByPath, trimByLastWord, trimBySecondWord, trimByFirstWord, trimModprobeConf, trimModulesLoad } from './trim.js'
 import { openModuleDb } from '../core/moddb-fs.js'
 import { IMAGE_CMDLINE, IMAGE_ROOT_MODULES, modulesDir } from '../paths.js'
 import { formatImageCmdline } from '../init/cmdline-file.js'
@@ -39,6 +40,18 @@ export const TOOL_DIR = '/usr/lib/modload'
 export const TOOL_LINKS = ['modprobe', 'insmod', 'rmmod', 'lsmod', 'modinfo', 'depmod'].map((n) => `${TOOL_DIR}/${n}`)
 
 
+/**
+ * How the image stores module files:
+ * - each: every module outside the root's chain compressed on its own (zstd; a file the tree
+ *   already has compressed stays as it is) in an uncompressed archive of its own, so unpacking
+ *   the image only copies those bytes and the loader decompresses only the modules it loads
+ *   (most of an image's modules are for devices a boot may never see); the root chain's modules,
+ *   which every boot loads first, uncompressed in the compressed archive with the indexes.
+ * - archive: every module as the tree has it, in the compressed archive.
+ */
+export const MODULE_FILES = ['each', 'archive'] as const
+export type ModuleFiles = (typeof MODULE_FILES)[number]
+
 /** The parts an image's size is reported by. */
 export const PARTS = ['runtime', 'modules', 'firmware', 'indexes', 'config'] as const
 export type Part = (typeof PARTS)[number]
@@ -60,6 +73,8 @@ export interface MkInitramfsOptions {
   /** the runtime (/init and its libraries) in a segment of its own, compressed this way; the
    * rest follows compressed `compress` (the kernel unpacks one archive after the other) */
   compressRuntime?: Compression
+  /** how module files are stored (ModuleFiles); default each, archive with compress none */
+  moduleFiles?: ModuleFiles
   /** extra files, later entries replace earlier ones at the same path */
   add?: { src: string; dest: string }[]
   /** seconds since the epoch for every entry (SOURCE_DATE_EPOCH, else 0) */
@@ -101,6 +116,10 @@ export interface Plan {
   moduleBytes: Map<string, number>
   firmware: FirmwareFile[]
   missingFirmware: MissingFirmware[]
+  /** paths stored as they are in an uncompressed archive of their own (moduleFiles each) */
+  separate: ReadonlySet<string>
+  /** files compressed when the image is written, by path: their bytes once written */
+  compressedAtWrite: ReadonlyMap<string, () => Uint8Array>
 }
 
 export interface MkInitramfsResult extends Plan {
@@ -139,6 +158,33 @@ function readText(path: string): string | undefined {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw err
+  }
+}
+
+/**
+ * The root's chain (the modules the host selector picked for the root's disk and filesystem)
+ * with the dependencies and softdeps they pulled in: what a boot with root= loads first.
+ */
+export function rootChainClosure(selection: Selection): Set<string> {
+  const chain = new Set(selection.modules.filter((m) => m.reasons.some((r) => r.kind === 'root')).map((m) => m.name))
+  for (let grew = chain.size > 0; grew; ) {
+    grew = false
+    for (const m of selection.modules) {
+      if (chain.has(m.name)) continue
+      if (m.reasons.some((r) => (r.kind === 'dependency' || r.kind === 'softdep') && chain.has(r.of))) {
+        chain.add(m.name)
+        grew = true
+      }
+    }
+  }
+  return chain
+}
+
+function sourceSize(src: string, dest: string): number {
+  try {
+    return statSync(src).size
+  } catch {
+    throw new MkInitramfsError(`${src}: cannot be read (it was to go into the image as ${dest})`)
   }
 }
 
@@ -198,15 +244,48 @@ export async function plan(opts: MkInitramfsOptions): Promise<Plan> {
 
   const inside = new Set(selection.modules.map((m) => m.name))
   const keep = (name: string): boolean => inside.has(name)
+  const each = (opts.moduleFiles ?? (opts.compress === 'none' ? 'archive' : 'each')) === 'each'
+  const chain = each ? rootChainClosure(selection) : new Set<string>()
+  const level = opts.compress === 'zstd' && opts.level !== undefined ? opts.level : DEFAULT_LEVEL.zstd
+  /** modules.dep's path -> the path in the image, where they differ */
+  const rename = new Map<string, string>()
+  const separate = new Set<string>()
+  const compressedAtWrite = new Map<string, () => Uint8Array>()
   for (const m of selection.modules) {
+    const src = `${dir}/${m.path}`
     // an index entry out of the tree must not pull a host file into the image (nor a path
     // out of the image's own module directory)
     try {
-      checkModulePath(dir, `${dir}/${m.path}`)
+      checkModulePath(dir, src)
     } catch (err) {
       throw new MkInitramfsError(`${(err as Error).message}`)
     }
-    file(`${inImage}/${m.path}`, `${dir}/${m.path}`, 'modules', 0o644)
+    const kind = compressionOfName(m.path)
+    if (!each || (chain.has(m.name) && kind === null)) {
+      file(`${inImage}/${m.path}`, src, 'modules', 0o644)
+    } else if (chain.has(m.name)) {
+      // the root's chain is loaded before anything else: no decompression on that path
+      const plain = m.path.slice(0, m.path.lastIndexOf('.'))
+      let bytes: Uint8Array
+      try {
+        bytes = await decompress(readFileSync(src), kind as NonNullable<typeof kind>, src)
+      } catch (err) {
+        throw new MkInitramfsError(`${(err as Error).message}`)
+      }
+      put({ type: 'file', path: `${inImage}/${plain}`, mode: 0o644, data: () => bytes }, 'modules', bytes.length)
+      rename.set(m.path, plain)
+    } else if (kind !== null) {
+      file(`${inImage}/${m.path}`, src, 'modules', 0o644)
+      separate.add(`${inImage}/${m.path}`)
+    } else {
+      const dest = `${inImage}/${m.path}.zst`
+      let packed: Uint8Array | undefined
+      const data = (): Uint8Array => (packed ??= zstdBytes(readFileSync(src), level, src))
+      put({ type: 'file', path: dest, mode: 0o644, data }, 'modules', sourceSize(src, dest))
+      rename.set(m.path, `${m.path}.zst`)
+      separate.add(dest)
+      compressedAtWrite.set(dest, data)
+    }
   }
 
   const fw = await chooseFirmware(opts, selection, dir)
@@ -228,8 +307,8 @@ export async function plan(opts: MkInitramfsOptions): Promise<Plan> {
     texts.set(name, trimmed)
     text(`${inImage}/${name}`, trimmed, 'indexes')
   }
-  index('modules.dep', trimByPath)
-  index('modules.order', trimByPath)
+  index('modules.dep', (t, k) => renamePaths(trimByPath(t, k), rename))
+  index('modules.order', (t, k) => renamePaths(trimByPath(t, k), rename))
   index('modules.alias', trimByLastWord)
   index('modules.symbols', trimByLastWord)
   index('modules.softdep', trimBySecondWord)
@@ -273,9 +352,9 @@ export async function plan(opts: MkInitramfsOptions): Promise<Plan> {
     sizes[info.part] += info.bytes
     files.push({ path: e.path, ...info })
   }
-  const moduleBytes = new Map(selection.modules.map((m) => [m.name, fileInfo.get(`${inImage}/${m.path}`)?.bytes ?? 0]))
+  const moduleBytes = new Map(selection.modules.map((m) => [m.name, fileInfo.get(`${inImage}/${rename.get(m.path) ?? m.path}`)?.bytes ?? 0]))
   const configFiles = config.map((c) => c.from)
-  return { selection, entries, files, sizes, configFiles, moduleBytes, firmware: fw.files, missingFirmware: fw.missing }
+  return { selection, entries, files, sizes, configFiles, moduleBytes, firmware: fw.files, missingFirmware: fw.missing, separate, compressedAtWrite }
 }
 
 /**
@@ -336,14 +415,19 @@ async function chooseFirmware(opts: MkInitramfsOptions, selection: Selection, di
  * The image's archives: one, or with compressRuntime the runtime's files (and the directories
  * above them) first, compressed their own way, then the rest.
  */
-export function segments(p: Plan, opts: Pick<MkInitramfsOptions, 'compress' | 'level' | 'compressRuntime'>): Segment[] {
-  if (opts.compressRuntime === undefined) return [{ entries: p.entries, compress: opts.compress, level: opts.level }]
+export function segments(p: Pick<Plan, 'entries' | 'files'> & Partial<Pick<Plan, 'separate'>>, opts: Pick<MkInitramfsOptions, 'compress' | 'level' | 'compressRuntime'>): Segment[] {
+  const separate = p.separate ?? new Set<string>()
+  // last, after the archive that makes their directories
+  const stored: Segment[] = separate.size ? [{ entries: p.entries.filter((e) => separate.has(e.path)), compress: 'none' }] : []
+  const rest = p.entries.filter((e) => !separate.has(e.path))
+  if (opts.compressRuntime === undefined) return [{ entries: rest, compress: opts.compress, level: opts.level }, ...stored]
   const runtime = new Set(p.files.filter((f) => f.part === 'runtime').map((f) => f.path))
   for (const e of p.entries) if (e.type === 'symlink' && e.target === '/init') runtime.add(e.path)
   for (const path of [...runtime]) for (const dir of parentDirs(path)) runtime.add(dir)
   return [
-    { entries: p.entries.filter((e) => runtime.has(e.path)), compress: opts.compressRuntime },
-    { entries: p.entries.filter((e) => !runtime.has(e.path)), compress: opts.compress, level: opts.level },
+    { entries: rest.filter((e) => runtime.has(e.path)), compress: opts.compressRuntime },
+    { entries: rest.filter((e) => !runtime.has(e.path)), compress: opts.compress, level: opts.level },
+    ...stored,
   ]
 }
 
@@ -369,5 +453,14 @@ export async function mkinitramfs(opts: MkInitramfsOptions): Promise<MkInitramfs
   checkCompression(opts.compress, config)
   if (opts.compressRuntime !== undefined) checkCompression(opts.compressRuntime, config)
   const p = await plan(opts)
-  return { ...p, bytes: await write(p, opts) }
+  const bytes = await write(p, opts)
+  // the sizes of the files compressed while writing, as stored
+  for (const f of p.files) {
+    const data = p.compressedAtWrite.get(f.path)
+    if (data === undefined) continue
+    const stored = data().length
+    p.sizes[f.part] += stored - f.bytes
+    f.bytes = stored
+  }
+  return { ...p, bytes }
 }

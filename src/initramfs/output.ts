@@ -57,6 +57,23 @@ export function compressorArgs(kind: 'lz4' | 'xz' | 'zstd', level: number): { cm
   }
 }
 
+type ZstdSync = { zstdCompressSync?: (b: Uint8Array, o?: object) => Buffer }
+
+/**
+ * One file's bytes compressed with zstd (a module stored compressed in the image, read back
+ * by the loader: src/compress/compress.ts): Node's zlib when it has zstd (Node >= 22.15, the
+ * executable's), else the zstd program. Sync: a module is at most a few MB.
+ */
+export function zstdBytes(bytes: Uint8Array, level: number, what: string): Uint8Array {
+  const z = zlib() as unknown as ZstdSync & ZstdZlib
+  if (z.zstdCompressSync) return z.zstdCompressSync(bytes, { params: { [z.constants.ZSTD_c_compressionLevel]: level } })
+  const { cmd, args } = compressorArgs('zstd', level)
+  const r = childProcess().spawnSync(cmd, args.filter((a) => a !== '-T0'), { input: bytes, maxBuffer: Math.max(bytes.length * 2, 1 << 20) })
+  if (r.error) throw new MkInitramfsError(`${what}: compressing it needs zstd (${r.error.message}): install the zstd program or use --compress-modules archive`)
+  if (r.status !== 0) throw new MkInitramfsError(`${what}: ${cmd} ${args.join(' ')} exited with ${r.status}: ${r.stderr.toString().trim()}`)
+  return r.stdout
+}
+
 /** Write the archive through the chosen compressor into a new file `out`. */
 export async function writeCompressed(source: Readable, kind: Compression, level: number, out: string): Promise<void> {
   const fd = openSync(out, 'w')

@@ -18,6 +18,27 @@ function filterLines(text: string, pick: (line: string) => string | null, keep: 
 export const trimByPath = (text: string, keep: Keep): string =>
   filterLines(text, (l) => (l[0] === '#' ? null : modNameFromPath(l.split(':', 1)[0].trim())), keep)
 
+/**
+ * modules.dep / modules.order with module paths renamed (a module stored under another name in
+ * the image, e.g. compressed there: "kernel/a.ko" -> "kernel/a.ko.zst"): every path of a line,
+ * the key before ':' and each dependency after it. Comments and unknown paths stay as they are.
+ */
+export function renamePaths(text: string, rename: ReadonlyMap<string, string>): string {
+  if (rename.size === 0) return text
+  const one = (p: string): string => rename.get(p) ?? p
+  return text
+    .split('\n')
+    .map((line) => {
+      if (line.length === 0 || line[0] === '#') return line
+      const colon = line.indexOf(':')
+      if (colon < 0) return one(line.trim())
+      const deps = line.slice(colon + 1).trim()
+      const renamed = deps.length ? deps.split(/\s+/).map(one).join(' ') : ''
+      return `${one(line.slice(0, colon).trim())}:${renamed.length ? ' ' + renamed : ''}`
+    })
+    .join('\n')
+}
+
 /** modules.alias / modules.symbols: "alias PATTERN MODULE" lines keyed by their last word. */
 export const trimByLastWord = (text: string, keep: Keep): string =>
   filterLines(text, (l) => (l[0] === '#' ? null : normalizeName(l.trim().split(/\s+/).at(-1) ?? '')), keep)

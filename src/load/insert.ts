@@ -40,7 +40,7 @@ export interface InsertEnv {
 
 /** The syscalls an insertion needs: finitModuleAsync is used when present, so a slow module
  * init blocks a thread-pool thread, not the program. */
-export type InsertSys = Pick<Sys, 'finitModule' | 'initModule'> & Partial<Pick<Sys, 'finitModuleAsync'>>
+export type InsertSys = Pick<Sys, 'finitModule' | 'initModule'> & Partial<Pick<Sys, 'finitModuleAsync' | 'initModuleAsync'>>
 
 /** What to make the kernel ignore: true means both (insmod -f, modprobe -f). */
 export type Force = boolean | { modversions: boolean; vermagic: boolean }
@@ -131,7 +131,9 @@ export async function insertModuleFile(sys: InsertSys, path: string, params: str
   let image: Uint8Array = kind === null ? bytes : await decompress(bytes, kind, path)
   if (what.modversions || what.vermagic) image = stripForForce(image, path, what).image
   try {
-    sys.initModule(image, params, path)
+    // off the main thread when finit_module would have been (see above)
+    if (sys.finitModuleAsync && sys.initModuleAsync) await sys.initModuleAsync(image, params, path)
+    else sys.initModule(image, params, path)
   } catch (err) {
     throw explainFailure(err)
   }

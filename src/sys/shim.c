@@ -120,6 +120,15 @@ static napi_value finit_module(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* The end of an async call: its Promise resolves to the result (>= 0 or -errno; -ECANCELED
+ * when the work never ran) and the work item goes. */
+static void settle(napi_env env, napi_status status, napi_deferred deferred, napi_async_work work, long rc) {
+  napi_value v;
+  napi_create_int64(env, status == napi_ok ? (int64_t)rc : -(int64_t)ECANCELED, &v);
+  napi_resolve_deferred(env, deferred, v);
+  napi_delete_async_work(env, work);
+}
+
 /* finitModuleAsync(fd, params, flags): the same syscall on libuv's thread pool,
  * returning a Promise of the result (>= 0 or -errno). finit_module blocks for as long as
  * the module's init runs (seconds for some drivers, forever for a broken one); off the main
@@ -142,10 +151,7 @@ static void finit_execute(napi_env env, void *data) {
 
 static void finit_complete(napi_env env, napi_status status, void *data) {
   struct finit_work *w = data;
-  napi_value v;
-  napi_create_int64(env, status == napi_ok ? (int64_t)w->rc : -(int64_t)ECANCELED, &v);
-  napi_resolve_deferred(env, w->deferred, v);
-  napi_delete_async_work(env, w->work);
+  settle(env, status, w->deferred, w->work, w->rc);
   free(w->params);
   free(w);
 }
@@ -194,6 +200,69 @@ static napi_value init_module(napi_env env, napi_callback_info info) {
   napi_value out = result(env, rc);
   free(params);
   return out;
+}
+
+/* initModuleAsync(bytes, params): init_module on libuv's thread pool, as finitModuleAsync is
+ * (a module decompressed in user space blocks like any other). The bytes are copied first, so
+ * the caller's buffer may be collected or reused while the kernel reads the copy. */
+struct init_work {
+  napi_async_work work;
+  napi_deferred deferred;
+  void *data;
+  size_t len;
+  char *params;
+  long rc;
+};
+
+static void init_execute(napi_env env, void *data) {
+  (void)env;
+  struct init_work *w = data;
+  long rc = syscall(SYS_init_module, w->data, (unsigned long)w->len, w->params);
+  w->rc = rc < 0 ? -(long)errno : rc;
+}
+
+static void init_free(struct init_work *w) {
+  free(w->data);
+  free(w->params);
+  free(w);
+}
+
+static void init_complete(napi_env env, napi_status status, void *data) {
+  struct init_work *w = data;
+  settle(env, status, w->deferred, w->work, w->rc);
+  init_free(w);
+}
+
+static napi_value init_module_async(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS], promise, name;
+  void *bytes;
+  size_t len;
+  struct init_work *w;
+  if (!get_args(env, info, 2, argv) || !get_bytes(env, argv[0], &bytes, &len))
+    return NULL;
+  w = calloc(1, sizeof *w);
+  if (w == NULL || (w->data = malloc(len ? len : 1)) == NULL) {
+    free(w);
+    napi_throw_error(env, "ENOMEM", "shim: out of memory");
+    return NULL;
+  }
+  memcpy(w->data, bytes, len);
+  w->len = len;
+  if (!get_str(env, argv[1], 0, &w->params)) {
+    free(w->data);
+    free(w);
+    return NULL;
+  }
+  napi_create_promise(env, &w->deferred, &promise);
+  napi_create_string_utf8(env, "init_module", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_async_work(env, NULL, name, init_execute, init_complete, w, &w->work) != napi_ok ||
+      napi_queue_async_work(env, w->work) != napi_ok) {
+    napi_value v;
+    napi_create_int64(env, -(int64_t)ENOMEM, &v);
+    napi_resolve_deferred(env, w->deferred, v);
+    init_free(w);
+  }
+  return promise;
 }
 
 /* deleteModule(name, flags) */
@@ -356,10 +425,7 @@ static void poll_execute(napi_env env, void *data) {
 
 static void poll_complete(napi_env env, napi_status status, void *data) {
   struct poll_work *w = data;
-  napi_value v;
-  napi_create_int64(env, status == napi_ok ? (int64_t)w->rc : -(int64_t)ECANCELED, &v);
-  napi_resolve_deferred(env, w->deferred, v);
-  napi_delete_async_work(env, w->work);
+  settle(env, status, w->deferred, w->work, w->rc);
   free(w);
 }
 
@@ -404,7 +470,7 @@ static napi_value init(napi_env env, napi_value exports) {
     napi_callback fn;
   } table[] = {
       {"finitModule", finit_module}, {"finitModuleAsync", finit_module_async},
-      {"initModule", init_module},
+      {"initModule", init_module}, {"initModuleAsync", init_module_async},
       {"deleteModule", delete_module}, {"mount", do_mount},
       {"umount2", do_umount2},       {"reboot", do_reboot},
       {"sync", do_sync},             {"pivotRoot", pivot_root},

@@ -59,6 +59,9 @@ export interface RawShim {
   /** finit_module on libuv's thread pool; resolves to >= 0 or -errno, never rejects */
   finitModuleAsync(fd: number, params: string, flags: number): Promise<number>
   initModule(image: Uint8Array, params: string): number
+  /** init_module on libuv's thread pool, on a copy of the bytes; resolves to >= 0 or -errno
+   * (optional: fakes written before it) */
+  initModuleAsync?(image: Uint8Array, params: string): Promise<number>
   deleteModule(name: string, flags: number): number
   mount(
     source: string | null,
@@ -91,6 +94,8 @@ export interface Sys {
   finitModuleAsync(path: string, params?: string, flags?: number): Promise<void>
   /** init_module(2) on bytes already in memory; `path` only names them in errors. */
   initModule(image: Uint8Array, params?: string, path?: string): void
+  /** initModule off the main thread, as finitModuleAsync (a module decompressed here) */
+  initModuleAsync(image: Uint8Array, params?: string, path?: string): Promise<void>
   deleteModule(name: string, flags?: number): void
   mount(
     source: string | null,
@@ -275,6 +280,9 @@ export function makeSys(addon: RawShim, fs: FileOpener = nodeFs): Sys {
     },
     initModule(image, params = '', path) {
       check(addon.initModule(image, params), 'init_module', path)
+    },
+    async initModuleAsync(image, params = '', path) {
+      check(addon.initModuleAsync ? await addon.initModuleAsync(image, params) : addon.initModule(image, params), 'init_module', path)
     },
     deleteModule(name, flags = O_NONBLOCK) {
       check(addon.deleteModule(name, flags), 'delete_module', name)

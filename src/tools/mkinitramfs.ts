@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util'
 import { kernelRelease } from '../sys/release.js'
 import { loadImageConfig } from '../image/config-fs.js'
 import { imageOutput, mergeImageSettings, parseAddFile, parseCmdlineWords, parseCompress, parseModuleSelector, selectorText, type ImageFlags, type Parsed } from '../image/config.js'
-import { defaultRuntimeCompression, mkinitramfs, plan, checkCompression, readKernelConfig, PARTS, type Plan, type MkInitramfsOptions } from '../initramfs/mkinitramfs.js'
+import { defaultRuntimeCompression, mkinitramfs, plan, checkCompression, readKernelConfig, MODULE_FILES, PARTS, type ModuleFiles, type Plan, type MkInitramfsOptions } from '../initramfs/mkinitramfs.js'
 import { MkInitramfsError } from '../initramfs/errors.js'
 import { sourceDateEpoch } from '../initramfs/output.js'
 import { describeReason, describeReasons, parseSelectors, SelectorError, type Selector } from '../image/select.js'
@@ -42,6 +42,12 @@ const USAGE = `usage: modload mkinitramfs [-o OUT] [-k KVER] [--kernel-root ROOT
                           compressed KIND (the kernel unpacks one archive after the other);
                           default lz4 when the kernel's config has CONFIG_RD_LZ4=y and
                           --compress is tighter ('same': one archive)
+  --compress-modules each|archive
+                          each (default, unless --compress none): every module but the root's
+                          chain compressed on its own (zstd) in an uncompressed archive of its
+                          own: the kernel copies it at boot, modload decompresses only what it
+                          loads; the chain stays uncompressed with the indexes. archive: the
+                          modules as the tree has them, in the --compress archive
   --init FILE             program to install as /init (default: this executable)
   --add SRC[:DEST]        add a file to the image (replaces an entry at DEST; DEST defaults to SRC)
   --cmdline WORDS         default kernel command line words for init (the real command line wins)
@@ -56,6 +62,12 @@ const USAGE = `usage: modload mkinitramfs [-o OUT] [-k KVER] [--kernel-root ROOT
   --json                  the same as JSON, for scripts
 Flags override the config file (/etc/modload/mkinitramfs.conf, then mkinitramfs.conf.d/*.conf).
 Entries are sorted and stamped with SOURCE_DATE_EPOCH (else 0): same inputs, same bytes.`
+
+function parseModuleFiles(word: string | undefined): ModuleFiles | undefined {
+  if (word === undefined) return undefined
+  if ((MODULE_FILES as readonly string[]).includes(word)) return word as ModuleFiles
+  throw new UsageError(`--compress-modules: '${word}': expected ${MODULE_FILES.join(' or ')}`)
+}
 
 /** A flag's value through the config file's own parser, so both accept the same words. */
 function flag<T>(name: string, r: Parsed<T>): T {
@@ -134,6 +146,7 @@ export const mkinitramfsTool: Tool = {
         rootfs: { type: 'string' },
         compress: { type: 'string' },
         'compress-runtime': { type: 'string' },
+        'compress-modules': { type: 'string' },
         init: { type: 'string' },
         add: { type: 'string', multiple: true },
         cmdline: { type: 'string' },
@@ -194,6 +207,7 @@ export const mkinitramfsTool: Tool = {
           : values['compress-runtime'] !== undefined
             ? flag('compress-runtime', parseCompress(values['compress-runtime'])).kind
             : defaultRuntimeCompression(compress, readKernelConfig(kernelRoot, kver)),
+      moduleFiles: parseModuleFiles(values['compress-modules']),
       add: settings.add.map((a) => ({ src: a.src, dest: a.dest })),
       mtime: sourceDateEpoch(process.env),
       configRoot: settings.modprobeD ? '/' : null,
@@ -219,7 +233,7 @@ export const mkinitramfsTool: Tool = {
     const started = Date.now()
     const r = await mkinitramfs(opts)
     warn(r)
-    const how = opts.compressRuntime ? `${compress}, runtime ${opts.compressRuntime}` : compress
+    const how = [compress, ...(opts.compressRuntime ? [`runtime ${opts.compressRuntime}`] : []), ...(r.separate.size ? [`${r.separate.size} modules each compressed`] : [])].join(', ')
     io.err(formatSummary(r, { output, bytes: r.bytes, compress: how, seconds: (Date.now() - started) / 1000 }) + '\n')
     return 0
   },
