@@ -218,6 +218,34 @@ t.test("usb-storage's delayed scan: the SCSI disk arrives after a silence longer
   t.same(r2.results.map((x) => x.name), ['xhci_pci', 'usb_storage'], 'without the hold the quiet period ends first')
 })
 
+t.test("the usb-storage hold ends once the host's scan added a SCSI device under it", async (t) => {
+  const host = '/devices/pci0000:00/0000:00:03.0/usb2/2-1/2-1:1.0/host6'
+  const run = async (lun: Record<string, string>) => {
+    const m = machine({
+      devices: [XHCI],
+      onLoad: (n) =>
+        n === 'xhci_pci'
+          ? [[200, ev('add', '/devices/pci0000:00/0000:00:03.0/usb2/2-1/2-1:1.0', { MODALIAS: 'usb:v46F4p0001d0000dc00dsc00dp00ic08isc06ip50in00' })]]
+          : n === 'usb_storage'
+            ? [[5, ev('add', `${host}/scsi_host/host6`, { SUBSYSTEM: 'scsi_host' })], [1000, ev('add', `${host}/target6:0:0/6:0:0:0`, lun)]]
+            : [],
+    })
+    const o = m.base()
+    o.holdFor = (e) => usbStorageHold(e, () => 1000)
+    const lines: string[] = []
+    o.debug = (l) => lines.push(l)
+    const r = await coldplug(o)
+    return { names: r.results.map((x) => x.name), end: m.now(), lines }
+  }
+  const lun = await run({ SUBSYSTEM: 'scsi', DEVTYPE: 'scsi_device', MODALIAS: 'scsi:t-0x00' })
+  t.same(lun.names, ['xhci_pci', 'usb_storage', 'sd_mod'])
+  t.ok(lun.lines.some((l) => /^hold for .*\/host6\/scsi_host\/host6 ends \d+ ms early: add .*\/6:0:0:0$/.test(l)), 'said in the debug log')
+  // a device under the host that is not a LUN (its target) does not end it
+  const target = await run({ SUBSYSTEM: 'scsi', DEVTYPE: 'scsi_target' })
+  t.ok(lun.end < target.end - 100, `settled at ${lun.end} ms, not at the hold's end (${target.end} ms)`)
+  t.notOk(target.lines.some((l) => l.startsWith('hold for')))
+})
+
 t.test('the usb-storage hold and its parameter', async (t) => {
   t.equal(usbStorageHold(ev('add', '/devices/pci0/usb1/1-1/1-1:1.0/host0/scsi_host/host0', { SUBSYSTEM: 'scsi_host' }), () => 1000), 1500)
   t.equal(usbStorageHold(ev('add', '/devices/pci0/ata1/host0/scsi_host/host0', { SUBSYSTEM: 'scsi_host' }), () => 1000), 0, 'not behind USB')

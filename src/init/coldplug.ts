@@ -156,6 +156,20 @@ export function usbStorageHold(ev: Uevent, delayUseMs: () => number, marginMs = 
 }
 
 /**
+ * Whether `ev` ends the hold `held` asked for before its time: usb-storage's (usbStorageHold)
+ * once the host's scan has added a SCSI device (a LUN) under it. The disk is found; what
+ * follows (its driver's load, the block devices, further LUNs of the same scan) is loads and
+ * uevents, which the quiet period covers. A host whose scan finds nothing keeps the whole hold.
+ * A hub's (usbHubHold) runs to its end: its ports enumerate one after the other.
+ */
+export function holdEndedBy(held: Uevent, ev: Uevent): boolean {
+  if (held.env.get('SUBSYSTEM') !== 'scsi_host' || ev.action !== 'add') return false
+  if (ev.env.get('SUBSYSTEM') !== 'scsi' || ev.env.get('DEVTYPE') !== 'scsi_device') return false
+  const host = held.devpath.replace(/\/scsi_host\/[^/]+$/, '')
+  return host !== held.devpath && ev.devpath.startsWith(`${host}/`)
+}
+
+/**
  * A new USB hub (a root hub behind a host controller driver that just loaded, or a hub behind
  * it) enumerates its ports from a work queue: debounce (100 ms or more), reset, descriptors,
  * and only then the devices' uevents, a silence that can outlast the quiet period on a slow
@@ -271,7 +285,9 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
   /** post-softdep module -> modules it must follow */
   const postOf = new Map<string, string[]>()
   let lastActivity = t0
-  let holdUntil = t0
+  /** the holds in force (holdFor), by the devpath of the event that asked for them */
+  const holds = new Map<string, { ev: Uevent; until: number }>()
+  const holdUntil = (): number => Math.max(t0, ...[...holds.values()].map((h) => h.until))
   /** ends the current wait of the main loop (a load finished or started) */
   let wakeUp = (): void => undefined
   /** no new load starts (stopNow): the root device was there, the caller asked, or the image
@@ -499,9 +515,15 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
       if (ev.action === 'add' && ev.env.get('SUBSYSTEM') === 'block') askEnough = enough !== undefined
       const alias = ev.env.get('MODALIAS')
       if (alias && (ev.action === 'add' || ev.action === 'change' || ev.action === 'bind')) want(alias, false)
+      for (const [path, h] of holds) {
+        if (h.until > now && holdEndedBy(h.ev, ev)) {
+          holds.delete(path)
+          debug(`hold for ${path} ends ${(h.until - now).toFixed(0)} ms early: ${ev.action} ${ev.devpath}`)
+        }
+      }
       const hold = o.holdFor?.(ev) ?? 0
       if (hold > 0) {
-        holdUntil = Math.max(holdUntil, now + hold)
+        holds.set(ev.devpath, { ev, until: Math.max(holds.get(ev.devpath)?.until ?? 0, now + hold) })
         debug(`hold ${hold} ms for ${ev.action} ${ev.devpath}`)
       }
     }
@@ -545,11 +567,11 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     }
     // a load that has been in the kernel past slowMs may be hung: it does not hold up the root
     if (stopping && scheduler.inFlight().every((f) => now - f.since >= (o.slowMs ?? 5000))) break
-    if (!stopping && scheduler.holdFrom !== undefined && scheduler.idleBelowHold() && now - lastActivity >= o.quietMs && now >= holdUntil) {
+    if (!stopping && scheduler.holdFrom !== undefined && scheduler.idleBelowHold() && now - lastActivity >= o.quietMs && now >= holdUntil()) {
       debug('the root is not there yet and all else is quiet: the held loads go now')
       scheduler.releaseHold()
     }
-    if (scheduler.idle() && now - lastActivity >= o.quietMs && now >= holdUntil) {
+    if (scheduler.idle() && now - lastActivity >= o.quietMs && now >= holdUntil()) {
       if (o.events !== null) break
       // no uevents: only a last look at /sys can tell whether devices came late
       rescan()
@@ -567,7 +589,7 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     // sleep until something happens: a uevent, a load's end, or the next deadline (the end of
     // the quiet period or a hold, a slow load's release, the timeout)
     let until = t0 + o.timeoutMs
-    if (scheduler.idle() || (scheduler.holdFrom !== undefined && scheduler.idleBelowHold())) until = Math.min(until, Math.max(lastActivity + o.quietMs, holdUntil))
+    if (scheduler.idle() || (scheduler.holdFrom !== undefined && scheduler.idleBelowHold())) until = Math.min(until, Math.max(lastActivity + o.quietMs, holdUntil()))
     const release = scheduler.nextReleaseAt()
     if (release !== undefined) until = Math.min(until, release)
     // every slot taken and loads ready: look at the CPU again soon
