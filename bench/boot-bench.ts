@@ -253,7 +253,8 @@ Measured ${rec.date} UTC on ${rec.kernel}, host load average at the start ${rec.
 Each machine of \`qemu/machines.ts\` is booted ${rec.runs} times with each loader (interleaved),
 QEMU under TCG (no KVM), 1 CPU, ${coldplugMemMiB} MiB, kernel command line
 \`console=ttyS0 quiet panic=-1 modload.halt\`. Every image holds the kernel's whole module tree
-with depmod's indexes (lz4):
+with depmod's indexes, plain modules in one lz4 archive (modload's built with
+\`--compress-modules archive\`, not its default, so that no loader decompresses modules):
 
 ${loaders.map((l) => `- **${l}**: ${loaderDescriptions[l]}`).join('\n')}
 

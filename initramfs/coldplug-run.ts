@@ -70,7 +70,9 @@ export function coldplugBusySeconds(m: ColdplugMarkers): number | undefined {
 export async function ensureLoaderImage(loader: Loader, kernel: Kernel): Promise<string> {
   if (loader === 'modload') {
     await ensureExecutable()
-    return ensureImage({ kernel, name: 'all', modules: 'all', compress: 'lz4' })
+    // the whole tree as the reference images hold it (plain modules in one lz4 archive), so
+    // the coldplug phase compares loaders, not where the modules are decompressed
+    return ensureImage({ kernel, name: 'all', modules: 'all', compress: 'lz4', moduleFiles: 'archive' })
   }
   return ensureReferenceImage({ kernel, kind: loader as ReferenceKind })
 }

@@ -28,6 +28,8 @@ export interface ImageOptions {
   /** a captured /sys (qemu/capture.ts) for the host selector */
   sysfs?: string
   compress?: string
+  /** mkinitramfs --compress-modules (default: mkinitramfs's, each) */
+  moduleFiles?: 'each' | 'archive'
   /** extra files: [host file, path in the image] */
   add?: readonly [string, string][]
   /** a label for the file name */
@@ -54,7 +56,7 @@ export async function treeDigest(dir: string): Promise<string> {
 export async function ensureImage(opts: ImageOptions): Promise<string> {
   const exe = await fs.stat(executable)
   const h = createHash('sha256')
-  h.update(JSON.stringify([exe.size, exe.mtimeMs, opts.kernel.version, opts.kernel.root, opts.modules, opts.compress ?? 'lz4', opts.add ?? []]))
+  h.update(JSON.stringify([exe.size, exe.mtimeMs, opts.kernel.version, opts.kernel.root, opts.modules, opts.compress ?? 'lz4', opts.add ?? [], opts.moduleFiles ?? 'each']))
   for (const [src] of opts.add ?? []) h.update(await fs.readFile(src))
   if (opts.sysfs) h.update(await treeDigest(opts.sysfs))
   const key = h.digest('hex').slice(0, 16)
@@ -70,6 +72,7 @@ export async function ensureImage(opts: ImageOptions): Promise<string> {
   const args = ['mkinitramfs', '-o', out, '--kernel-root', opts.kernel.root, '-k', opts.kernel.version]
   // the build host's modprobe.d stays out: test images depend only on their inputs
   args.push('--modules', opts.modules === 'all' ? 'all' : opts.modules.join(','), '--compress', opts.compress ?? 'lz4', '--no-modprobe-d')
+  if (opts.moduleFiles) args.push('--compress-modules', opts.moduleFiles)
   for (const [src, dest] of opts.add ?? []) args.push('--add', `${src}:${dest}`)
   if (opts.sysfs) args.push('--sysfs', opts.sysfs)
   await run(executable, args, { env: { ...process.env, SOURCE_DATE_EPOCH: '0' }, passthrough: true })
