@@ -194,6 +194,24 @@ t.test('module files each compressed, in an archive of their own; the root chain
   t.ok(r.sizes.modules < 5 * 28 + 100, `sizes as stored (${r.sizes.modules} bytes)`)
   t.same([...r.separate].sort(), [...stored.keys()].map((p) => `/${p}`).sort())
 
+  // a tree whose modules are compressed (Debian 6.12: .ko.xz): zstd in the image too
+  const { mkdirSync, writeFileSync } = await import('node:fs')
+  const { gzipSync } = await import('node:zlib')
+  const tree = `${dir}/xztree`
+  const xmd = `${tree}/lib/modules/${kver}/kernel`
+  mkdirSync(xmd, { recursive: true })
+  const alpha = Buffer.from('\x7fELF alpha module bytes '.repeat(20))
+  const beta = Buffer.from('\x7fELF beta module bytes '.repeat(20))
+  writeFileSync(`${xmd}/alpha.ko.xz`, execFileSync('xz', ['-c', '--check=crc32'], { input: alpha }))
+  writeFileSync(`${xmd}/beta.ko.gz`, gzipSync(beta))
+  writeFileSync(`${tree}/lib/modules/${kver}/modules.dep`, 'kernel/alpha.ko.xz: kernel/beta.ko.gz\nkernel/beta.ko.gz:\n')
+  const x = await mkinitramfs({ ...base, kernelRoot: tree, selectors: parseSelectors(['alpha']), host: undefined, output: `${dir}/x.img` })
+  const ximg = readFileSync(`${dir}/x.img`)
+  const xstored = new Map(readCpio(ximg.subarray(ximg.indexOf(Buffer.from('070701'), ximg.indexOf(Buffer.from([0x1f, 0x8b, 0x08]))))).map((f) => [f.path, f.data]))
+  t.ok(unzstd(xstored.get(`${md}/kernel/alpha.ko.zst`)!).equals(alpha), '.ko.xz stored as .ko.zst of the same module')
+  t.ok(unzstd(xstored.get(`${md}/kernel/beta.ko.zst`)!).equals(beta), '.ko.gz too')
+  t.equal(x.separate.size, 2)
+
   const plain = await mkinitramfs({ ...base, compress: 'none', output: `${dir}/n.img` })
   t.equal(plain.separate.size, 0, 'an uncompressed image keeps the modules as they are')
   const archive = await mkinitramfs({ ...base, moduleFiles: 'archive', output: `${dir}/a.img` })

@@ -10,7 +10,7 @@ import { checkModulePath } from '../core/module-path.js'
 import { readFileSync, statSync } from 'node:fs'
 import { parentDirs, type CpioEntry } from './cpio.js'
 import { MkInitramfsError } from './errors.js'
-import { DEFAULT_LEVEL, writeImage, zstdBytes, type Compression, type Segment } from './output.js'
+import { canUnpack, DEFAULT_LEVEL, unpackSync, writeImage, zstdBytes, type Compression, type Segment } from './output.js'
 import { compressionOfName, decompress } from '../compress/compress.js'
 import { neededLibraries } from './libs.js'
 import { binIndexesFromTexts } from '../depmod/bin-from-text.js'
@@ -42,11 +42,12 @@ export const TOOL_LINKS = ['modprobe', 'insmod', 'rmmod', 'lsmod', 'modinfo', 'd
 
 /**
  * How the image stores module files:
- * - each: every module outside the root's chain compressed on its own (zstd; a file the tree
- *   already has compressed stays as it is) in an uncompressed archive of its own, so unpacking
- *   the image only copies those bytes and the loader decompresses only the modules it loads
- *   (most of an image's modules are for devices a boot may never see); the root chain's modules,
- *   which every boot loads first, uncompressed in the compressed archive with the indexes.
+ * - each: every module outside the root's chain compressed on its own (zstd, a tree's .ko.xz
+ *   and .ko.gz too; without the xz program a .ko.xz stays as it is) in an uncompressed archive
+ *   of its own, so unpacking the image only copies those bytes and the loader decompresses only
+ *   the modules it loads (most of an image's modules are for devices a boot may never see); the
+ *   root chain's modules, which every boot loads first, uncompressed in the compressed archive
+ *   with the indexes.
  * - archive: every module as the tree has it, in the compressed archive.
  */
 export const MODULE_FILES = ['each', 'archive'] as const
@@ -274,15 +275,20 @@ export async function plan(opts: MkInitramfsOptions): Promise<Plan> {
       }
       put({ type: 'file', path: `${inImage}/${plain}`, mode: 0o644, data: () => bytes }, 'modules', bytes.length)
       rename.set(m.path, plain)
-    } else if (kind !== null) {
+    } else if (kind === 'zstd' || (kind !== null && !canUnpack(kind))) {
       file(`${inImage}/${m.path}`, src, 'modules', 0o644)
       separate.add(`${inImage}/${m.path}`)
     } else {
-      const dest = `${inImage}/${m.path}.zst`
+      // zstd, also for a tree's .ko.xz and .ko.gz: decoding xz costs ~6 times what zstd does
+      // per byte (the kernel's own decoder under emulation, docs/runtime-weight.md; xz 127 MB/s
+      // against zstd 1.3 GB/s on hardware, lzbench), and a boot decodes every module it loads
+      const stored = `${kind === null ? m.path : m.path.slice(0, m.path.lastIndexOf('.'))}.zst`
+      const dest = `${inImage}/${stored}`
       let packed: Uint8Array | undefined
-      const data = (): Uint8Array => (packed ??= zstdBytes(readFileSync(src), level, src))
+      const plain = (): Uint8Array => (kind === null ? readFileSync(src) : unpackSync(kind, readFileSync(src), src))
+      const data = (): Uint8Array => (packed ??= zstdBytes(plain(), level, src))
       put({ type: 'file', path: dest, mode: 0o644, data }, 'modules', sourceSize(src, dest))
-      rename.set(m.path, `${m.path}.zst`)
+      rename.set(m.path, stored)
       separate.add(dest)
       compressedAtWrite.set(dest, data)
     }
