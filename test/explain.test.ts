@@ -20,4 +20,6 @@ t.test("an errno only a module's init returns: its text, never the code twice", 
 
 t.test('a compressed file the kernel cannot unpack is EINVAL too', async (t) => {
   t.match(explain('EINVAL', '/m/x.ko.zst').hint, /decompress/)
+  t.match(explain('EINVAL', '/m/x.ko.zst', 22, 'finit_module').hint, /decompress/)
+  t.match(explain('EINVAL', '/m/x.ko.zst', 22, 'init_module').hint, /parameter given to the module/, 'decompressed here, then init_module: a parameter problem')
 })

@@ -41,12 +41,13 @@ const OPEN: Record<string, Explanation> = {
   EACCES: { text: 'Permission denied', hint: 'the module file cannot be read' },
 }
 
-/** `path` refines the hint: the kernel reports a compressed file it cannot unpack as EINVAL.
- * `errno` gives the text of a code the table does not know. `syscall` 'open': the module file
- * itself could not be opened. */
+/** `path` refines the hint: the kernel reports a compressed file it cannot unpack as EINVAL
+ * (not after init_module: those bytes were decompressed here, and a file that would not
+ * decompress never reached the kernel). `errno` gives the text of a code the table does not
+ * know. `syscall` 'open': the module file itself could not be opened. */
 export function explain(code: string, path = '', errno?: number, syscall?: string): Explanation {
   if (syscall === 'open') return OPEN[code] ?? { text: errno === undefined ? code : strerror(errno), hint: 'the module file could not be opened' }
-  if (code === 'EINVAL' && /\.ko\.(xz|zst|gz)$/.test(path)) {
+  if (code === 'EINVAL' && syscall !== 'init_module' && /\.ko\.(xz|zst|gz)$/.test(path)) {
     return { text: 'Invalid argument', hint: 'the kernel could not decompress the file (corrupt?) or an option is unknown; see dmesg' }
   }
   return TABLE[code] ?? { text: errno === undefined ? code : strerror(errno), hint: "probably what the module's own init returned; see dmesg for the driver's reason" }
