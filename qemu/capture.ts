@@ -75,7 +75,8 @@ export async function captureMachine(kernel: Kernel, machine: string, opts: Capt
     if (!opts.refresh && fresh(cached)) return result(cached)
     await ensureHostTools()
     await ensureExecutable()
-    const initrd = await ensureImage({ kernel, modules: 'all', name: 'all', compress: 'lz4' })
+    // the whole tree as the coldplug bench and the tests hold it: one cached image
+    const initrd = await ensureImage({ kernel, modules: 'all', name: 'all', compress: 'lz4', moduleFiles: 'archive' })
     const target = def.disks[0]
     const settings = { kernel, initrd, machine, memMiB: Math.max(def.memMiB ?? 1024, 2048), timeoutMs: opts.timeoutMs ?? 600_000 }
     const disk = target ? await ensureRootDisk(kernel) : undefined

@@ -212,6 +212,16 @@ t.test('module files each compressed, in an archive of their own; the root chain
   t.ok(unzstd(xstored.get(`${md}/kernel/beta.ko.zst`)!).equals(beta), '.ko.gz too')
   t.equal(x.separate.size, 2)
 
+  // --add over a module's path replaces that module, compressed one by one or not
+  const { writeFileSync: write } = await import('node:fs')
+  write(`${dir}/patched.ko`, 'a patched virtio_net')
+  const patched = await mkinitramfs({ ...base, add: [{ src: `${dir}/patched.ko`, dest: `/${md}/kernel/drivers/net/virtio_net.ko` }], output: `${dir}/p.img` })
+  t.notOk(patched.separate.has(`/${md}/kernel/drivers/net/virtio_net.ko.zst`), 'the replaced module is not stored compressed beside it')
+  const pimg = readFileSync(`${dir}/p.img`)
+  const pmain = new Map(readCpio(gunzipSync(pimg.subarray(pimg.indexOf(Buffer.from([0x1f, 0x8b, 0x08]))))).map((f) => [f.path, f.data]))
+  t.equal(Buffer.from(pmain.get(`${md}/kernel/drivers/net/virtio_net.ko`)!).toString(), 'a patched virtio_net', 'the added file is the module')
+  t.match(Buffer.from(pmain.get(`${md}/modules.dep`)!).toString(), /^kernel\/drivers\/net\/virtio_net\.ko: /m, 'and modules.dep names it')
+
   const plain = await mkinitramfs({ ...base, compress: 'none', output: `${dir}/n.img` })
   t.equal(plain.separate.size, 0, 'an uncompressed image keeps the modules as they are')
   const archive = await mkinitramfs({ ...base, moduleFiles: 'archive', output: `${dir}/a.img` })

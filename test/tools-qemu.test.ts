@@ -80,7 +80,7 @@ for (const flavor of kernelFlavors) {
     t.same(get('insmod-params'), { rc: '0', max_loop: '4', out: '' }, 'insmod loop max_loop=4: visible in /sys/module/loop/parameters')
     const mp = get('modprobe-params')
     t.match(mp, { rc: '0', dummy2: 'yes' }, 'modprobe dummy numdummies=3 made dummy0..2')
-    t.match(mp.out, /^insmod \/lib\/modules\/\S+\/dummy\.ko(\.xz)? numdummies=3\|$/, '-v prints kmod\'s insmod line')
+    t.match(mp.out, /^insmod \/lib\/modules\/\S+\/dummy\.ko(\.xz|\.zst)? numdummies=3\|$/, '-v prints kmod\'s insmod line')
     const deps = get('modprobe-deps')
     t.match(deps, { rc: '0', '8021q': '1', garp: '1', mrp: '1', stp: '1', llc: '1' }, 'modprobe 8021q loads its dependencies')
     t.match(deps.out, /^(insmod \S+ \|){4}insmod \S+8021q\.ko\S* \|$/, 'one insmod line per module, dependencies first')

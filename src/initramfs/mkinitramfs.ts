@@ -8,6 +8,7 @@
 // and renamed, so a failure never leaves a half-written image.
 import { checkModulePath } from '../core/module-path.js'
 import { readFileSync, statSync } from 'node:fs'
+import { posix } from 'node:path'
 import { parentDirs, type CpioEntry } from './cpio.js'
 import { MkInitramfsError } from './errors.js'
 import { canUnpack, DEFAULT_LEVEL, unpackSync, writeImage, zstdBytes, type Compression, type Segment } from './output.js'
@@ -252,6 +253,8 @@ export async function plan(opts: MkInitramfsOptions): Promise<Plan> {
   const rename = new Map<string, string>()
   const separate = new Set<string>()
   const compressedAtWrite = new Map<string, () => Uint8Array>()
+  // a module that --add replaces keeps its own path, where the added file lands
+  const added = new Set((opts.add ?? []).map((a) => posix.normalize(a.dest)))
   for (const m of selection.modules) {
     const src = `${dir}/${m.path}`
     // an index entry out of the tree must not pull a host file into the image (nor a path
@@ -262,7 +265,7 @@ export async function plan(opts: MkInitramfsOptions): Promise<Plan> {
       throw new MkInitramfsError(`${(err as Error).message}`)
     }
     const kind = compressionOfName(m.path)
-    if (!each || (chain.has(m.name) && kind === null)) {
+    if (!each || (chain.has(m.name) && kind === null) || added.has(`${inImage}/${m.path}`)) {
       file(`${inImage}/${m.path}`, src, 'modules', 0o644)
     } else if (chain.has(m.name)) {
       // the root's chain is loaded before anything else: no decompression on that path
