@@ -11,7 +11,7 @@ import { readFileSync, statSync } from 'node:fs'
 import { posix } from 'node:path'
 import { parentDirs, type CpioEntry } from './cpio.js'
 import { MkInitramfsError } from './errors.js'
-import { canUnpack, DEFAULT_LEVEL, unpackSync, writeImage, zstdBytes, type Compression, type Segment } from './output.js'
+import { DEFAULT_LEVEL, writeImage, zstdBytes, type Compression, type Segment } from './output.js'
 import { compressionOfName, decompress } from '../compress/compress.js'
 import { neededLibraries } from './libs.js'
 import { binIndexesFromTexts } from '../depmod/bin-from-text.js'
@@ -44,15 +44,21 @@ export const TOOL_LINKS = ['modprobe', 'insmod', 'rmmod', 'lsmod', 'modinfo', 'd
 /**
  * How the image stores module files:
  * - each: every module outside the root's chain compressed on its own (zstd, a tree's .ko.xz
- *   and .ko.gz too; without the xz program a .ko.xz stays as it is) in an uncompressed archive
- *   of its own, so unpacking the image only copies those bytes and the loader decompresses only
- *   the modules it loads (most of an image's modules are for devices a boot may never see); the
- *   root chain's modules, which every boot loads first, uncompressed in the compressed archive
- *   with the indexes.
+ *   and .ko.gz too) in an uncompressed archive of its own, so unpacking the image only copies
+ *   those bytes and the loader decompresses only the modules it loads (most of an image's
+ *   modules are for devices a boot may never see); the root chain's modules, which every boot
+ *   loads first, uncompressed in the compressed archive with the indexes.
  * - archive: every module as the tree has it, in the compressed archive.
  */
 export const MODULE_FILES = ['each', 'archive'] as const
 export type ModuleFiles = (typeof MODULE_FILES)[number]
+
+/** A file compressed when the image is written: prepare() (write() awaits it) makes the bytes
+ * that data() gives. */
+export interface Packed {
+  prepare(): Promise<void>
+  data(): Uint8Array
+}
 
 /** The parts an image's size is reported by. */
 export const PARTS = ['runtime', 'modules', 'firmware', 'indexes', 'config'] as const
@@ -120,8 +126,8 @@ export interface Plan {
   missingFirmware: MissingFirmware[]
   /** paths stored as they are in an uncompressed archive of their own (moduleFiles each) */
   separate: ReadonlySet<string>
-  /** files compressed when the image is written, by path: their bytes once written */
-  compressedAtWrite: ReadonlyMap<string, () => Uint8Array>
+  /** files compressed when the image is written, by path */
+  compressedAtWrite: ReadonlyMap<string, Packed>
 }
 
 export interface MkInitramfsResult extends Plan {
@@ -252,7 +258,7 @@ export async function plan(opts: MkInitramfsOptions): Promise<Plan> {
   /** modules.dep's path -> the path in the image, where they differ */
   const rename = new Map<string, string>()
   const separate = new Set<string>()
-  const compressedAtWrite = new Map<string, () => Uint8Array>()
+  const compressedAtWrite = new Map<string, Packed>()
   // a module that --add replaces keeps its own path, where the added file lands
   const added = new Set((opts.add ?? []).map((a) => posix.normalize(a.dest)))
   for (const m of selection.modules) {
@@ -278,7 +284,7 @@ export async function plan(opts: MkInitramfsOptions): Promise<Plan> {
       }
       put({ type: 'file', path: `${inImage}/${plain}`, mode: 0o644, data: () => bytes }, 'modules', bytes.length)
       rename.set(m.path, plain)
-    } else if (kind === 'zstd' || (kind !== null && !canUnpack(kind))) {
+    } else if (kind === 'zstd') {
       file(`${inImage}/${m.path}`, src, 'modules', 0o644)
       separate.add(`${inImage}/${m.path}`)
     } else {
@@ -288,12 +294,27 @@ export async function plan(opts: MkInitramfsOptions): Promise<Plan> {
       const stored = `${kind === null ? m.path : m.path.slice(0, m.path.lastIndexOf('.'))}.zst`
       const dest = `${inImage}/${stored}`
       let packed: Uint8Array | undefined
-      const plain = (): Uint8Array => (kind === null ? readFileSync(src) : unpackSync(kind, readFileSync(src), src))
-      const data = (): Uint8Array => (packed ??= zstdBytes(plain(), level, src))
-      put({ type: 'file', path: dest, mode: 0o644, data }, 'modules', sourceSize(src, dest))
+      const entry: Packed = {
+        // decompressed in this process (xz: xz-decompress's WebAssembly), not by a program per
+        // file: forking this executable 200 times took 8 s
+        prepare: async () => {
+          if (packed !== undefined) return
+          const raw = readFileSync(src)
+          try {
+            packed = zstdBytes(kind === null ? raw : await decompress(raw, kind, src), level, src)
+          } catch (err) {
+            throw err instanceof MkInitramfsError ? err : new MkInitramfsError((err as Error).message)
+          }
+        },
+        data: () => {
+          if (packed === undefined) throw new MkInitramfsError(`${src}: not compressed yet (write() prepares it)`)
+          return packed
+        },
+      }
+      put({ type: 'file', path: dest, mode: 0o644, data: entry.data }, 'modules', sourceSize(src, dest))
       rename.set(m.path, stored)
       separate.add(dest)
-      compressedAtWrite.set(dest, data)
+      compressedAtWrite.set(dest, entry)
     }
   }
 
@@ -440,8 +461,9 @@ export function segments(p: Pick<Plan, 'entries' | 'files'> & Partial<Pick<Plan,
   ]
 }
 
-/** Write a planned image. */
-export function write(p: Plan, opts: Pick<MkInitramfsOptions, 'output' | 'compress' | 'level' | 'mtime' | 'compressRuntime'>): Promise<number> {
+/** Write a planned image (the files it compresses first). */
+export async function write(p: Plan, opts: Pick<MkInitramfsOptions, 'output' | 'compress' | 'level' | 'mtime' | 'compressRuntime'>): Promise<number> {
+  for (const f of p.compressedAtWrite.values()) await f.prepare()
   return writeImage(segments(p, opts), opts.mtime, opts.output)
 }
 
@@ -465,9 +487,9 @@ export async function mkinitramfs(opts: MkInitramfsOptions): Promise<MkInitramfs
   const bytes = await write(p, opts)
   // the sizes of the files compressed while writing, as stored
   for (const f of p.files) {
-    const data = p.compressedAtWrite.get(f.path)
-    if (data === undefined) continue
-    const stored = data().length
+    const packed = p.compressedAtWrite.get(f.path)
+    if (packed === undefined) continue
+    const stored = packed.data().length
     p.sizes[f.part] += stored - f.bytes
     f.bytes = stored
   }

@@ -74,26 +74,6 @@ export function zstdBytes(bytes: Uint8Array, level: number, what: string): Uint8
   return r.stdout
 }
 
-/**
- * A module file's bytes uncompressed, synchronously (for a write's data()): gzip through Node's
- * zlib, xz through the xz program. Null when `kind` cannot be read here (no xz program): the
- * caller keeps the file as it is.
- */
-export function unpackSync(kind: 'gzip' | 'xz', bytes: Uint8Array, what: string): Uint8Array {
-  if (kind === 'gzip') return zlib().gunzipSync(bytes)
-  const r = childProcess().spawnSync('xz', ['-dc'], { input: bytes, maxBuffer: Math.max(bytes.length * 16, 1 << 24) })
-  if (r.error || r.status !== 0) throw new MkInitramfsError(`${what}: xz -dc failed: ${r.error?.message ?? r.stderr.toString().trim()}`)
-  return r.stdout
-}
-
-let xzWorks: boolean | undefined
-/** Whether unpackSync can read `kind` on this machine (xz needs the xz program). */
-export function canUnpack(kind: 'gzip' | 'xz'): boolean {
-  if (kind === 'gzip') return true
-  xzWorks ??= childProcess().spawnSync('xz', ['--version'], { stdio: 'ignore' }).status === 0
-  return xzWorks
-}
-
 /** Write the archive through the chosen compressor into a new file `out`. */
 export async function writeCompressed(source: Readable, kind: Compression, level: number, out: string): Promise<void> {
   const fd = openSync(out, 'w')
