@@ -1,6 +1,7 @@
 // Builds an initramfs in two steps. plan() decides what goes in and why: the modload executable
 // as /init with the libraries and dynamic loader it needs, the modules the selectors pick
-// (src/image/select.ts) with their dependency and softdep closure, the firmware those modules
+// (src/image/select.ts) with their dependency and softdep closure (each compressed on its own
+// outside the root's chain, or as the tree has them: ModuleFiles), the firmware those modules
 // declare, depmod's indexes trimmed to what is inside (every alias of every module kept, so a
 // device plugged in later finds its driver), the modprobe.d and modules-load.d files that apply,
 // trimmed likewise, and a default kernel command line. write() turns a plan into bytes:
