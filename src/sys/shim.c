@@ -129,6 +129,22 @@ static void settle(napi_env env, napi_status status, napi_deferred deferred, nap
   napi_delete_async_work(env, work);
 }
 
+/* Queue an async call; when that fails its Promise resolves to -ENOMEM at once, and 0 says
+ * the caller frees what it allocated for the call. */
+static int start_work(napi_env env, const char *label, napi_async_execute_callback execute,
+                      napi_async_complete_callback complete, void *data, napi_async_work *work,
+                      napi_deferred deferred) {
+  napi_value name, v;
+  napi_create_string_utf8(env, label, NAPI_AUTO_LENGTH, &name);
+  if (napi_create_async_work(env, NULL, name, execute, complete, data, work) == napi_ok) {
+    if (napi_queue_async_work(env, *work) == napi_ok) return 1;
+    napi_delete_async_work(env, *work);
+  }
+  napi_create_int64(env, -(int64_t)ENOMEM, &v);
+  napi_resolve_deferred(env, deferred, v);
+  return 0;
+}
+
 /* finitModuleAsync(fd, params, flags): the same syscall on libuv's thread pool,
  * returning a Promise of the result (>= 0 or -errno). finit_module blocks for as long as
  * the module's init runs (seconds for some drivers, forever for a broken one); off the main
@@ -157,7 +173,7 @@ static void finit_complete(napi_env env, napi_status status, void *data) {
 }
 
 static napi_value finit_module_async(napi_env env, napi_callback_info info) {
-  napi_value argv[MAX_ARGS], promise, name;
+  napi_value argv[MAX_ARGS], promise;
   int64_t fd, flags;
   struct finit_work *w;
   if (!get_args(env, info, 3, argv) || !get_i64(env, argv[0], &fd) || !get_i64(env, argv[2], &flags))
@@ -174,12 +190,7 @@ static napi_value finit_module_async(napi_env env, napi_callback_info info) {
   w->fd = (int)fd;
   w->flags = (int)flags;
   napi_create_promise(env, &w->deferred, &promise);
-  napi_create_string_utf8(env, "finit_module", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_async_work(env, NULL, name, finit_execute, finit_complete, w, &w->work) != napi_ok ||
-      napi_queue_async_work(env, w->work) != napi_ok) {
-    napi_value v;
-    napi_create_int64(env, -(int64_t)ENOMEM, &v);
-    napi_resolve_deferred(env, w->deferred, v);
+  if (!start_work(env, "finit_module", finit_execute, finit_complete, w, &w->work, w->deferred)) {
     free(w->params);
     free(w);
   }
@@ -234,7 +245,7 @@ static void init_complete(napi_env env, napi_status status, void *data) {
 }
 
 static napi_value init_module_async(napi_env env, napi_callback_info info) {
-  napi_value argv[MAX_ARGS], promise, name;
+  napi_value argv[MAX_ARGS], promise;
   void *bytes;
   size_t len;
   struct init_work *w;
@@ -254,12 +265,7 @@ static napi_value init_module_async(napi_env env, napi_callback_info info) {
     return NULL;
   }
   napi_create_promise(env, &w->deferred, &promise);
-  napi_create_string_utf8(env, "init_module", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_async_work(env, NULL, name, init_execute, init_complete, w, &w->work) != napi_ok ||
-      napi_queue_async_work(env, w->work) != napi_ok) {
-    napi_value v;
-    napi_create_int64(env, -(int64_t)ENOMEM, &v);
-    napi_resolve_deferred(env, w->deferred, v);
+  if (!start_work(env, "init_module", init_execute, init_complete, w, &w->work, w->deferred)) {
     init_free(w);
   }
   return promise;
@@ -430,7 +436,7 @@ static void poll_complete(napi_env env, napi_status status, void *data) {
 }
 
 static napi_value do_poll_async(napi_env env, napi_callback_info info) {
-  napi_value argv[MAX_ARGS], promise, name;
+  napi_value argv[MAX_ARGS], promise;
   int64_t fd, timeout;
   struct poll_work *w;
   if (!get_args(env, info, 2, argv) || !get_i64(env, argv[0], &fd) || !get_i64(env, argv[1], &timeout))
@@ -443,12 +449,7 @@ static napi_value do_poll_async(napi_env env, napi_callback_info info) {
   w->fd = (int)fd;
   w->timeout = (int)timeout;
   napi_create_promise(env, &w->deferred, &promise);
-  napi_create_string_utf8(env, "poll", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_async_work(env, NULL, name, poll_execute, poll_complete, w, &w->work) != napi_ok ||
-      napi_queue_async_work(env, w->work) != napi_ok) {
-    napi_value v;
-    napi_create_int64(env, -(int64_t)ENOMEM, &v);
-    napi_resolve_deferred(env, w->deferred, v);
+  if (!start_work(env, "poll", poll_execute, poll_complete, w, &w->work, w->deferred)) {
     free(w);
   }
   return promise;
