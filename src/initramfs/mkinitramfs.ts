@@ -54,8 +54,8 @@ export const TOOL_LINKS = ['modprobe', 'insmod', 'rmmod', 'lsmod', 'modinfo', 'd
 export const MODULE_FILES = ['each', 'archive'] as const
 export type ModuleFiles = (typeof MODULE_FILES)[number]
 
-/** A file compressed when the image is written: prepare() (write() awaits it) makes the bytes
- * that data() gives. */
+/** A module file made when the image is written (decompressed, recompressed): prepare()
+ * (write() awaits it) makes the bytes that data() gives. */
 export interface Packed {
   prepare(): Promise<void>
   data(): Uint8Array
@@ -127,8 +127,8 @@ export interface Plan {
   missingFirmware: MissingFirmware[]
   /** paths stored as they are in an uncompressed archive of their own (moduleFiles each) */
   separate: ReadonlySet<string>
-  /** files compressed when the image is written, by path */
-  compressedAtWrite: ReadonlyMap<string, Packed>
+  /** files made when the image is written, by path (their size is the source's until then) */
+  madeAtWrite: ReadonlyMap<string, Packed>
 }
 
 export interface MkInitramfsResult extends Plan {
@@ -259,7 +259,29 @@ export async function plan(opts: MkInitramfsOptions): Promise<Plan> {
   /** modules.dep's path -> the path in the image, where they differ */
   const rename = new Map<string, string>()
   const separate = new Set<string>()
-  const compressedAtWrite = new Map<string, Packed>()
+  const madeAtWrite = new Map<string, Packed>()
+  /** `dest` in the image, made from the module file `src` by `make` when the image is written
+   * (xz through xz-decompress's WebAssembly, in this process: one program per file meant
+   * forking this executable 200 times, 8 s) */
+  const atWrite = (src: string, dest: string, make: (raw: Uint8Array) => Promise<Uint8Array>): void => {
+    let bytes: Uint8Array | undefined
+    const entry: Packed = {
+      prepare: async () => {
+        if (bytes !== undefined) return
+        try {
+          bytes = await make(readFileSync(src))
+        } catch (err) {
+          throw err instanceof MkInitramfsError ? err : new MkInitramfsError((err as Error).message)
+        }
+      },
+      data: () => {
+        if (bytes === undefined) throw new MkInitramfsError(`${src}: not made yet (write() prepares it)`)
+        return bytes
+      },
+    }
+    put({ type: 'file', path: dest, mode: 0o644, data: entry.data }, 'modules', sourceSize(src, dest))
+    madeAtWrite.set(dest, entry)
+  }
   // a module that --add replaces keeps its own path, where the added file lands
   const added = new Set((opts.add ?? []).map((a) => posix.normalize(a.dest)))
   for (const m of selection.modules) {
@@ -277,13 +299,7 @@ export async function plan(opts: MkInitramfsOptions): Promise<Plan> {
     } else if (chain.has(m.name)) {
       // the root's chain is loaded before anything else: no decompression on that path
       const plain = m.path.slice(0, m.path.lastIndexOf('.'))
-      let bytes: Uint8Array
-      try {
-        bytes = await decompress(readFileSync(src), kind as NonNullable<typeof kind>, src)
-      } catch (err) {
-        throw new MkInitramfsError(`${(err as Error).message}`)
-      }
-      put({ type: 'file', path: `${inImage}/${plain}`, mode: 0o644, data: () => bytes }, 'modules', bytes.length)
+      atWrite(src, `${inImage}/${plain}`, (raw) => decompress(raw, kind as NonNullable<typeof kind>, src))
       rename.set(m.path, plain)
     } else if (kind === 'zstd') {
       file(`${inImage}/${m.path}`, src, 'modules', 0o644)
@@ -294,28 +310,9 @@ export async function plan(opts: MkInitramfsOptions): Promise<Plan> {
       // against zstd 1.3 GB/s on hardware, lzbench), and a boot decodes every module it loads
       const stored = `${kind === null ? m.path : m.path.slice(0, m.path.lastIndexOf('.'))}.zst`
       const dest = `${inImage}/${stored}`
-      let packed: Uint8Array | undefined
-      const entry: Packed = {
-        // decompressed in this process (xz: xz-decompress's WebAssembly), not by a program per
-        // file: forking this executable 200 times took 8 s
-        prepare: async () => {
-          if (packed !== undefined) return
-          const raw = readFileSync(src)
-          try {
-            packed = zstdBytes(kind === null ? raw : await decompress(raw, kind, src), level, src)
-          } catch (err) {
-            throw err instanceof MkInitramfsError ? err : new MkInitramfsError((err as Error).message)
-          }
-        },
-        data: () => {
-          if (packed === undefined) throw new MkInitramfsError(`${src}: not compressed yet (write() prepares it)`)
-          return packed
-        },
-      }
-      put({ type: 'file', path: dest, mode: 0o644, data: entry.data }, 'modules', sourceSize(src, dest))
+      atWrite(src, dest, async (raw) => zstdBytes(kind === null ? raw : await decompress(raw, kind, src), level, src))
       rename.set(m.path, stored)
       separate.add(dest)
-      compressedAtWrite.set(dest, entry)
     }
   }
 
@@ -385,7 +382,7 @@ export async function plan(opts: MkInitramfsOptions): Promise<Plan> {
   }
   const moduleBytes = new Map(selection.modules.map((m) => [m.name, fileInfo.get(`${inImage}/${rename.get(m.path) ?? m.path}`)?.bytes ?? 0]))
   const configFiles = config.map((c) => c.from)
-  return { selection, entries, files, sizes, configFiles, moduleBytes, firmware: fw.files, missingFirmware: fw.missing, separate, compressedAtWrite }
+  return { selection, entries, files, sizes, configFiles, moduleBytes, firmware: fw.files, missingFirmware: fw.missing, separate, madeAtWrite }
 }
 
 /**
@@ -464,7 +461,7 @@ export function segments(p: Pick<Plan, 'entries' | 'files'> & Partial<Pick<Plan,
 
 /** Write a planned image (the files it compresses first). */
 export async function write(p: Plan, opts: Pick<MkInitramfsOptions, 'output' | 'compress' | 'level' | 'mtime' | 'compressRuntime'>): Promise<number> {
-  for (const f of p.compressedAtWrite.values()) await f.prepare()
+  for (const f of p.madeAtWrite.values()) await f.prepare()
   return writeImage(segments(p, opts), opts.mtime, opts.output)
 }
 
@@ -486,9 +483,9 @@ export async function mkinitramfs(opts: MkInitramfsOptions): Promise<MkInitramfs
   if (opts.compressRuntime !== undefined) checkCompression(opts.compressRuntime, config)
   const p = await plan(opts)
   const bytes = await write(p, opts)
-  // the sizes of the files compressed while writing, as stored
+  // the sizes of the files made while writing, as stored
   for (const f of p.files) {
-    const packed = p.compressedAtWrite.get(f.path)
+    const packed = p.madeAtWrite.get(f.path)
     if (packed === undefined) continue
     const stored = packed.data().length
     p.sizes[f.part] += stored - f.bytes
