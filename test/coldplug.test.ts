@@ -6,7 +6,7 @@
 import t from 'tap'
 import { buildModuleDb } from '../src/core/moddb.js'
 import { buildConfig } from '../src/config/config.js'
-import { aliasPriority, coldplug, isFilesystemModule, parseDelayUse, usbHubHold, usbStorageHold, timerSleep, type ColdplugOptions } from '../src/init/coldplug.js'
+import { aliasPriority, coldplug, isFilesystemModule, leadsToWait, parseDelayUse, usbHubHold, usbStorageHold, timerSleep, type ColdplugOptions } from '../src/init/coldplug.js'
 import type { Uevent, UeventSource } from '../src/init/uevent.js'
 import { SysError } from '../src/sys/syscalls.js'
 import { describe, leftToRoot, levelOf, succeeded } from '../src/init/report.js'
@@ -20,6 +20,7 @@ const db = buildModuleDb(dir, {
     'kernel/virtio_net.ko: kernel/virtio_ring.ko kernel/virtio.ko',
     'kernel/virtio_blk.ko: kernel/virtio_ring.ko kernel/virtio.ko',
     'kernel/xhci_pci.ko:',
+    'kernel/ehci_pci.ko:',
     'kernel/usb_storage.ko:',
     'kernel/sd_mod.ko:',
     'kernel/crc_pre.ko:',
@@ -36,6 +37,7 @@ const db = buildModuleDb(dir, {
     'alias virtio:d00000001v* virtio_net',
     'alias virtio:d00000002v* virtio_blk',
     'alias pci:v00001B36d0000000Dsv*sd*bc*sc*i* xhci_pci',
+    'alias pci:v*d*sv*sd*bc0Csc03i20* ehci_pci',
     'alias usb:v46F4p0001d*dc*dsc*dp*ic08isc06ip50in* usb_storage',
     'alias scsi:t-0x00* sd_mod',
     'alias platform:pcspkr snd_pcsp',
@@ -51,6 +53,8 @@ const VIRTIO_PCI = 'pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00'
 /** a virtio disk on PCI: class 01 (mass storage) */
 const VIRTIO_BLK_PCI = 'pci:v00001AF4d00001001sv00001AF4sd00000002bc01sc00i00'
 const XHCI = 'pci:v00001B36d0000000Dsv00001AF4sd00001100bc0Csc03i30'
+/** an EHCI USB host (interface 20): a USB controller that does not go first and alone */
+const EHCI = 'pci:v00008086d000024CDsv00001AF4sd00001100bc0Csc03i20'
 
 function ev(action: string, devpath: string, env: Record<string, string> = {}): Uevent {
   return { action, devpath, env: new Map(Object.entries({ ACTION: action, DEVPATH: devpath, ...env })) }
@@ -145,12 +149,12 @@ t.test('devices behind a bus driver arrive by uevent and get their driver; /sys 
 })
 
 t.test('independent modules load at the same time; a module waits for its dependencies', async (t) => {
-  const m = machine({ devices: [VIRTIO_PCI, XHCI, 'platform:pcspkr'] })
+  const m = machine({ devices: [VIRTIO_PCI, EHCI, 'platform:pcspkr'] })
   await coldplug(m.base())
   const at = new Map(m.calls.map((c) => [c.name, c.at]))
   t.equal(at.get('virtio'), 0)
   t.equal(at.get('virtio_ring'), 0)
-  t.equal(at.get('xhci_pci'), 0)
+  t.equal(at.get('ehci_pci'), 0)
   t.equal(at.get('snd_pcsp'), 0, 'four in flight at once')
   t.ok(at.get('virtio_pci')! > at.get('virtio')!, 'after its dependencies')
 })
@@ -397,7 +401,7 @@ t.test("the root's file system loads after the drivers that reveal devices, ahea
   t.ok(isFilesystemModule('kernel/fs/nfs/nfs.ko.xz'))
   t.notOk(isFilesystemModule('/lib/modules/6.1.0-56-amd64/kernel/drivers/block/virtio_blk.ko'))
   t.notOk(isFilesystemModule('/lib/modules/6.1.0-56-amd64/updates/kernel-fs.ko'))
-  const m = machine({ devices: ['platform:pcspkr', XHCI, VIRTIO_PCI] })
+  const m = machine({ devices: ['platform:pcspkr', EHCI, VIRTIO_PCI] })
   const o = m.base()
   o.concurrency = 1
   o.urgent = new Set(['ext4', 'virtio_pci'])
@@ -405,23 +409,23 @@ t.test("the root's file system loads after the drivers that reveal devices, ahea
   await coldplug(o)
   t.same(
     m.calls.map((c) => c.name),
-    ['virtio', 'virtio_ring', 'virtio_pci', 'xhci_pci', 'ext4', 'snd_pcsp'],
+    ['virtio', 'virtio_ring', 'virtio_pci', 'ehci_pci', 'ext4', 'snd_pcsp'],
     "the root's device chain, the USB controller (it may hold the disk), the file system, the rest",
   )
 })
 
 t.test("the root's chain (urgent) starts before everything else, its dependencies with it", async (t) => {
-  const m = machine({ devices: [XHCI, 'platform:pcspkr', VIRTIO_PCI] })
+  const m = machine({ devices: [EHCI, 'platform:pcspkr', VIRTIO_PCI] })
   const o = m.base()
   o.concurrency = 1
   o.urgent = new Set(['virtio_pci'])
   await coldplug(o)
-  t.same(m.calls.map((c) => c.name).slice(0, 3), ['virtio', 'virtio_ring', 'virtio_pci'], 'one load at a time: the urgent chain first, though xhci is a USB controller')
-  const plain = machine({ devices: [XHCI, 'platform:pcspkr', VIRTIO_PCI] })
+  t.same(m.calls.map((c) => c.name).slice(0, 3), ['virtio', 'virtio_ring', 'virtio_pci'], 'one load at a time: the urgent chain first, though ehci is a USB controller')
+  const plain = machine({ devices: [EHCI, 'platform:pcspkr', VIRTIO_PCI] })
   const p = plain.base()
   p.concurrency = 1
   await coldplug(p)
-  t.equal(plain.calls[0].name, 'xhci_pci', 'without it, the first controller found goes first')
+  t.equal(plain.calls[0].name, 'ehci_pci', 'without it, the first controller found goes first')
 })
 
 /** virtio_pci reveals a virtio disk, whose driver then adds its block device: `there` turns
@@ -616,6 +620,57 @@ t.test("the root's known chain, root= awaited: its loads go first and alone, the
   t.equal(noRoot.at('xhci_pci'), 0, 'without root= awaited (settle), the chain only orders')
   t.equal(noRoot.scans[0], 0, 'and the devices are scanned at once')
   t.equal(fsOnly.scans[0], 0, 'as with a chain of only the file system')
+})
+
+const USB_DISK = 'usb:v46F4p0001d0000dc00dsc00dp00ic08isc06ip50in00'
+
+t.test('what leads to a hardware wait: xHCI hosts and USB disks, not the older USB hosts', async (t) => {
+  t.ok(leadsToWait(XHCI), 'xHCI (interface 30)')
+  t.ok(leadsToWait(USB_DISK), 'a USB mass-storage interface (class 08)')
+  t.notOk(leadsToWait(EHCI), 'EHCI shares a legacy interrupt line')
+  t.notOk(leadsToWait('pci:v00008086d00007020sv00001AF4sd00001100bc0Csc03i00'), 'nor UHCI')
+  t.notOk(leadsToWait(VIRTIO_BLK_PCI))
+  t.notOk(leadsToWait('usb:v0627p0001d0000dc00dsc00dp00ic03isc01ip01in00'), 'a USB keyboard')
+})
+
+t.test('settling (nothing awaited): an xHCI host, then its USB disk, load first and alone; the root chain after', async (t) => {
+  const run = (cpu?: (now: number) => { busy: number; idle: number }, loadMs = 50) => {
+    const m = machine({
+      devices: [VIRTIO_BLK_PCI, XHCI, 'platform:pcspkr'],
+      loadMs,
+      onLoad: (n) => (n === 'xhci_pci' ? [[20, ev('add', '/devices/pci0000:00/0000:00:03.0/usb1/1-1/1-1:1.0', { SUBSYSTEM: 'usb', MODALIAS: USB_DISK })]] : []),
+    })
+    const o = m.base()
+    o.urgent = new Set(['virtio_pci'])
+    o.force = ['virtio_pci']
+    if (cpu) o.cpu = () => cpu(m.now())
+    const lines: string[] = []
+    o.debug = (l) => lines.push(l)
+    return { m, o, lines, at: (name: string) => m.calls.find((c) => c.name === name)?.at }
+  }
+  const r = run()
+  const report = await coldplug(r.o)
+  t.same(report.results.filter((x) => x.status !== 'loaded').map((x) => x.name), [], 'all loaded')
+  t.same(r.m.calls.filter((c) => c.at === 0).map((c) => c.name), ['xhci_pci'], 'the xHCI host alone at first, ahead of the root chain')
+  t.equal(r.at('virtio'), 50, 'the rest once it is loaded')
+  const disk = r.at('usb_storage') ?? -1
+  t.equal(disk, 70, 'the USB disk as soon as it is there')
+  t.ok(r.m.calls.every((c) => c.name === 'usb_storage' || c.at <= disk || c.at >= disk + 50), `nothing starts beside its load (${r.m.calls.map((c) => `${c.name}@${c.at}`).join(' ')})`)
+  t.equal(r.lines.filter((l) => l.startsWith('first and alone')).length, 2, 'said for the host and for the disk')
+
+  // the host's init sleeps on hardware (300 ms) while the CPU idles: the others go beside it
+  const idle = run((now) => ({ busy: now * 0.1, idle: now * 0.9 }), 300)
+  await coldplug(idle.o)
+  const virtio = idle.at('virtio') ?? -1
+  t.ok(virtio > 0 && virtio < 300, `the root chain starts before the host is loaded (at ${virtio} ms)`)
+  t.ok(idle.lines.includes('cpu 90% idle beside them: the rest goes'))
+
+  // modload.handover=early (the root awaited): the root chain first, as before
+  const early = run()
+  early.o.enough = () => false
+  await coldplug(early.o)
+  t.equal(early.at('virtio'), 0)
+  t.notOk(early.lines.some((l) => l.startsWith('first and alone')))
 })
 
 t.test('loads that sleep in the kernel while the CPU idles get company: the limit follows the CPU', async (t) => {
