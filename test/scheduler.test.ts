@@ -254,3 +254,23 @@ t.test('a hold bound that moves up lets the jobs between go; pendingBelow ignore
   h.s.releaseHold()
   t.same(h.started, ['chain', 'storage', 'network'])
 })
+
+t.test('a load that ends while the scheduler is paused is still a change (onChange)', async (t) => {
+  const pending = new Map<string, () => void>()
+  let changes = 0
+  const s = new Scheduler({
+    concurrency: 2,
+    now: () => 0,
+    isLive: () => false,
+    onChange: () => changes++,
+    load: (j) => new Promise<void>((resolve) => pending.set(j.name, resolve)),
+  })
+  s.add(job('ext4'))
+  s.add(job('floppy'))
+  s.pause()
+  const before = changes
+  pending.get('ext4')!()
+  await new Promise((r) => setImmediate(r))
+  t.equal(changes, before + 1, 'told at once: a caller stopping for the loads in flight wakes up')
+  t.same(s.inFlight().map((f) => f.name), ['floppy'])
+})

@@ -353,7 +353,11 @@ export class Scheduler {
     const done = (r: LoadResult): void => {
       if (!state.released) this.running--
       this.finish(e, r)
-      this.pump()
+      // paused (a batch being queued, or coldplug stopping), pump starts nothing and says
+      // nothing: the end of a load is a change all the same, and a caller waiting for the
+      // loads in flight to end (a hand-over) must hear of it now, not at its next timer
+      if (this.paused > 0) this.opts.onChange?.()
+      else this.pump()
     }
     let p: Promise<void>
     try {
