@@ -44,6 +44,18 @@ t.test('the config file, and flags over it', async (t) => {
   t.ok(existsSync(out))
 })
 
+t.test('compress-runtime and compress-modules: from the config file, flags over them', async (t) => {
+  const dir = t.testdir({ 'c.conf': 'modules = fs-ext4\ncompress gzip\ncompress-runtime none\ncompress-modules archive\n' })
+  const out = `${dir}/x.img`
+  const built = await runTool(mkinitramfsTool, [...base, '--config', `${dir}/c.conf`, '-o', out])
+  t.equal(built.code, 0)
+  t.match(built.err, new RegExp(`^${out}: .* \\(gzip, runtime none\\) from `, 'm'), "the file's runtime archive, no module compressed on its own")
+  const flags = await runTool(mkinitramfsTool, [...base, '--config', `${dir}/c.conf`, '-o', out, '--compress-runtime', 'same', '--compress-modules', 'each'])
+  t.match(flags.err, new RegExp(`^${out}: .* \\(gzip, 2 modules each compressed\\) from `, 'm'), 'the flags win')
+  await t.rejects(runTool(mkinitramfsTool, [...base, '--no-config', '-o', out, '--compress-runtime', 'lz4:9']), /--compress-runtime: "lz4:9": the runtime's archive takes no level/)
+  await t.rejects(runTool(mkinitramfsTool, [...base, '--no-config', '-o', out, '--compress-modules', 'eech']), /--compress-modules: "eech" \(did you mean "each"\?\): expected each or archive/)
+})
+
 t.test('bad flags are usage errors that say what is accepted', async (t) => {
   await t.rejects(runTool(mkinitramfsTool, [...base, '--no-config', '-o', '/tmp/x', '--compress', 'brotli']), UsageError)
   await t.rejects(runTool(mkinitramfsTool, [...base, '--no-config', '-o', '/tmp/x', '--compress', 'gzip:12']), /--compress: gzip level must be a whole number from 1 to 9/)

@@ -22,6 +22,15 @@
 //       ?SELECTOR              a name or glob that may be absent from the kernel
 //   compress KIND[:LEVEL]      gzip (level 1-9), zstd (1-22), lz4 (1-12), xz (0-9) or none
 //                              (default zstd at the builder's default level)
+//   compress-runtime KIND|same the executable and its libraries in an archive of their own,
+//                              compressed KIND (no level: the kind's default), or `same`: in
+//                              the main archive (default lz4 when the kernel's config has
+//                              CONFIG_RD_LZ4=y and `compress` is tighter, else same; none is
+//                              cheapest under emulation, zstd on slow boot media)
+//   compress-modules each|archive  each module outside the root's chain compressed on its own
+//                              and decompressed by init when loaded, or all in the main
+//                              archive as the tree has them (default each, archive with
+//                              `compress none`)
 //   firmware yes|no            add the firmware the modules declare (default yes)
 //   firmware-exclude CLASS...  but not for the modules of these classes (list)
 //   strict-firmware yes|no     a declared firmware file that is missing is an error, not a
@@ -49,7 +58,7 @@
 // All errors are returned, not only the first; the caller refuses to build when there is one.
 import { splitCmdline } from '../format/cmdline.js'
 import { MkInitramfsError } from '../initramfs/errors.js'
-import { COMPRESSIONS, type Compression } from '../initramfs/output.js'
+import { COMPRESSIONS, MODULE_FILES, type Compression, type ModuleFiles } from '../initramfs/output.js'
 import { CLASS_NAMES, DEFAULT_SELECTORS } from './classes.js'
 
 export const IMAGE_COMPRESSIONS = COMPRESSIONS
@@ -98,9 +107,14 @@ export interface ListSetting<T> {
 }
 
 /** What the configuration files say: unset single values are undefined. */
+/** compress-runtime: a kind for the runtime's own archive, or 'same' (the main archive) */
+export type RuntimeCompression = ImageCompression | 'same'
+
 export interface ImageConfig {
   modules: ListSetting<ModuleSelector>
   compress?: CompressSetting
+  compressRuntime?: RuntimeCompression
+  compressModules?: ModuleFiles
   firmware?: boolean
   firmwareExclude: ListSetting<string>
   strictFirmware?: boolean
@@ -116,6 +130,10 @@ export interface ImageConfig {
 export interface ImageSettings {
   modules: ModuleSelector[]
   compress: CompressSetting
+  /** undefined: the builder's default for the kernel (defaultRuntimeCompression) */
+  compressRuntime?: RuntimeCompression
+  /** undefined: the builder's default for the compression */
+  compressModules?: ModuleFiles
   firmware: boolean
   firmwareExclude: string[]
   strictFirmware: boolean
@@ -130,6 +148,8 @@ export interface ImageSettings {
 export interface ImageFlags {
   modules?: ModuleSelector[]
   compress?: CompressSetting
+  compressRuntime?: RuntimeCompression
+  compressModules?: ModuleFiles
   firmware?: boolean
   firmwareExclude?: string[]
   strictFirmware?: boolean
@@ -163,7 +183,7 @@ export interface ImageConfigValidation {
   firmwareClass?: (name: string) => string | undefined
 }
 
-export const DIRECTIVES = ['modules', 'compress', 'firmware', 'firmware-exclude', 'strict-firmware', 'add', 'cmdline', 'output', 'modprobe-d'] as const
+export const DIRECTIVES = ['modules', 'compress', 'compress-runtime', 'compress-modules', 'firmware', 'firmware-exclude', 'strict-firmware', 'add', 'cmdline', 'output', 'modprobe-d'] as const
 type Directive = (typeof DIRECTIVES)[number]
 const LIST_DIRECTIVES: readonly Directive[] = ['modules', 'firmware-exclude', 'add', 'cmdline']
 
@@ -187,6 +207,8 @@ export function combineImageConfigs(configs: readonly ImageConfig[]): ImageConfi
     out = {
       modules: appendList(out.modules, c.modules),
       compress: c.compress ?? out.compress,
+      compressRuntime: c.compressRuntime ?? out.compressRuntime,
+      compressModules: c.compressModules ?? out.compressModules,
       firmware: c.firmware ?? out.firmware,
       firmwareExclude: appendList(out.firmwareExclude, c.firmwareExclude),
       strictFirmware: c.strictFirmware ?? out.strictFirmware,
@@ -207,6 +229,8 @@ export function mergeImageSettings(file: ImageConfig, flags: ImageFlags = {}, de
   return {
     modules: flags.modules ? [...flags.modules] : list(file.modules, defaults.modules),
     compress: flags.compress ?? file.compress ?? defaults.compress,
+    compressRuntime: flags.compressRuntime ?? file.compressRuntime ?? defaults.compressRuntime,
+    compressModules: flags.compressModules ?? file.compressModules ?? defaults.compressModules,
     firmware: flags.firmware ?? file.firmware ?? defaults.firmware,
     firmwareExclude: flags.firmwareExclude ? [...flags.firmwareExclude] : list(file.firmwareExclude, defaults.firmwareExclude),
     strictFirmware: flags.strictFirmware ?? file.strictFirmware ?? defaults.strictFirmware,
@@ -266,6 +290,21 @@ export function parseCompress(text: string): Parsed<CompressSetting> {
   const level = /^\d+$/.test(levelText) ? Number(levelText) : NaN
   if (!(level >= range[0] && level <= range[1])) return { error: `${kind} level must be a whole number from ${range[0]} to ${range[1]} (got ${quote(levelText)})` }
   return { value: { kind, level } }
+}
+
+/** compress-runtime's value (and --compress-runtime's): a kind without a level, or `same`. */
+export function parseRuntimeCompression(text: string): Parsed<RuntimeCompression> {
+  if (text === 'same') return { value: 'same' }
+  const p = parseCompress(text)
+  if ('error' in p) return { error: `${p.error}, or same (the main archive)` }
+  if (p.value.level !== undefined) return { error: `${quote(text)}: the runtime's archive takes no level (it is compressed at ${p.value.kind}'s default); write ${p.value.kind}` }
+  return { value: p.value.kind }
+}
+
+/** compress-modules' value (and --compress-modules'). */
+export function parseModuleFiles(text: string): Parsed<ModuleFiles> {
+  const v = MODULE_FILES.find((m) => m === text)
+  return v === undefined ? { error: `${quote(text)}${didYouMean(text, MODULE_FILES)}: expected ${orList(MODULE_FILES)}` } : { value: v }
 }
 
 const BAD_NAME_CHARS = /["'\\$`=#]/
@@ -451,6 +490,16 @@ export function parseImageConfig(text: string, file: string, opts: ParseImageCon
         if (w !== undefined) take(parseCompress(w), (v) => (layer.compress = v))
         break
       }
+      case 'compress-runtime': {
+        const w = one(`${orList([...IMAGE_COMPRESSIONS, 'same'])}`)
+        if (w !== undefined) take(parseRuntimeCompression(w), (v) => (layer.compressRuntime = v))
+        break
+      }
+      case 'compress-modules': {
+        const w = one(orList(MODULE_FILES))
+        if (w !== undefined) take(parseModuleFiles(w), (v) => (layer.compressModules = v))
+        break
+      }
       case 'firmware':
       case 'strict-firmware':
       case 'modprobe-d': {
@@ -540,6 +589,18 @@ export function defaultConfigText(d: Readonly<ImageSettings> = IMAGE_DEFAULTS): 
 
 # gzip, zstd, lz4, xz or none, with an optional :LEVEL
 #compress ${compress}
+
+# The executable and its libraries in an archive of their own, compressed KIND (the kernel
+# unpacks one archive after the other), or same (in the main archive). Unset: lz4 when the
+# kernel can unpack it and compress is tighter. none is the cheapest under emulation (a VM's
+# image is read from the host's page cache), zstd on slow boot media.
+#compress-runtime lz4
+
+# each: every module outside the root's chain compressed on its own, decompressed by init
+# only when it loads it (the kernel copies them at boot instead of decompressing them);
+# archive: the modules as the tree has them, in the main archive. Unset: each, archive with
+# compress none.
+#compress-modules each
 
 # The firmware the modules declare; strict: a missing file is an error.
 #firmware ${yn(d.firmware)}

@@ -12,7 +12,7 @@ import { readFileSync, statSync } from 'node:fs'
 import { posix } from 'node:path'
 import { parentDirs, type CpioEntry } from './cpio.js'
 import { MkInitramfsError } from './errors.js'
-import { DEFAULT_LEVEL, writeImage, zstdBytes, type Compression, type Segment } from './output.js'
+import { DEFAULT_LEVEL, writeImage, zstdBytes, type Compression, type ModuleFiles, type Segment } from './output.js'
 import { compressionOfName, decompress } from '../compress/compress.js'
 import { neededLibraries } from './libs.js'
 import { binIndexesFromTexts } from '../depmod/bin-from-text.js'
@@ -42,17 +42,7 @@ export const TOOL_DIR = '/usr/lib/modload'
 export const TOOL_LINKS = ['modprobe', 'insmod', 'rmmod', 'lsmod', 'modinfo', 'depmod'].map((n) => `${TOOL_DIR}/${n}`)
 
 
-/**
- * How the image stores module files:
- * - each: every module outside the root's chain compressed on its own (zstd, a tree's .ko.xz
- *   and .ko.gz too) in an uncompressed archive of its own, so unpacking the image only copies
- *   those bytes and the loader decompresses only the modules it loads (most of an image's
- *   modules are for devices a boot may never see); the root chain's modules, which every boot
- *   loads first, uncompressed in the compressed archive with the indexes.
- * - archive: every module as the tree has it, in the compressed archive.
- */
-export const MODULE_FILES = ['each', 'archive'] as const
-export type ModuleFiles = (typeof MODULE_FILES)[number]
+export { MODULE_FILES, type ModuleFiles } from './output.js'
 
 /** A module file made when the image is written (decompressed, recompressed): prepare()
  * (write() awaits it) makes the bytes that data() gives. */

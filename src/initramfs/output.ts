@@ -34,6 +34,18 @@ import { MkInitramfsError } from './errors.js'
 export const COMPRESSIONS = ['gzip', 'zstd', 'lz4', 'xz', 'none'] as const
 export type Compression = (typeof COMPRESSIONS)[number]
 
+/**
+ * How the image stores module files:
+ * - each: every module outside the root's chain compressed on its own (zstd, a tree's .ko.xz
+ *   and .ko.gz too) in an uncompressed archive of its own, so unpacking the image only copies
+ *   those bytes and the loader decompresses only the modules it loads (most of an image's
+ *   modules are for devices a boot may never see); the root chain's modules, which every boot
+ *   loads first, uncompressed in the compressed archive with the indexes.
+ * - archive: every module as the tree has it, in the compressed archive.
+ */
+export const MODULE_FILES = ['each', 'archive'] as const
+export type ModuleFiles = (typeof MODULE_FILES)[number]
+
 type ZstdZlib = { createZstdCompress?: (o?: object) => NodeJS.ReadWriteStream; constants: Record<string, number> }
 
 /**

@@ -4,8 +4,8 @@
 import { parseArgs } from 'node:util'
 import { kernelRelease } from '../sys/release.js'
 import { loadImageConfig } from '../image/config-fs.js'
-import { imageOutput, mergeImageSettings, parseAddFile, parseCmdlineWords, parseCompress, parseModuleSelector, selectorText, type ImageFlags, type Parsed } from '../image/config.js'
-import { defaultRuntimeCompression, mkinitramfs, plan, checkCompression, readKernelConfig, MODULE_FILES, PARTS, type ModuleFiles, type Plan, type MkInitramfsOptions } from '../initramfs/mkinitramfs.js'
+import { imageOutput, mergeImageSettings, parseAddFile, parseCmdlineWords, parseCompress, parseModuleFiles, parseModuleSelector, parseRuntimeCompression, selectorText, type ImageFlags, type Parsed } from '../image/config.js'
+import { defaultRuntimeCompression, mkinitramfs, plan, checkCompression, readKernelConfig, PARTS, type Plan, type MkInitramfsOptions } from '../initramfs/mkinitramfs.js'
 import { MkInitramfsError } from '../initramfs/errors.js'
 import { sourceDateEpoch } from '../initramfs/output.js'
 import { describeReason, describeReasons, parseSelectors, SelectorError, type Selector } from '../image/select.js'
@@ -62,12 +62,6 @@ const USAGE = `usage: modload mkinitramfs [-o OUT] [-k KVER] [--kernel-root ROOT
   --json                  the same as JSON, for scripts
 Flags override the config file (/etc/modload/mkinitramfs.conf, then mkinitramfs.conf.d/*.conf).
 Entries are sorted and stamped with SOURCE_DATE_EPOCH (else 0): same inputs, same bytes.`
-
-function parseModuleFiles(word: string | undefined): ModuleFiles | undefined {
-  if (word === undefined) return undefined
-  if ((MODULE_FILES as readonly string[]).includes(word)) return word as ModuleFiles
-  throw new UsageError(`--compress-modules: '${word}': expected ${MODULE_FILES.join(' or ')}`)
-}
 
 /** A flag's value through the config file's own parser, so both accept the same words. */
 function flag<T>(name: string, r: Parsed<T>): T {
@@ -173,6 +167,8 @@ export const mkinitramfsTool: Tool = {
     const given: ImageFlags = {}
     if (values.modules?.length) given.modules = values.modules.flatMap((m) => m.split(/[\s,]+/)).filter((w) => w.length > 0).map((w) => flag('modules', parseModuleSelector(w, '--modules')))
     if (values.compress !== undefined) given.compress = flag('compress', parseCompress(values.compress))
+    if (values['compress-runtime'] !== undefined) given.compressRuntime = flag('compress-runtime', parseRuntimeCompression(values['compress-runtime']))
+    if (values['compress-modules'] !== undefined) given.compressModules = flag('compress-modules', parseModuleFiles(values['compress-modules']))
     if (values['no-firmware']) given.firmware = false
     if (values['strict-firmware']) given.strictFirmware = true
     if (values['firmware-exclude']) given.firmwareExclude = values['firmware-exclude'].flatMap((c) => c.split(',')).filter((c) => c.length > 0)
@@ -202,12 +198,10 @@ export const mkinitramfsTool: Tool = {
       compress,
       level: settings.compress.level,
       compressRuntime:
-        values['compress-runtime'] === 'same'
+        settings.compressRuntime === 'same'
           ? undefined
-          : values['compress-runtime'] !== undefined
-            ? flag('compress-runtime', parseCompress(values['compress-runtime'])).kind
-            : defaultRuntimeCompression(compress, readKernelConfig(kernelRoot, kver)),
-      moduleFiles: parseModuleFiles(values['compress-modules']),
+          : (settings.compressRuntime ?? defaultRuntimeCompression(compress, readKernelConfig(kernelRoot, kver))),
+      moduleFiles: settings.compressModules,
       add: settings.add.map((a) => ({ src: a.src, dest: a.dest })),
       mtime: sourceDateEpoch(process.env),
       configRoot: settings.modprobeD ? '/' : null,
