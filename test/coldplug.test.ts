@@ -673,6 +673,28 @@ t.test('settling (nothing awaited): an xHCI host, then its USB disk, load first 
   t.notOk(early.lines.some((l) => l.startsWith('first and alone')))
 })
 
+t.test("a load whose module is live while its call still waits in the kernel: what needs it goes", async (t) => {
+  // hangs' init is done at 30 ms, but finit_module does not return (it waits for async probes)
+  const m = machine({ devices: ['platform:hang2'], hang: ['hangs'] })
+  const o = m.base()
+  o.timeoutMs = 1000
+  o.moduleState = (name) => (name === 'hangs' && m.now() >= 30 ? 'live' : null)
+  const lines: string[] = []
+  o.debug = (l) => lines.push(l)
+  const r = await coldplug(o)
+  const at = m.calls.find((c) => c.name === 'needs_hang')?.at
+  t.ok(at !== undefined && at >= 100 && at <= 120, `its dependent started once it was seen live (at ${at} ms)`)
+  t.ok(r.results.some((x) => x.name === 'needs_hang' && x.status === 'loaded'))
+  t.ok(lines.some((l) => /^hangs: live after \d+ ms, its load still waits in the kernel/.test(l)))
+  t.same(r.hung.map((h) => h.name), ['hangs'], 'the call that never returns is still reported at the timeout')
+
+  const without = machine({ devices: ['platform:hang2'], hang: ['hangs'] })
+  const w = without.base()
+  w.timeoutMs = 1000
+  await coldplug(w)
+  t.notOk(without.calls.some((c) => c.name === 'needs_hang'), 'without the module state, it waits for the call')
+})
+
 t.test('loads that sleep in the kernel while the CPU idles get company: the limit follows the CPU', async (t) => {
   // five HBA-like drivers whose init sleeps 1 s each, nothing for the CPU to do meanwhile
   const devices = ['platform:hang', VIRTIO_BLK_PCI, XHCI, 'platform:pcspkr']

@@ -87,6 +87,10 @@ export interface ColdplugOptions {
   /** the CPU's cumulative busy and idle time (/proc/stat): with it, the number of loads in
    * flight follows how idle the CPU is (adapt.ts), from `concurrency` up to `maxConcurrency` */
   cpu?: () => CpuSample | null
+  /** The kernel's state of a module (/sys/module/NAME/initstate: live, coming, going), null
+   * when it has none: a load in flight whose module is live already lets its dependents go
+   * (Scheduler.markLive). */
+  moduleState?: (name: string) => string | null
   /** default 4 x concurrency */
   maxConcurrency?: number
   quietMs: number
@@ -522,6 +526,20 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
       scheduler.concurrency = limit
     }
   }
+  // a load in flight past ADAPT_MS whose module is live already: its finit_module waits in the
+  // kernel for the system's async work (do_init_module's async_synchronize_full: a SCSI host's
+  // bus scan, a disk's async probe), not for its own init. On hba-mix (6.1) one bus scan kept
+  // every load that ended in its 3.6 s waiting, and what needed them (ata_piix after libata)
+  // only started after it.
+  let liveCheckedAt = t0
+  const checkLive = (now: number): void => {
+    if (o.moduleState === undefined || now - liveCheckedAt < ADAPT_MS) return
+    liveCheckedAt = now
+    for (const f of scheduler.inFlight()) {
+      if (f.live || now - f.since < ADAPT_MS || o.moduleState(f.name) !== 'live') continue
+      if (scheduler.markLive(f.name)) debug(`${f.name}: live after ${(now - f.since).toFixed(0)} ms, its load still waits in the kernel (async probes): what needs it goes`)
+    }
+  }
   const endChainFirst = (why: string): void => {
     chainFirst = false
     if (scheduler.holdFrom !== CHAIN_FIRST) return
@@ -552,7 +570,10 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
   })
   for (;;) {
     const now = o.now()
-    if (!stopping) adapt(now)
+    if (!stopping) {
+      adapt(now)
+      checkLive(now)
+    }
     for (const name of scheduler.release()) debug(`${name}: still loading after ${o.slowMs ?? 5000} ms; its slot goes to the next module`)
     const batch = o.events?.drain() ?? []
     if (batch.length > 1) scheduler.pause()
@@ -647,6 +668,8 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     if (release !== undefined) until = Math.min(until, release)
     // every slot taken and loads ready: look at the CPU again soon
     if (sample !== null && !stopping && scheduler.slotsUsed() >= scheduler.concurrency && scheduler.queued() > 0) until = Math.min(until, sampledAt + ADAPT_MS)
+    // loads in flight and jobs waiting (for them, or for a slot): look at the module states again
+    if (o.moduleState !== undefined && !stopping && scheduler.queued() > 0 && scheduler.inFlight().length > 0) until = Math.min(until, liveCheckedAt + ADAPT_MS)
     const ms = Math.max(1, until - o.now())
     // the sleep that loses the race is cancelled: a timer left behind would keep the process
     // (`modload coldplug` in a boot script) alive for up to its whole length after settling

@@ -17,6 +17,8 @@
 // - a load that never returns must not hold up the others: after `slowMs` in flight it gives
 //   its slot back (release(), called by the caller's clock) while it stays in flight in its
 //   thread; `inFlight()` names it so the caller can report it as hung when it stops waiting;
+// - a load whose module the caller sees live before the call returns (markLive) satisfies
+//   what waits for it and gives its slot back;
 // - a cycle never waits forever: hard dependencies that need each other (a modules.dep no
 //   depmod wrote) fail, each naming the cycle; a softdep that would close a cycle is dropped
 //   (kmod loads both, in the order it meets them).
@@ -51,7 +53,7 @@ export interface SchedulerOptions {
 
 type State =
   | { kind: 'waiting' }
-  | { kind: 'running'; since: number; released: boolean }
+  | { kind: 'running'; since: number; released: boolean; live?: boolean }
   | { kind: 'done'; result: LoadResult }
 
 interface Entry {
@@ -218,10 +220,10 @@ export class Scheduler {
     return this.results
   }
 
-  /** Loads started and not finished, with when they started. */
-  inFlight(): { name: string; since: number }[] {
-    const out: { name: string; since: number }[] = []
-    for (const e of this.inFlightEntries) if (e.state.kind === 'running') out.push({ name: e.job.name, since: e.state.since })
+  /** Loads started and not finished, with when they started and whether markLive saw them live. */
+  inFlight(): { name: string; since: number; live: boolean }[] {
+    const out: { name: string; since: number; live: boolean }[] = []
+    for (const e of this.inFlightEntries) if (e.state.kind === 'running') out.push({ name: e.job.name, since: e.state.since, live: e.state.live === true })
     return out
   }
 
@@ -275,9 +277,26 @@ export class Scheduler {
     return out
   }
 
+  /** A load in flight whose module the kernel already shows live: its init has returned, and
+   * finit_module still waits in the kernel (do_init_module waits for every async function in
+   * the system, a SCSI host's bus scan or a disk's async probe, before it returns). What
+   * needs the module may start now, and its slot goes to the next job; its outcome comes when
+   * the call returns. False when the load is not in flight or was marked already. */
+  markLive(name: string): boolean {
+    const e = this.entries.get(name)
+    if (e === undefined || e.state.kind !== 'running' || e.state.live) return false
+    e.state.live = true
+    if (!e.state.released) {
+      e.state.released = true
+      this.running--
+    }
+    this.pump()
+    return true
+  }
+
   private finished(name: string): boolean {
     const e = this.entries.get(name)
-    return e === undefined ? true : e.state.kind === 'done'
+    return e === undefined ? true : e.state.kind === 'done' || (e.state.kind === 'running' && e.state.live === true)
   }
 
   /** 'ok' (start it), 'wait', or the name of a hard dependency that failed. */
@@ -289,6 +308,7 @@ export class Scheduler {
       // a dependency nobody scheduled will never come: the caller plans every dependency,
       // so this is a module missing from modules.dep
       if (e === undefined) return { failed: d }
+      if (e.state.kind === 'running' && e.state.live) continue
       if (e.state.kind !== 'done') wait = true
       else if (e.state.result.status === 'failed' || e.state.result.status === 'skipped') return { failed: d }
     }

@@ -229,6 +229,7 @@ export async function coldplugSystem(
       concurrency: settings.concurrency,
       maxConcurrency: Math.max(settings.concurrency, settings.maxConcurrency),
       cpu: () => parseProcStat(readOr(PROC_STAT, null) ?? ''),
+      moduleState: (name) => readOr(`${SYS_MODULE}/${name}/initstate`, null)?.trim() ?? null,
       now: () => msSinceStart(),
       sleep: timerSleep,
       holdFor: (ev) => Math.max(usbHubHold(ev), usbStorageHold(ev, () => parseDelayUse(readOr(`${SYS_MODULE}/usb_storage/parameters/delay_use`, null)))),
