@@ -294,3 +294,15 @@ t.test('a load seen live before its call returns (markLive): what needs it start
   await h.ok('ata_piix')
   t.same(h.started, ['libata', 'sym53c8xx', 'ata_piix', 'floppy'])
 })
+
+t.test('markLive without freeing the slot: what needs it may start once a slot is free', async (t) => {
+  const h = harness(2)
+  h.s.add(job('libata'))
+  h.s.add(job('sym53c8xx'))
+  h.s.add(job('ata_piix', ['libata']))
+  t.ok(h.s.markLive('libata', false))
+  t.same(h.started, ['libata', 'sym53c8xx'], 'both slots still taken')
+  t.ok(h.s.pending('libata'), 'still pending until its call returns')
+  await h.ok('sym53c8xx')
+  t.same(h.started, ['libata', 'sym53c8xx', 'ata_piix'], "libata's dependent takes the free slot before libata's call returns")
+})

@@ -280,13 +280,15 @@ export class Scheduler {
   /** A load in flight whose module the kernel already shows live: its init has returned, and
    * finit_module still waits in the kernel (do_init_module waits for every async function in
    * the system, a SCSI host's bus scan or a disk's async probe, before it returns). What
-   * needs the module may start now, and its slot goes to the next job; its outcome comes when
-   * the call returns. False when the load is not in flight or was marked already. */
-  markLive(name: string): boolean {
+   * needs the module may start now; with `freeSlot` its slot goes to the next job too and it
+   * no longer counts as pending (pendingBelow), else the slot stays taken (the caller's
+   * limit follows the idle CPU anyway); its outcome comes when the call returns. False when
+   * the load is not in flight or was marked already. */
+  markLive(name: string, freeSlot = true): boolean {
     const e = this.entries.get(name)
     if (e === undefined || e.state.kind !== 'running' || e.state.live) return false
     e.state.live = true
-    if (!e.state.released) {
+    if (freeSlot && !e.state.released) {
       e.state.released = true
       this.running--
     }
