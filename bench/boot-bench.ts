@@ -289,10 +289,14 @@ on every machine).
 
 What makes modload's coldplug faster than udev + kmod's: no index parsing (depmod's binary
 indexes searched in place), the storage and bus drivers first and the CPU-feature modules last
-(so disk enumeration and usb-storage's delay overlap the other loads), the first /sys scan's
-storage drivers loading while the rest of it is resolved, loads in parallel with the number in
-flight following the CPU (src/init/adapt.ts: one more while loads wait and the CPU idles, as
-on hba-mix, whose SCSI and RAID drivers sleep while they scan their buses), V8 without its
+(so disk enumeration and usb-storage's delay overlap the other loads; an xHCI host's and a
+USB disk's drivers first and alone, so that hub enumeration and usb-storage's delay_use start
+sooner), the first /sys scan's storage drivers loading while the rest of it is resolved, loads
+in parallel with the number in flight following the CPU (src/init/adapt.ts: one more while
+loads wait and the CPU idles, as on hba-mix, whose SCSI and RAID drivers sleep while they scan
+their buses), a load whose module the kernel shows live before the call returns letting what
+needs it start (finit_module waits for every async probe in the system: on hba-mix nothing
+returned for 3.6 s while sym53c8xx scanned its bus), V8 without its
 optimizing tiers at boot, and an event loop that sleeps on the uevent socket instead of
 polling it.
 
