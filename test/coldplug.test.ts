@@ -658,6 +658,20 @@ t.test('settling (nothing awaited): an xHCI host, then its USB disk, load first 
   t.ok(r.m.calls.every((c) => c.name === 'usb_storage' || c.at <= disk || c.at >= disk + 50), `nothing starts beside its load (${r.m.calls.map((c) => `${c.name}@${c.at}`).join(' ')})`)
   t.equal(r.lines.filter((l) => l.startsWith('first and alone')).length, 2, 'said for the host and for the disk')
 
+  // a root chain that only orders (no root=): the scan is one batch, the host still first
+  const order = run()
+  order.o.force = []
+  await coldplug(order.o)
+  t.same(order.m.calls.filter((c) => c.at === 0).map((c) => c.name), ['xhci_pci'], 'one batch: the xHCI host alone at first too')
+
+  // no uevent socket: /sys is scanned again when the loads run dry, and the USB disk found
+  // there goes first and alone as well
+  const polled = run()
+  polled.o.events = null
+  await coldplug(polled.o)
+  t.ok(polled.m.calls.some((c) => c.name === 'usb_storage'), 'found by a rescan')
+  t.equal(polled.lines.filter((l) => l.startsWith('first and alone')).length, 2, 'alone after the rescan too')
+
   // the host's init sleeps on hardware (300 ms) while the CPU idles: the others go beside it
   const idle = run((now) => ({ busy: now * 0.1, idle: now * 0.9 }), 300)
   await coldplug(idle.o)

@@ -461,6 +461,8 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
       }
       want(alias, false, priority)
     })
+    // a scan in one batch (a chain that only orders), or a later one (no uevent socket)
+    waitsAlone()
     debug(`scan ${scans}: ${aliases.length} modaliases read in ${(t1 - t).toFixed(1)} ms, resolved in ${(o.now() - t1).toFixed(1)} ms${early}`)
   }
 
