@@ -539,10 +539,7 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     liveCheckedAt = now
     for (const f of scheduler.inFlight()) {
       if (f.live || now - f.since < ADAPT_MS || o.moduleState(f.name) !== 'live') continue
-      // while the root is awaited its slot stays taken: loads that would start in it compete
-      // with the root's own probing (Debian 6.12, legacy-pc, early hand-over: the root 0.18 s
-      // later when it went), and the root's chain stays pending until the call returns
-      if (scheduler.markLive(f.name, waitsMatter)) debug(`${f.name}: live after ${(now - f.since).toFixed(0)} ms, its load still waits in the kernel (async probes): what needs it goes`)
+      if (scheduler.markLive(f.name)) debug(`${f.name}: live after ${(now - f.since).toFixed(0)} ms, its load still waits in the kernel (async probes): what needs it goes`)
     }
   }
   const endChainFirst = (why: string): void => {

@@ -18,7 +18,7 @@
 //   its slot back (release(), called by the caller's clock) while it stays in flight in its
 //   thread; `inFlight()` names it so the caller can report it as hung when it stops waiting;
 // - a load whose module the caller sees live before the call returns (markLive) satisfies
-//   what waits for it and gives its slot back;
+//   what waits for it (its slot stays taken until the call returns);
 // - a cycle never waits forever: hard dependencies that need each other (a modules.dep no
 //   depmod wrote) fail, each naming the cycle; a softdep that would close a cycle is dropped
 //   (kmod loads both, in the order it meets them).
@@ -280,18 +280,16 @@ export class Scheduler {
   /** A load in flight whose module the kernel already shows live: its init has returned, and
    * finit_module still waits in the kernel (do_init_module waits for every async function in
    * the system, a SCSI host's bus scan or a disk's async probe, before it returns). What
-   * needs the module may start now; with `freeSlot` its slot goes to the next job too and it
-   * no longer counts as pending (pendingBelow), else the slot stays taken (the caller's
-   * limit follows the idle CPU anyway); its outcome comes when the call returns. False when
-   * the load is not in flight or was marked already. */
-  markLive(name: string, freeSlot = true): boolean {
+   * needs the module may start now, as soon as a slot is free; its own slot stays taken (the
+   * caller's limit follows the idle CPU: adapt.ts), it still counts as pending, and its
+   * outcome comes when the call returns. Freeing the slot too started more loads beside
+   * the probes in flight: on odd-mix (6.1) UHCI and OHCI then ran while am53c974 probed and
+   * esp_scsi's interrupt handler oopsed (a kernel panic in CI's capture boot). False when the
+   * load is not in flight or was marked already. */
+  markLive(name: string): boolean {
     const e = this.entries.get(name)
     if (e === undefined || e.state.kind !== 'running' || e.state.live) return false
     e.state.live = true
-    if (freeSlot && !e.state.released) {
-      e.state.released = true
-      this.running--
-    }
     this.pump()
     return true
   }
