@@ -106,10 +106,10 @@ export interface ListSetting<T> {
   items: T[]
 }
 
-/** What the configuration files say: unset single values are undefined. */
 /** compress-runtime: a kind for the runtime's own archive, or 'same' (the main archive) */
 export type RuntimeCompression = ImageCompression | 'same'
 
+/** What the configuration files say: unset single values are undefined. */
 export interface ImageConfig {
   modules: ListSetting<ModuleSelector>
   compress?: CompressSetting
@@ -491,7 +491,7 @@ export function parseImageConfig(text: string, file: string, opts: ParseImageCon
         break
       }
       case 'compress-runtime': {
-        const w = one(`${orList([...IMAGE_COMPRESSIONS, 'same'])}`)
+        const w = one(orList([...IMAGE_COMPRESSIONS, 'same']))
         if (w !== undefined) take(parseRuntimeCompression(w), (v) => (layer.compressRuntime = v))
         break
       }

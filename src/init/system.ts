@@ -23,7 +23,7 @@ import { IMAGE_ROOT_MODULES, PROC_MODULES, PROC_STAT, PROC_TAINTED, SYS_DEVICES,
 import { describeSpec, parseRootOptions, rootRequested, type RootSpec } from './root/options.js'
 import { blockIo, rootPresent } from './root/devices.js'
 import { parseProcStat } from './adapt.js'
-import { readKernelCompression } from '../load/insert.js'
+import { initState, readKernelCompression } from '../load/insert.js'
 
 export interface ColdplugSettings {
   /** give up waiting after this long (modload.timeout=, seconds) */
@@ -229,7 +229,7 @@ export async function coldplugSystem(
       concurrency: settings.concurrency,
       maxConcurrency: Math.max(settings.concurrency, settings.maxConcurrency),
       cpu: () => parseProcStat(readOr(PROC_STAT, null) ?? ''),
-      moduleState: (name) => readOr(`${SYS_MODULE}/${name}/initstate`, null)?.trim() ?? null,
+      moduleState: (name) => initState(SYS_MODULE, name),
       now: () => msSinceStart(),
       sleep: timerSleep,
       holdFor: (ev) => Math.max(usbHubHold(ev), usbStorageHold(ev, () => parseDelayUse(readOr(`${SYS_MODULE}/usb_storage/parameters/delay_use`, null)))),
