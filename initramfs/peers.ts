@@ -44,7 +44,7 @@ import { ensureDebianPackages, findCommand } from '../qemu/deps.js'
 import { query, run } from '../qemu/exec.js'
 import type { Kernel } from '../qemu/kernels.js'
 import { withLock } from '../qemu/lock.js'
-import { getMachine } from '../qemu/machines.js'
+import { getMachine, rootTarget } from '../qemu/machines.js'
 import { cacheDir, tmpDir } from '../qemu/paths.js'
 
 export const peerKinds = ['initramfs-tools-most', 'initramfs-tools-dep', 'dracut-hostonly', 'dracut-generic', 'tiny-initramfs'] as const
@@ -643,6 +643,8 @@ export interface RootBootOptions {
   image: string
   /** a machine of qemu/machines.ts; the root disk replaces its first disk */
   machine: string
+  /** the id of the machine's disk the root disk replaces instead of its first */
+  rootDisk?: string
   /** added to `root=UUID=...` on the kernel command line */
   append?: string
   /** default 300 s: dracut's systemd is slow under TCG */
@@ -692,7 +694,7 @@ export async function withRootDiskCopy<T>(disk: RootDisk, use: (copy: string) =>
 export async function bootToRoot(opts: RootBootOptions): Promise<RootBoot> {
   const disk = await ensureRootDisk(opts.kernel, { listModules: opts.listModules })
   const machine = getMachine(opts.machine)
-  const target = machine.disks[0]
+  const target = rootTarget(machine, opts.rootDisk)
   if (!target) throw new Error(`machine ${machine.name} has no disk to put the root on`)
   return withRootDiskCopy(disk, async (copy) => {
     const stop = new AbortController()

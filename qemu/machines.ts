@@ -134,3 +134,11 @@ export function getMachine(name: string): Machine {
   if (!m) throw new Error(`unknown QEMU machine "${name}"; known: ${machineNames.join(', ')}`);
   return m;
 }
+
+/** The disk of `def` that holds the root: the one named `id`, else the first (none: no disk). */
+export function rootTarget(def: Machine, id?: string): Machine['disks'][number] | undefined {
+  if (id === undefined) return def.disks[0];
+  const disk = def.disks.find((d) => d.id === id);
+  if (!disk) throw new Error(`machine ${def.name} has no disk ${id} (its disks: ${def.disks.map((d) => d.id).join(', ') || 'none'})`);
+  return disk;
+}

@@ -103,6 +103,8 @@ const CASES: Case[] = [
   { name: 'AHCI, root=LABEL=', machine: 'legacy-pc', disk: 'sda', modules: ['ahci', 'sd_mod'], root: 'LABEL=rootfs', device: /^\/dev\/sda$/ },
   { name: 'NVMe, root=/dev/nvme0n1', machine: 'q35', disk: 'nvme0', modules: ['nvme'], root: '/dev/nvme0n1', device: /^\/dev\/nvme0n1$/ },
   { name: 'USB storage, root=UUID=', machine: 'q35', disk: 'usb0', modules: ['xhci_pci', 'usb_storage', 'sd_mod'], root: `UUID=${UUID}`, device: /^\/dev\/sd[a-z]$/ },
+  // the card's driver comes through MODALIAS=mmc:block, which the mmc bus reports in uevents only
+  { name: 'SD card behind an SDHCI controller, root=UUID=', machine: 'hba-mix', disk: 'sd0', modules: ['sdhci_pci', 'mmc_block'], root: `UUID=${UUID}`, device: /^\/dev\/mmcblk0$/ },
 ]
 
 async function image(kernel: Kernel, name: string, modules: string[], rootModules = ROOT_MODULES): Promise<string> {

@@ -107,6 +107,55 @@ t.test('capture: the mini-tree reads back as the same facts', async (t) => {
   t.same(captureEntries({ sysfs: cap }), entries)
 })
 
+t.test('a root on an SD card: the card driver has no module link, its modalias is only in uevent', async (t) => {
+  // mmc_block registers its "mmcblk" driver without an owner, so the kernel makes no
+  // driver/module link, and the mmc bus reports MODALIAS=mmc:block in uevent only
+  const SDHCI = 'devices/pci0000:00/0000:00:08.0'
+  const CARD = `${SDHCI}/mmc_host/mmc0/mmc0:4567`
+  const top = t.testdir({ sys: {
+    devices: {
+      'pci0000:00': {
+        '0000:00:08.0': {
+          uevent: 'DRIVER=sdhci-pci\n',
+          modalias: 'pci:v00001B36d00000007sv00001AF4sd00001100bc08sc05i01\n',
+          driver: t.fixture('symlink', '../../../bus/pci/drivers/sdhci-pci'),
+          mmc_host: {
+            mmc0: {
+              uevent: '',
+              'mmc0:4567': {
+                uevent: 'DRIVER=mmcblk\nMMC_TYPE=SD\nMODALIAS=mmc:block\n',
+                driver: t.fixture('symlink', '../../../../../../bus/mmc/drivers/mmcblk'),
+                block: { mmcblk0: { uevent: 'MAJOR=179\n', dev: '179:0\n' } },
+              },
+            },
+          },
+        },
+      },
+    },
+    bus: {
+      pci: { drivers: { 'sdhci-pci': { module: t.fixture('symlink', '../../../../module/sdhci_pci') } } },
+      mmc: { drivers: { mmcblk: {} } },
+    },
+    class: { block: { mmcblk0: t.fixture('symlink', `../../${CARD}/block/mmcblk0`) } },
+    module: { sdhci_pci: { initstate: 'live\n' }, mmc_block: { initstate: 'live\n' }, mmc_core: { initstate: 'live\n' } },
+    mountinfo: '1 1 179:0 / / ro - ext4 /dev/mmcblk0 ro\n',
+  } })
+  const sysfs = `${top}/sys`
+  const f = readHostFacts({ sysfs })
+  t.same(f.root, { source: '/dev/mmcblk0', fstype: 'ext4', blockDevices: ['mmcblk0'], devicePaths: [SDHCI, CARD], modules: ['sdhci_pci'], modaliases: ['mmc:block'] })
+  t.same(
+    f.devices.map((d) => [d.path, d.modalias, d.driver, d.module]),
+    [
+      [SDHCI, 'pci:v00001B36d00000007sv00001AF4sd00001100bc08sc05i01', 'sdhci-pci', 'sdhci_pci'],
+      [CARD, 'mmc:block', 'mmcblk', undefined],
+    ],
+    'the card joins the devices with its uevent modalias',
+  )
+  saveHostCapture(`${top}/cap`, { sysfs })
+  t.equal(readFileSync(`${top}/cap/${CARD}/modalias`, 'latin1'), 'mmc:block\n', 'the capture keeps it as a modalias file')
+  t.same({ ...readHostFacts({ sysfs: `${top}/cap` }), sysfs }, f, 'and reads back as the same facts')
+})
+
 t.test('writeCapture refuses paths that leave the directory', async (t) => {
   const dir = t.testdir()
   for (const path of ['../x', '/etc/x', 'a/../../x', 'a//b', '']) {

@@ -156,6 +156,20 @@ t.test('reasons on one line', async (t) => {
   t.match(line, /^host: device devices\/system\/cpu \(cpu:type:x86.{40,60}\.\.\.\) \(\+1 more devices\); class crypto; needed by a, b, c \(\+1 more\); softdep of ext4$/)
 })
 
+t.test("the root's devices whose driver names no module: the loaded modules their modalias resolves to", async (t) => {
+  const usb = 'usb:v0627p0001d0000dc00dsc00dp00ic03isc00ip00in00'
+  const root = { source: '/dev/sda1', fstype: 'ext4', modules: ['ahci'], modaliases: [usb, 'mmc:block'] }
+  const withUsbhid = select(['host'], { ...host, loaded: [...host.loaded, 'usbhid'], root })
+  t.same(
+    withUsbhid.modules.find((m) => m.name === 'usbhid')?.reasons,
+    [{ kind: 'loaded' }, { kind: 'root', what: `device /dev/sda1 (${usb})` }],
+    'loaded and matching: on the root chain',
+  )
+  const notLoaded = select(['host'], { ...host, root })
+  t.notOk(names(notLoaded).includes('usbhid'), 'a match that is not loaded is not the driver: left out')
+  t.same(notLoaded.warnings.filter((w) => /mmc:block/.test(w)), [], 'an alias nothing resolves adds nothing, and no warning')
+})
+
 t.test('an unknown root filesystem: --rootfs names it, else the fs class goes in', async (t) => {
   const fromInitramfs: HostNeeds = { devices: [], loaded: [], builtinBound: [], root: { source: 'rootfs', fstype: 'rootfs', modules: [] } }
   const all = selectModules({ db, config, selectors: parseSelectors(['host']), host: fromInitramfs })

@@ -50,6 +50,10 @@ export interface RootFacts {
   devicePaths: string[]
   /** the modules of those drivers (driver/module links up the parent chain) */
   modules: string[]
+  /** the modaliases of those devices whose driver names no module: a driver registered
+   * without an owner has no driver/module link (mmc_block's "mmcblk" is one), so its module is
+   * the loaded one that the device's modalias resolves to */
+  modaliases?: string[]
 }
 
 export interface HostFacts {
@@ -205,10 +209,26 @@ function gatherRoot(sysfs: string, realSysfs: string, text: string, g: Gathered)
       if (links.module !== undefined) {
         const mod = normalizeName(base(links.module))
         if (!root.modules.includes(mod)) root.modules.push(mod)
+        continue
       }
+      const alias = deviceModalias(g, `${realSysfs}/${path}`, path, links)
+      if (alias !== undefined && !(root.modaliases ??= []).includes(alias)) root.modaliases.push(alias)
     }
   }
   return root
+}
+
+/** The modalias of the device at `dir` (relative `path`): its modalias file, else the MODALIAS
+ * of its uevent, which some buses only report there (mmc: "mmc:block"); a device found only
+ * through its uevent joins the facts' devices, so a capture records it as a modalias file. */
+function deviceModalias(g: Gathered, dir: string, path: string, links: DriverLinks): string | undefined {
+  const known = g.facts.devices.find((d) => d.path === path)
+  if (known) return known.modalias
+  const alias = /^MODALIAS=(.+)$/m.exec(readText(`${dir}/uevent`) ?? '')?.[1]?.trim()
+  if (!alias) return undefined
+  g.facts.devices.push({ path, modalias: alias, driver: base(links.driver) })
+  g.facts.devices.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+  return alias
 }
 
 function gather(opts: ReadHostOptions): Gathered {

@@ -57,7 +57,9 @@ export interface HostNeeds {
   loaded: readonly string[]
   /** built-in drivers of the running kernel that drive a device */
   builtinBound: readonly string[]
-  root?: { source?: string; fstype?: string; modules: readonly string[] }
+  /** `modules`: the root device's drivers' modules; `modaliases`: its devices whose driver
+   * names no module (their module is a loaded one the modalias resolves to) */
+  root?: { source?: string; fstype?: string; modules: readonly string[]; modaliases?: readonly string[] }
 }
 
 export type Reason =
@@ -303,6 +305,13 @@ function addHost(c: Collector, input: SelectInput, classes: Readonly<Record<stri
     for (const name of host.root.modules) {
       const n = normalizeName(name)
       if (db.modules.has(n) || db.builtin.has(n)) c.add(n, { kind: 'root', what: `device ${host.root.source ?? ''}`.trim() })
+    }
+    // drivers without a module link: the loaded modules the device's modalias resolves to
+    const loaded = new Set(host.loaded.map(normalizeName))
+    for (const alias of host.root.modaliases ?? []) {
+      for (const r of lookup(db, config, alias) ?? []) {
+        if (loaded.has(r.name)) c.add(r.name, { kind: 'root', what: `device ${host.root.source ?? ''} (${alias})`.trim() })
+      }
     }
   }
   const known = host.root?.fstype && !MEMORY_FILESYSTEMS.has(host.root.fstype) ? [host.root.fstype] : []
