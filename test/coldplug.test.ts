@@ -68,6 +68,8 @@ function machine(opts: {
   hang?: string[]
   fail?: Record<string, number>
   loadMs?: number
+  /** load times of single modules (default loadMs) */
+  loadMsOf?: Record<string, number>
 }) {
   let now = 0
   const timers: { at: number; fire: () => void }[] = []
@@ -87,7 +89,7 @@ function machine(opts: {
       calls.push({ name, params, at: now })
       if (opts.hang?.includes(name)) return new Promise<void>(() => {})
       return new Promise<void>((resolve, reject) =>
-        later(opts.loadMs ?? 20, () => {
+        later(opts.loadMsOf?.[name] ?? opts.loadMs ?? 20, () => {
           const errno = opts.fail?.[name]
           if (errno) return reject(new SysError('finit_module', errno, path))
           for (const [delay, e] of opts.onLoad?.(name) ?? []) {
@@ -620,6 +622,59 @@ t.test("the root's known chain, root= awaited: its loads go first and alone, the
   t.equal(noRoot.at('xhci_pci'), 0, 'without root= awaited (settle), the chain only orders')
   t.equal(noRoot.scans[0], 0, 'and the devices are scanned at once')
   t.equal(fsOnly.scans[0], 0, 'as with a chain of only the file system')
+})
+
+t.test("a root chain through USB: the other storage drivers wait for the chain's holds and the disk's probe", async (t) => {
+  // xHCI adds its root hub as it loads, and the hub enumerates the stick; usb-storage adds its
+  // SCSI host, the LUN 1 s later (delay_use), and the disk 40 ms after that; ext4 loads longest
+  const run = (rootOnUsb: boolean) => {
+    let storageAt = -1
+    const virtioDisk = diskBehindVirtio()
+    const host = '/devices/pci0000:00/0000:00:03.0/usb2/2-1/2-1:1.0/host6'
+    const m = machine({
+      devices: [XHCI, VIRTIO_BLK_PCI],
+      loadMsOf: { ext4: 100 },
+      onLoad: (n) => {
+        if (n === 'xhci_pci')
+          return [
+            [2, ev('add', '/devices/pci0000:00/0000:00:03.0/usb2', { SUBSYSTEM: 'usb', DEVTYPE: 'usb_device', TYPE: '9/0/3' })],
+            [200, ev('add', '/devices/pci0000:00/0000:00:03.0/usb2/2-1/2-1:1.0', { MODALIAS: USB_DISK })],
+          ]
+        if (n !== 'usb_storage') return virtioDisk.onLoad(n)
+        storageAt = m.now()
+        return [
+          [5, ev('add', `${host}/scsi_host/host6`, { SUBSYSTEM: 'scsi_host' })],
+          [1000, ev('add', `${host}/target6:0:0/6:0:0:0`, { SUBSYSTEM: 'scsi', DEVTYPE: 'scsi_device', MODALIAS: 'scsi:t-0x00' })],
+          [1040, ev('add', `${host}/target6:0:0/6:0:0:0/block/sda`, { SUBSYSTEM: 'block', DEVNAME: 'sda' })],
+        ]
+      },
+    })
+    const o = m.base()
+    o.urgent = new Set(['xhci_pci', 'usb_storage', 'sd_mod', 'ext4'])
+    o.force = [...o.urgent]
+    o.enough = rootOnUsb ? () => storageAt >= 0 && m.now() >= storageAt + 1040 : () => virtioDisk.there
+    o.holdFor = (e) => Math.max(usbHubHold(e), usbStorageHold(e, () => 1000))
+    // the CPU idles while the stick enumerates and usb-storage waits
+    o.cpu = () => ({ busy: m.now() * 0.1, idle: m.now() * 0.9 })
+    const lines: string[] = []
+    o.debug = (l) => lines.push(l)
+    return { m, o, lines, at: (name: string) => m.calls.find((c) => c.name === name)?.at, storageAt: () => storageAt }
+  }
+  const usb = run(true)
+  const r = await coldplug(usb.o)
+  t.ok(r.stoppedEarly, 'the root came')
+  t.ok(usb.storageAt() > 0)
+  t.equal(usb.at('virtio_pci'), undefined, 'no other storage driver started while the stick was awaited, the CPU idle or not')
+  t.notOk(usb.lines.some((l) => l.endsWith('the other storage drivers go')))
+
+  // the chain was recorded on another boot: the root is not on the stick after all
+  const moved = run(false)
+  const rm = await coldplug(moved.o)
+  t.ok(rm.stoppedEarly, 'the root came from the virtio disk')
+  const lunAt = moved.storageAt() + 1000
+  const virtioAt = moved.at('virtio_pci') ?? -1
+  t.ok(virtioAt >= lunAt + moved.o.quietMs, `the other storage drivers went once the hold ended and the disk's probe was quiet (at ${virtioAt} ms, the LUN at ${lunAt} ms)`)
+  t.ok(moved.lines.some((l) => /^(the root's chain is loaded|cpu \d+% idle beside the root's chain): the other storage drivers go$/.test(l)))
 })
 
 const USB_DISK = 'usb:v46F4p0001d0000dc00dsc00dp00ic08isc06ip50in00'

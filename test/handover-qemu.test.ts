@@ -14,6 +14,7 @@ import { ensureDebianPackages, ensureHostTools, findCommand } from '../qemu/deps
 import { boot, markers, type BootResult, type DiskOverride } from '../qemu/boot.js'
 import { ensureExecutable, ensureImage } from '../qemu/artefacts.js'
 import { cacheDir } from '../qemu/paths.js'
+import { IMAGE_ROOT_MODULES } from '../src/paths.js'
 import { buildGpt } from './fixtures/root/gpt.js'
 
 const UUID = '6d0c9a51-7e0b-4f6e-9a3c-5b1f00c0ffee'
@@ -179,6 +180,32 @@ for (const flavor of kernelFlavors) {
       t.ok(m.some((l) => l.startsWith('root=/dev/nvme0n1 is there: handing over before coldplug settles')), 'coldplug stopped for the root')
       t.ok(m.includes('handover-ok pid=1'), 'the real init runs as PID 1')
       t.notOk(m.some((l) => l.startsWith('report not started')), 'what was left is not reported as a failure')
+    })
+
+    t.test("modload.handover=early, the root's chain through USB behind EHCI: the other SCSI hosts wait for the stick", { skip: flavor !== '6.1' && 'one kernel is enough' }, async (t) => {
+      // the chain as an image built on the machine records it; megaraid_sas and vmw_pvscsi scan
+      // buses, and every load returns only after those scans (async_synchronize_full)
+      const chain = path.join(work, 'root-modules-usb')
+      writeFileSync(chain, 'ehci_pci\nusb_storage\nsd_mod\next4\n')
+      const initrd = await ensureImage({
+        kernel,
+        name: 'handover-hba-mix-usb-chain',
+        modules: ['ehci_pci', 'usb_storage', 'sd_mod', 'megaraid_sas', 'vmw_pvscsi', ...ROOT_MODULES],
+        add: [[chain, IMAGE_ROOT_MODULES]],
+      })
+      const append = `root=UUID=${UUID} rootfstype=ext4 modload.onfail=poweroff modload.handover=early modload.debug`
+      const r = await boot({ kernel, initrd, machine: 'hba-mix', disks: [{ id: 'usb0', file: good }], append, timeoutMs: 240_000 })
+      const m = show(t, r)
+      t.notOk(r.timedOut, 'powered off by itself')
+      t.notOk(r.panicked, 'no kernel panic')
+      const chainLine = m.find((l) => l.startsWith('root chain: ')) ?? ''
+      t.ok(['ehci_pci', 'usb_storage', 'sd_mod', 'ext4'].every((n) => chainLine.split(' ').includes(n)), `the image's chain is read (${chainLine})`)
+      const handed = m.findIndex((l) => l.startsWith(`root=UUID=${UUID} is there: handing over before coldplug settles`))
+      t.ok(handed >= 0, 'coldplug stopped for the root')
+      const before = m.slice(0, handed)
+      t.ok(before.some((l) => l.startsWith('hold ')), "usb-storage's wait was held for")
+      for (const mod of ['megaraid_sas', 'vmw_pvscsi']) t.notOk(before.some((l) => l.startsWith(`queue ${mod}`) || l.startsWith(`loaded ${mod} `)), `${mod} was not started while the stick was awaited`)
+      t.ok(m.includes('handover-ok pid=1'), 'the real init runs as PID 1')
     })
 
     t.test('missing root device: named, then modload.onfail=poweroff', async (t) => {

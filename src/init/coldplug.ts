@@ -517,8 +517,9 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     sample = next
     sampledAt = now
     if (idle === null) return
-    // the chain's loads wait on hardware, not on the CPU: the others may use it
-    if (chainFirst && idle >= RAISE_IDLE && scheduler.queued() > 0) endChainFirst(`cpu ${(100 * idle).toFixed(0)}% idle beside the root's chain`)
+    // the chain's loads wait on hardware, not on the CPU: the others may use it (not while a
+    // hold of the chain's devices runs: see chainWaits)
+    if (chainFirst && idle >= RAISE_IDLE && scheduler.queued() > 0 && !chainWaits(now)) endChainFirst(`cpu ${(100 * idle).toFixed(0)}% idle beside the root's chain`)
     // those loads wait on hardware too (an init that sleeps in a probe): the others may use it
     if (waitsFirst && idle >= RAISE_IDLE && scheduler.queued() > 0) endWaitsFirst(`cpu ${(100 * idle).toFixed(0)}% idle beside them`)
     const waiting = scheduler.readyToStart()
@@ -542,6 +543,14 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
       if (scheduler.markLive(f.name)) debug(`${f.name}: live after ${(now - f.since).toFixed(0)} ms, its load still waits in the kernel (async probes): what needs it goes`)
     }
   }
+  // While the chain goes first, the only holds are its own devices' (a USB root: the hub's
+  // enumeration, usb-storage's delay_use), and the root is expected at their end, once the
+  // disk's probe is through (quietMs without a uevent). The other storage drivers wait for
+  // it: their loads would take the CPU from the disk's probe, and a SCSI host's bus scan keeps
+  // every load in the kernel until it ends (async_synchronize_full), so an early hand-over
+  // then waited for them (root on USB behind EHCI on hba-mix: 3.7 s of other hosts' scans).
+  let chainHeld = false
+  const chainWaits = (now: number): boolean => now < holdUntil() || (chainHeld && now - lastActivity < o.quietMs)
   const endChainFirst = (why: string): void => {
     chainFirst = false
     if (scheduler.holdFrom !== CHAIN_FIRST) return
@@ -599,6 +608,7 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
       const hold = o.holdFor?.(ev) ?? 0
       if (hold > 0) {
         holds.set(ev.devpath, { ev, until: Math.max(holds.get(ev.devpath)?.until ?? 0, now + hold) })
+        if (chainFirst) chainHeld = true
         debug(`hold ${hold} ms for ${ev.action} ${ev.devpath}`)
       }
     }
@@ -612,7 +622,7 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
       rescan()
       lastActivity = o.now()
     }
-    if (chainFirst && !scheduler.pendingBelow(CHAIN_FIRST)) endChainFirst("the root's chain is loaded")
+    if (chainFirst && !scheduler.pendingBelow(CHAIN_FIRST) && !chainWaits(now)) endChainFirst("the root's chain is loaded")
     if (waitsFirst && !scheduler.pendingBelow(URGENT)) endWaitsFirst('they are loaded')
     if (askEnough && !stopping) {
       askEnough = false
