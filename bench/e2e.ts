@@ -426,28 +426,32 @@ async function countModules(image: string): Promise<number | undefined> {
 }
 
 /** modload's default image for `machine`: host-only from the machine's captured /sys (made
- * with the root disk as root=, so the image knows the root's chain; --rootfs ext4 only says
- * again what the capture says). Cached under .cache/e2e. */
-async function ensureModloadImage(kernel: Kernel, machine: string, log: (l: string) => void): Promise<Image> {
-  const sysfs = await captureSysfs(kernel, machine)
+ * with the root disk as root=, on `rootDisk` or the machine's first disk, so the image knows
+ * the root's chain; --rootfs ext4 only says again what the capture says). Cached under
+ * .cache/e2e. `chain`: the modules the image records as the root's chain (bench/roots.ts). */
+export async function ensureModloadImage(kernel: Kernel, machine: string, log: (l: string) => void, rootDisk?: string): Promise<Image & { chain: string[] }> {
+  const sysfs = await captureSysfs(kernel, machine, { rootDisk })
   // what goes in (also for --json below), then how it is packed
   const selection = ['--kernel-root', kernel.root, '-k', kernel.version, '--sysfs', sysfs, '--rootfs', 'ext4', '--no-config']
   const args = [...selection, '--compress', 'zstd']
   const exe = await fs.stat(executable)
   const key = modloadImageKey({ exeSize: exe.size, exeMtimeMs: exe.mtimeMs, kver: kernel.version, kernelRoot: kernel.root, captureDigest: await treeDigest(sysfs), args })
-  const out = path.join(e2eDir, `modload-${machine}-${kernel.version}-${key}.img`)
+  const out = path.join(e2eDir, `modload-${machine}${rootDisk ? `-${rootDisk}` : ''}-${kernel.version}-${key}.img`)
   const version = (await run(executable, ['--version'], { nothrow: true })).stdout.toString().trim() || 'modload'
   if (!(await fs.stat(out).catch(() => undefined))) {
     await fs.mkdir(e2eDir, { recursive: true })
-    log(`e2e: building modload's image for ${machine}`)
+    log(`e2e: building modload's image for ${machine}${rootDisk ? ` (root on ${rootDisk})` : ''}`)
     // mkinitramfs writes through a temporary file and renames it: no half image under `out`
     await run(executable, ['mkinitramfs', '-o', out, ...args], { env: { ...process.env, SOURCE_DATE_EPOCH: '0' }, passthrough: true })
   }
   // lsinitramfs cannot read past the image's lz4 runtime archive: ask mkinitramfs what it put in
   const listed = await run(executable, ['mkinitramfs', '--json', ...selection], { nothrow: true })
   let modules: number | undefined
+  let chain: string[] = []
   try {
-    modules = (JSON.parse(listed.stdout.toString()) as { modules: unknown[] }).modules.length
+    const mods = (JSON.parse(listed.stdout.toString()) as { modules: { name: string; reasons: { kind: string }[] }[] }).modules
+    modules = mods.length
+    chain = mods.filter((m) => m.reasons.some((r) => r.kind === 'root')).map((m) => m.name).sort()
   } catch {
     modules = undefined
   }
@@ -456,6 +460,7 @@ async function ensureModloadImage(kernel: Kernel, machine: string, log: (l: stri
     bytes: (await fs.stat(out)).size,
     tool: version,
     modules,
+    chain,
     notes: [`modload mkinitramfs --sysfs ${path.relative(projectRoot, sysfs)} --rootfs ext4 --compress zstd --no-config (default selectors host,usb-host,input)`],
   }
 }
@@ -500,7 +505,7 @@ async function ensureImages(kernel: Kernel, machines: readonly string[], log: (l
 // ---------------------------------------------------------------------------------------------
 // The run
 
-function loadAverage(): string {
+export function loadAverage(): string {
   return os.loadavg().map((x) => x.toFixed(1)).join(' ')
 }
 

@@ -9,7 +9,8 @@
 //   1. the machine's /sys is captured with the root on DISK (qemu/capture.ts, rootDisk), as an
 //      image built on such an installed machine would see it, and modload's default image is
 //      built from it (`mkinitramfs --sysfs CAPTURE --rootfs ext4 --compress zstd --no-config`);
-//      the root's chain it recorded is read back with `mkinitramfs --json`;
+//      the root's chain it recorded is read back with `mkinitramfs --json` (bench/e2e.ts's
+//      ensureModloadImage, which builds the e2e benchmark's images the same way);
 //   2. the image boots with the root disk of initramfs/peers.ts in place of DISK, settled (the
 //      default) and with modload.handover=early, and initramfs-tools' generic image boots the same
 //      way; rounds interleaved, medians. A contender that does not reach the root in its first
@@ -20,18 +21,15 @@
 // instructions, so runs repeat to ~10 ms; '' boots plain TCG). `--write` writes docs/roots.md.
 // The pure parts (targets, table) are exported for test/roots-bench.test.ts.
 import fs from 'node:fs/promises'
-import os from 'node:os'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { ensureExecutable, executable, treeDigest } from '../qemu/artefacts.js'
-import { captureSysfs } from '../qemu/capture.js'
+import { ensureExecutable } from '../qemu/artefacts.js'
 import { ensureHostTools } from '../qemu/deps.js'
-import { run } from '../qemu/exec.js'
-import { ensureKernel, type Kernel } from '../qemu/kernels.js'
+import { ensureKernel } from '../qemu/kernels.js'
 import { getMachine, rootTarget } from '../qemu/machines.js'
 import { cacheDir, projectRoot } from '../qemu/paths.js'
 import { bootToRoot, ensurePeerImage } from '../initramfs/peers.js'
-import { extraCmdline, failureReason, giveUp, labels, median, modloadImageKey, parseStartLine } from './e2e.js'
+import { ensureModloadImage, extraCmdline, failureReason, giveUp, labels, loadAverage, median, parseStartLine, rotate } from './e2e.js'
 
 export const DEFAULT_TARGETS = ['hba-mix:lsi0d', 'hba-mix:mega0d', 'hba-mix:pv0d', 'hba-mix:usb0', 'hba-mix:sd0', 'odd-mix:vs0d', 'odd-mix:esp0d'] as const
 
@@ -131,33 +129,6 @@ export function rootsTable(rows: readonly RootRow[]): string {
 
 const rootsDir = path.join(cacheDir, 'roots')
 
-/** modload's default image for a machine whose root is on `disk`, and the chain it recorded. */
-async function modloadImage(kernel: Kernel, t: Target): Promise<{ path: string; chain: string }> {
-  const sysfs = await captureSysfs(kernel, t.machine, { rootDisk: t.disk })
-  const selection = ['--kernel-root', kernel.root, '-k', kernel.version, '--sysfs', sysfs, '--rootfs', 'ext4', '--no-config']
-  const args = [...selection, '--compress', 'zstd']
-  const exe = await fs.stat(executable)
-  const key = modloadImageKey({ exeSize: exe.size, exeMtimeMs: exe.mtimeMs, kver: kernel.version, kernelRoot: kernel.root, captureDigest: await treeDigest(sysfs), args })
-  const out = path.join(rootsDir, `modload-${t.machine}-${t.disk}-${kernel.version}-${key}.img`)
-  if (!(await fs.stat(out).catch(() => undefined))) {
-    await fs.mkdir(rootsDir, { recursive: true })
-    await run(executable, ['mkinitramfs', '-o', out, ...args], { env: { ...process.env, SOURCE_DATE_EPOCH: '0' }, passthrough: true })
-  }
-  const listed = await run(executable, ['mkinitramfs', '--json', ...selection], { nothrow: true })
-  let chain = ''
-  try {
-    const mods = (JSON.parse(listed.stdout.toString()) as { modules: { name: string; reasons: { kind: string }[] }[] }).modules
-    chain = mods.filter((m) => m.reasons.some((r) => r.kind === 'root')).map((m) => m.name).sort().join(' ')
-  } catch {
-    chain = '(mkinitramfs --json failed)'
-  }
-  return { path: out, chain }
-}
-
-function loadAverage(): string {
-  return os.loadavg().map((x) => x.toFixed(1)).join(' ')
-}
-
 async function main(): Promise<void> {
   const write = process.argv.includes('--write')
   const runs = Number(process.env.BENCH_ROOTS_RUNS ?? 2)
@@ -174,15 +145,15 @@ async function main(): Promise<void> {
   const images = new Map<string, { path: string; chain: string }>()
   for (const t of targets) {
     log(`roots: ${t.machine}:${t.disk}: capture and image`)
-    images.set(`${t.machine}:${t.disk}`, await modloadImage(kernel, t))
+    const img = await ensureModloadImage(kernel, t.machine, log, t.disk)
+    images.set(`${t.machine}:${t.disk}`, { path: img.path, chain: img.chain.join(' ') })
   }
   const samples: RootSample[] = []
   const cannot = new Set<string>()
   for (let round = 1; round <= runs; round++) {
     for (const t of targets) {
       const key = `${t.machine}:${t.disk}`
-      const order = [...rootContenders.slice((round - 1) % rootContenders.length), ...rootContenders.slice(0, (round - 1) % rootContenders.length)]
-      for (const c of order) {
+      for (const c of rotate(rootContenders, round - 1)) {
         if (cannot.has(`${key}/${c}`)) continue
         const image = c === 'initramfs-tools-most' ? stock.path : (images.get(key)?.path as string)
         const b = await bootToRoot({ kernel, image, machine: t.machine, rootDisk: t.disk, append: ['rootfstype=ext4', extraCmdline[c]].filter(Boolean).join(' '), qemuArgs, giveUp: giveUp[c] })

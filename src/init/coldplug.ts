@@ -550,7 +550,7 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
   // every load in the kernel until it ends (async_synchronize_full), so an early hand-over
   // then waited for them (root on USB behind EHCI on hba-mix: 3.7 s of other hosts' scans).
   let chainHeld = false
-  const chainWaits = (now: number): boolean => now < holdUntil() || (chainHeld && now - lastActivity < o.quietMs)
+  const chainWaits = (now: number): boolean => chainHeld && (now < holdUntil() || now - lastActivity < o.quietMs)
   const endChainFirst = (why: string): void => {
     chainFirst = false
     if (scheduler.holdFrom !== CHAIN_FIRST) return
