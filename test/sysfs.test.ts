@@ -1,6 +1,6 @@
 // The /sys walk of the coldplug (src/init/sysfs.ts) over a fake tree.
 import t from 'tap'
-import { scanModaliases } from '../src/init/sysfs.js'
+import { scanBusModaliases, scanDevices, scanModaliases, ueventModalias } from '../src/init/sysfs.js'
 
 t.test('every modalias under the tree, through glue directories; PM groups skipped', async (t) => {
   const dir = t.testdir({
@@ -26,4 +26,53 @@ t.test('every modalias under the tree, through glue directories; PM groups skipp
     ['/virtual/power/dev0', 'platform:dev0'],
   ])
   t.same(scanModaliases(`${dir}/gone`), [], 'a vanished directory is no error')
+})
+
+t.test('modaliases a bus reports only in uevents: the mmc bus, not usb devices or memory blocks', async (t) => {
+  const card = 'pci0000:00/0000:00:07.0/mmc_host/mmc0/mmc0:0001'
+  const dir = t.testdir({
+    devices: {
+      'pci0000:00': {
+        uevent: '',
+        '0000:00:07.0': {
+          uevent: 'DRIVER=sdhci-pci\nPCI_CLASS=80501\n',
+          modalias: 'pci:v00001B36d00000007sv00001AF4sd00001100bc08sc05i01\n',
+          mmc_host: { mmc0: { uevent: '', 'mmc0:0001': { uevent: 'MMC_TYPE=SD\nMMC_NAME=QEMU!\nMODALIAS=mmc:block\n', type: 'SD\n' } } },
+        },
+        '0000:00:01.2': {
+          uevent: '',
+          modalias: 'pci:v00008086d00007020sv00001AF4sd00001100bc0Csc03i00\n',
+          usb1: {
+            uevent: 'DEVTYPE=usb_device\nPRODUCT=1d6b/1/606\n',
+            '1-0:1.0': { uevent: 'DEVTYPE=usb_interface\nMODALIAS=usb:v1D6Bp0001d0606dc09dsc00dp00ic09isc00ip00in00\n', modalias: 'usb:v1D6Bp0001d0606dc09dsc00dp00ic09isc00ip00in00\n' },
+          },
+        },
+      },
+      system: { memory: { memory0: { uevent: '' } } },
+    },
+    bus: {
+      mmc: { devices: { 'mmc0:0001': t.fixture('symlink', `../../../devices/${card}`) } },
+      usb: {
+        devices: {
+          usb1: t.fixture('symlink', '../../../devices/pci0000:00/0000:00:01.2/usb1'),
+          '1-0:1.0': t.fixture('symlink', '../../../devices/pci0000:00/0000:00:01.2/usb1/1-0:1.0'),
+        },
+      },
+      memory: { devices: { memory0: t.fixture('symlink', '../../../devices/system/memory/memory0') } },
+      // a bus without devices, and one whose link is broken (the device went away)
+      empty: { devices: {} },
+      gone: { devices: { x: t.fixture('symlink', '../../../devices/nowhere') } },
+    },
+  })
+  const rel = (l: { device: string; modalias: string }[]) => l.map((d) => [d.device.slice(dir.length + 1), d.modalias]).sort()
+  t.same(rel(scanBusModaliases(`${dir}/bus`)), [[`devices/${card}`, 'mmc:block']])
+  t.same(rel(scanDevices(dir)), [
+    ['devices/pci0000:00/0000:00:01.2', 'pci:v00008086d00007020sv00001AF4sd00001100bc0Csc03i00'],
+    ['devices/pci0000:00/0000:00:01.2/usb1/1-0:1.0', 'usb:v1D6Bp0001d0606dc09dsc00dp00ic09isc00ip00in00'],
+    ['devices/pci0000:00/0000:00:07.0', 'pci:v00001B36d00000007sv00001AF4sd00001100bc08sc05i01'],
+    [`devices/${card}`, 'mmc:block'],
+  ], 'the walk and the buses, each device once')
+  t.equal(ueventModalias(`${dir}/devices/${card}`), 'mmc:block')
+  t.equal(ueventModalias(`${dir}/devices/system/memory/memory0`), undefined)
+  t.same(scanBusModaliases(`${dir}/nothing`), [], 'no /sys/bus is no error')
 })

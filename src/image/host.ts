@@ -27,7 +27,7 @@
 // just loaded adds children): a vanished entry is skipped, never an error.
 import { lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs'
 import { dirname, posix } from 'node:path'
-import { scanModaliases, tolerate } from '../init/sysfs.js'
+import { scanDevices, tolerate, ueventModalias } from '../init/sysfs.js'
 import { normalizeName } from '../core/names.js'
 
 export interface HostDevice {
@@ -224,7 +224,7 @@ function gatherRoot(sysfs: string, realSysfs: string, text: string, g: Gathered)
 function deviceModalias(g: Gathered, dir: string, path: string, links: DriverLinks): string | undefined {
   const known = g.facts.devices.find((d) => d.path === path)
   if (known) return known.modalias
-  const alias = /^MODALIAS=(.+)$/m.exec(readText(`${dir}/uevent`) ?? '')?.[1]?.trim()
+  const alias = ueventModalias(dir)
   if (!alias) return undefined
   g.facts.devices.push({ path, modalias: alias, driver: base(links.driver) })
   g.facts.devices.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
@@ -239,7 +239,7 @@ function gather(opts: ReadHostOptions): Gathered {
     initstate: new Map(),
     chain: [],
   }
-  for (const d of scanModaliases(`${sysfs}/devices`)) {
+  for (const d of scanDevices(sysfs)) {
     const dev: HostDevice = { path: d.device.slice(sysfs.length + 1), modalias: d.modalias }
     const links = driverLinks(d.device)
     if (links) {

@@ -1,6 +1,7 @@
 // Finds the modalias strings of the devices present in /sys. Devices come and go while we walk
 // (a driver that just loaded adds children), so a vanished entry is normal, not an error.
-import { readdirSync, readFileSync, type Dirent } from 'node:fs'
+import { readdirSync, readFileSync, readlinkSync, statSync, type Dirent } from 'node:fs'
+import { resolve } from 'node:path'
 
 // EINVAL: readlink of an entry that is not (or no longer) a link
 const VANISHED = new Set(['ENOENT', 'ENOTDIR', 'ENODEV', 'EACCES', 'EIO', 'EINVAL'])
@@ -36,4 +37,46 @@ export function scanModaliases(top: string): { device: string; modalias: string 
     }
   }
   return out
+}
+
+/** The MODALIAS= line of a device's uevent file, if any. */
+export function ueventModalias(dir: string): string | undefined {
+  const text = tolerate(() => readFileSync(`${dir}/uevent`, 'latin1'), '')
+  return /^MODALIAS=(.+)$/m.exec(text)?.[1]?.trim() || undefined
+}
+
+const hasModaliasFile = (dir: string) => tolerate(() => statSync(`${dir}/modalias`).isFile(), false)
+
+/**
+ * The modaliases that a bus reports only in its devices' uevent, under `busTop` (/sys/bus). The
+ * mmc bus gives an SD card's "mmc:block" so and has no modalias file: the walk of /sys/devices
+ * does not see it, and a card that appeared before coldplug listened (a host controller built
+ * into the kernel, a rescan after lost uevents) would get no driver, where udev's trigger, which
+ * makes every device say "add" again, gets it one. A bus is looked at through its first
+ * device: one with a modalias file, or without MODALIAS in its uevent (usb's devices, memory
+ * blocks, cpus' event sources), leaves the bus to the walk; otherwise every device of the bus
+ * without a modalias file has its uevent read. A readdir per bus and a read per bus without
+ * modalias files, not a read per device of the machine.
+ */
+export function scanBusModaliases(busTop: string): { device: string; modalias: string }[] {
+  const out: { device: string; modalias: string }[] = []
+  for (const bus of tolerate(() => readdirSync(busTop), [] as string[])) {
+    const devices = `${busTop}/${bus}/devices`
+    const names = tolerate(() => readdirSync(devices), [] as string[])
+    if (!names.length || hasModaliasFile(`${devices}/${names[0]}`) || !ueventModalias(`${devices}/${names[0]}`)) continue
+    for (const name of names) {
+      // the device's own directory, as the walk would name it (the entries are links to it)
+      const dir = tolerate(() => resolve(devices, readlinkSync(`${devices}/${name}`)), undefined)
+      if (dir === undefined || hasModaliasFile(dir)) continue
+      const modalias = ueventModalias(dir)
+      if (modalias) out.push({ device: dir, modalias })
+    }
+  }
+  return out
+}
+
+/** Every modalias of the devices present under the sysfs mount `sysfs` (/sys): the walk of
+ * its devices/ and what its buses report only in uevents. */
+export function scanDevices(sysfs: string): { device: string; modalias: string }[] {
+  return [...scanModaliases(`${sysfs}/devices`), ...scanBusModaliases(`${sysfs}/bus`)]
 }

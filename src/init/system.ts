@@ -14,12 +14,12 @@ import { modulesDir } from '../paths.js'
 import { loadModprobeConfig } from '../config/config-fs.js'
 import type { Sys } from '../sys/syscalls.js'
 import { coldplug, parseDelayUse, timerSleep, usbHubHold, usbStorageHold, type ColdplugReport } from './coldplug.js'
-import { scanModaliases } from './sysfs.js'
+import { scanDevices } from './sysfs.js'
 import { openUeventSource, type UeventSource } from './uevent.js'
 import { parseLoadParam, parseModulesLoad, readModulesLoad } from './modules-load.js'
 import { describe, levelOf, oopsDuring, parseTainted, printReport } from './report.js'
 import type { Log } from './log.js'
-import { IMAGE_ROOT_MODULES, PROC_MODULES, PROC_STAT, PROC_TAINTED, SYS_DEVICES, SYS_MODULE } from '../paths.js'
+import { IMAGE_ROOT_MODULES, PROC_MODULES, PROC_STAT, PROC_TAINTED, SYS, SYS_MODULE } from '../paths.js'
 import { describeSpec, parseRootOptions, rootRequested, type RootSpec } from './root/options.js'
 import { blockIo, rootPresent } from './root/devices.js'
 import { parseProcStat } from './adapt.js'
@@ -210,7 +210,7 @@ export async function coldplugSystem(
       sys,
       kernelCompression: compression,
       live: new Set(liveModules()),
-      scan: () => scanModaliases(SYS_DEVICES).map((d) => d.modalias),
+      scan: () => scanDevices(SYS).map((d) => d.modalias),
       events,
       force: [...new Set([...(withRoot ? rootChain : []), ...settings.force, ...lists.names])],
       urgent: new Set(rootChain),

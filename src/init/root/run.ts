@@ -14,9 +14,9 @@ import type { ModprobeConfig } from '../../config/modprobe-conf.js'
 import { parseProcModules } from '../../format/proc-modules.js'
 import { loadWithDeps, type LoaderContext, type LoadResult } from '../../load/loader.js'
 import { SysError, type Sys } from '../../sys/syscalls.js'
-import { PROC_MODULES, SYS_DEVICES } from '../../paths.js'
+import { PROC_MODULES, SYS } from '../../paths.js'
 import { readKernelCompression } from '../../load/insert.js'
-import { scanModaliases } from '../sysfs.js'
+import { scanDevices } from '../sysfs.js'
 import type { Log } from '../log.js'
 import { blockIo } from './devices.js'
 import { realInitFs } from './find-init.js'
@@ -118,13 +118,13 @@ async function loadFilesystem(mods: Modules | null, type: string, known: () => {
 function lateDrivers(mods: Modules | null, log: Log): (() => Promise<void>) | undefined {
   if (!mods) return undefined
   // what is present now was coldplug's to load (or to report as failed): not retried here
-  const seen = new Set(scanModaliases(SYS_DEVICES).map((d) => d.modalias))
+  const seen = new Set(scanDevices(SYS).map((d) => d.modalias))
   let next = 0
   return async () => {
     const now = msSinceStart()
     if (now < next) return
     next = now + RESCAN_MS
-    for (const { modalias } of scanModaliases(SYS_DEVICES)) {
+    for (const { modalias } of scanDevices(SYS)) {
       if (seen.has(modalias)) continue
       seen.add(modalias)
       const r = resolve(mods.db, modalias)
