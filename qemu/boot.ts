@@ -79,6 +79,25 @@ export function accelArgs(env: NodeJS.ProcessEnv = process.env): string[] {
   return env.MODLOAD_KVM === '1' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg', '-cpu', 'max'];
 }
 
+/** The host's TSC rate in kHz from /proc/cpuinfo ("cpu MHz" of the first CPU), if it says. */
+export function hostTscKhz(cpuinfo: string): number | undefined {
+  const mhz = Number(/^cpu MHz\s*:\s*([\d.]+)/m.exec(cpuinfo)?.[1]);
+  return mhz > 0 ? Math.round(mhz * 1000) : undefined;
+}
+
+/**
+ * `tsc_early_khz=` for a machine without a reference clock for the TSC (Machine.noTscReference,
+ * microvm): the kernel then calibrates against the PIT alone, which under TCG failed in 2 of 8
+ * boots, and a kernel that cannot rate its TSC hangs before its first message. Under TCG the
+ * guest reads the host's TSC, so the host's rate is the guest's; not under KVM (kvmclock gives
+ * it) or -icount (the guest's clock counts instructions and the PIT calibration works).
+ */
+export function tscArgument(opts: Pick<BootOptions, 'qemuArgs'>, machine: Machine, env: NodeJS.ProcessEnv, cpuinfo: string): string | undefined {
+  if (!machine.noTscReference || env.MODLOAD_KVM === '1' || opts.qemuArgs?.includes('-icount')) return undefined;
+  const khz = hostTscKhz(cpuinfo);
+  return khz === undefined ? undefined : `tsc_early_khz=${khz}`;
+}
+
 /** The kernel file to boot: see BootOptions.image. */
 export function kernelImage(opts: Pick<BootOptions, 'kernel' | 'image'>, env: NodeJS.ProcessEnv = process.env): string {
   const wanted = opts.image ?? (env.MODLOAD_QEMU_BZIMAGE === '1' ? 'bzImage' : 'vmlinux');
@@ -106,10 +125,10 @@ export function resolveDisks(machine: Machine, overrides: readonly DiskOverride[
  * The QEMU argument list (without the program name) for a boot, given the disks with their
  * backing files. Pure, so tests can check command lines without booting.
  */
-export function qemuArgs(opts: BootOptions, machine: Machine, disks: ReadonlyArray<DiskSpec & { file: string }>, env: NodeJS.ProcessEnv = process.env): string[] {
-  const append = [baseCmdline, opts.append].filter(Boolean).join(' ');
+export function qemuArgs(opts: BootOptions, machine: Machine, disks: ReadonlyArray<DiskSpec & { file: string }>, env: NodeJS.ProcessEnv = process.env, cpuinfo = ''): string[] {
+  const append = [baseCmdline, tscArgument(opts, machine, env, cpuinfo), opts.append].filter(Boolean).join(' ');
   return [
-    '-machine', machine.type,
+    '-machine', machine.options ? `${machine.type},${machine.options}` : machine.type,
     ...accelArgs(env),
     '-m', String(opts.memMiB ?? machine.memMiB ?? 1024),
     '-smp', String(opts.smp ?? 1),
@@ -164,7 +183,8 @@ export async function boot(opts: BootOptions): Promise<BootResult> {
       disks.push({ ...d, file });
     }
     const qemu = (await findCommand('qemu-system-x86_64')) ?? 'qemu-system-x86_64';
-    const args = qemuArgs(opts, machine, disks);
+    const cpuinfo = machine.noTscReference ? await fs.readFile('/proc/cpuinfo', 'utf8').catch(() => '') : '';
+    const args = qemuArgs(opts, machine, disks, process.env, cpuinfo);
     const setpriv = await findCommand('setpriv');
     const command = setpriv ? [setpriv, '--pdeathsig', 'SIGKILL', '--', qemu, ...args] : [qemu, ...args];
     return await run(command, opts);

@@ -106,6 +106,8 @@ const CASES: Case[] = [
   { name: 'USB storage, root=UUID=', machine: 'q35', disk: 'usb0', modules: ['xhci_pci', 'usb_storage', 'sd_mod'], root: `UUID=${UUID}`, device: /^\/dev\/sd[a-z]$/ },
   // the card's driver comes through MODALIAS=mmc:block, which the mmc bus reports in uevents only
   { name: 'SD card behind an SDHCI controller, root=UUID=', machine: 'hba-mix', disk: 'sd0', modules: ['sdhci_pci', 'mmc_block'], root: `UUID=${UUID}`, device: /^\/dev\/mmcblk0$/ },
+  // no PCI: the virtio-mmio transport is an ACPI device (LNRO0005), its disk a virtio device on it
+  { name: 'virtio-blk on virtio-mmio (microvm), root=UUID=', machine: 'microvm', disk: 'vd0', modules: ['virtio_mmio', 'virtio_blk'], root: `UUID=${UUID}`, device: /^\/dev\/vda$/ },
   // USB Attached SCSI: the uas driver, not usb-storage, binds the stick's interface
   { name: 'UAS disk behind xHCI, root=UUID=', machine: 'pcie-mix', disk: 'uas0d', modules: ['xhci_pci', 'uas', 'sd_mod'], root: `UUID=${UUID}`, device: /^\/dev\/sd[a-z]$/ },
 ]

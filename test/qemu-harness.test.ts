@@ -6,7 +6,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { accelArgs, boot, kernelImage, markers, qemuArgs, resolveDisks } from '../qemu/boot.js';
+import { accelArgs, hostTscKhz, boot, kernelImage, markers, qemuArgs, resolveDisks } from '../qemu/boot.js';
 import { hasPvhNote, parseBzImage } from '../qemu/bzimage.js';
 import { ensureDebianPackages, ensureHostTools } from '../qemu/deps.js';
 import { buildCpio, writeTree } from '../qemu/initramfs-tools.js';
@@ -49,6 +49,24 @@ t.test('command line for a machine', async (t) => {
   t.throws(() => resolveDisks(machine, [{ id: 'extra' }]), /give its device/);
   t.same(resolveDisks(machine, [{ id: 'vd0', sizeMiB: 1 }, { id: 'x', device: 'nvme,serial=x' }]).map((d) => [d.id, d.sizeMiB]), [['vd0', 1], ['x', 16]]);
   for (const name of machineNames) t.equal(getMachine(name).name, name, `${name} is named after its key`);
+});
+
+t.test('microvm: its -machine properties, and the TSC rate where nothing else can tell the kernel', async (t) => {
+  const machine = getMachine('microvm');
+  const kernel = { vmlinuz: '/k/vmlinuz', vmlinux: '/k/vmlinux' };
+  const disks = resolveDisks(machine).map((d) => ({ ...d, file: `/tmp/${d.id}.raw` }));
+  const cpuinfo = 'processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu MHz\t\t: 2095.988\n\nprocessor\t: 1\ncpu MHz\t\t: 1800.000\n';
+  const opts = { kernel, initrd: '/i.cpio', machine: 'microvm' };
+  const args = qemuArgs(opts, machine, disks, {}, cpuinfo);
+  const after = (a: string[], flag: string) => a[a.indexOf(flag) + 1];
+  t.equal(after(args, '-machine'), 'microvm,acpi=on,isa-serial=on,rtc=on');
+  t.equal(after(args, '-append'), 'console=ttyS0 quiet panic=-1 tsc_early_khz=2095988', "the first CPU's rate");
+  t.equal(hostTscKhz('flags : fpu\n'), undefined);
+  t.equal(after(qemuArgs(opts, machine, disks, {}, ''), '-append'), 'console=ttyS0 quiet panic=-1', 'no cpuinfo, no guess');
+  t.equal(after(qemuArgs(opts, machine, disks, { MODLOAD_KVM: '1' }, cpuinfo), '-append'), 'console=ttyS0 quiet panic=-1', 'KVM: kvmclock rates it');
+  t.equal(after(qemuArgs({ ...opts, qemuArgs: ['-icount', 'shift=0'] }, machine, disks, {}, cpuinfo), '-append'), 'console=ttyS0 quiet panic=-1', '-icount: the TSC is not the host\'s');
+  const virtio = getMachine('virtio');
+  t.equal(after(qemuArgs({ ...opts, machine: 'virtio' }, virtio, [], {}, cpuinfo), '-append'), 'console=ttyS0 quiet panic=-1', 'machines with an HPET need nothing');
 });
 
 t.test('kernel package resolution from apt-cache output', async (t) => {
