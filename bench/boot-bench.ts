@@ -16,7 +16,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { ensureDebianPackages, ensureHostTools, findCommand } from '../qemu/deps.js'
 import { run } from '../qemu/exec.js'
-import { ensureKernel, kernelFlavors, type KernelFlavor } from '../qemu/kernels.js'
+import { ensureKernel, allKernelFlavors, type KernelFlavor } from '../qemu/kernels.js'
 import { machineNames } from '../qemu/machines.js'
 import { projectRoot } from '../qemu/paths.js'
 import { bootColdplug, coldplugBusySeconds, coldplugMemMiB, coldplugSeconds, ensureLoaderImage, loaderDescriptions, loaders, type Loader } from '../initramfs/coldplug-run.js'
@@ -366,7 +366,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv, argv: readonly string[], 
   const machines = (env.BENCH_BOOT_MACHINES ?? machineNames.join(',')).split(',').filter(Boolean)
   for (const m of machines) if (!machineNames.includes(m)) throw new Error(`BENCH_BOOT_MACHINES: unknown machine "${m}"; known: ${machineNames.join(', ')}`)
   const flavor = (env.BENCH_BOOT_KERNEL ?? '6.1') as KernelFlavor
-  if (!kernelFlavors.includes(flavor)) throw new Error(`BENCH_BOOT_KERNEL=${flavor}: choose one of ${kernelFlavors.join(', ')}`)
+  if (!allKernelFlavors.includes(flavor)) throw new Error(`BENCH_BOOT_KERNEL=${flavor}: choose one of ${allKernelFlavors.join(', ')}`)
   const at = argv.indexOf('--from')
   const from = at >= 0 ? argv[at + 1] : undefined
   if (at >= 0 && !from) throw new Error('--from needs a file: a record kept in .cache/boot-bench/')

@@ -47,7 +47,7 @@ import { markers } from '../qemu/boot.js'
 import { captureSysfs } from '../qemu/capture.js'
 import { ensureDebianPackages, ensureHostTools, findCommand } from '../qemu/deps.js'
 import { run } from '../qemu/exec.js'
-import { ensureKernel, kernelFlavors, type Kernel, type KernelFlavor } from '../qemu/kernels.js'
+import { ensureKernel, allKernelFlavors, type Kernel, type KernelFlavor } from '../qemu/kernels.js'
 import { getMachine, machineNames } from '../qemu/machines.js'
 import { cacheDir, projectRoot } from '../qemu/paths.js'
 import { bootToRoot, ensurePeerImage, peerSpecs, virtioExt4Modules, type PeerKind } from '../initramfs/peers.js'
@@ -401,7 +401,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv, argv: readonly string[], 
     if (!rootDiskModules[m]) throw new Error(`BENCH_E2E_MACHINES: no root disk module list for "${m}" (bench/e2e.ts rootDiskModules); known: ${Object.keys(rootDiskModules).join(', ')}`)
   }
   const flavor = (env.BENCH_E2E_KERNEL ?? '6.1') as KernelFlavor
-  if (!kernelFlavors.includes(flavor)) throw new Error(`BENCH_E2E_KERNEL=${flavor}: choose one of ${kernelFlavors.join(', ')}`)
+  if (!allKernelFlavors.includes(flavor)) throw new Error(`BENCH_E2E_KERNEL=${flavor}: choose one of ${allKernelFlavors.join(', ')}`)
   const qemuArgs = (env.BENCH_E2E_QEMU_ARGS ?? '').split(' ').filter(Boolean)
   return { runs, machines, flavor, write: argv.includes('--write'), qemuArgs, log }
 }

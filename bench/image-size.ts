@@ -18,7 +18,7 @@ import path from 'node:path'
 import { ensureExecutable, executable } from '../qemu/artefacts.js'
 import { ensureDebianPackages, ensureHostTools, findCommand } from '../qemu/deps.js'
 import { run } from '../qemu/exec.js'
-import { ensureKernel, kernelFlavors, type Kernel, type KernelFlavor } from '../qemu/kernels.js'
+import { ensureKernel, allKernelFlavors, type Kernel, type KernelFlavor } from '../qemu/kernels.js'
 import { projectRoot } from '../qemu/paths.js'
 import { bootToRoot, ensurePeerImage, peerKinds, peersDir, peerSpecs, virtioExt4Modules } from '../initramfs/peers.js'
 
@@ -371,8 +371,8 @@ export async function runImageBench(opts: ImageBenchOptions): Promise<Row[]> {
 }
 
 const flavor = (process.env.BENCH_IMAGES_KERNEL ?? '6.1') as KernelFlavor
-if (!kernelFlavors.includes(flavor)) {
-  process.stderr.write(`BENCH_IMAGES_KERNEL=${flavor}: choose one of ${kernelFlavors.join(', ')}\n`)
+if (!allKernelFlavors.includes(flavor)) {
+  process.stderr.write(`BENCH_IMAGES_KERNEL=${flavor}: choose one of ${allKernelFlavors.join(', ')}\n`)
   process.exitCode = 2
 } else {
   const argv = process.argv.slice(2)

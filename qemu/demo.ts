@@ -5,7 +5,7 @@
 // Options: --kernel 6.1|6.12, --machine virtio|legacy-pc|q35|hba-mix|odd-mix, --modules default|all|SELECTORS.
 import { parseArgs } from 'node:util'
 import { ensureHostTools } from './deps.js'
-import { ensureKernel, kernelFlavors, type KernelFlavor } from './kernels.js'
+import { ensureKernel, allKernelFlavors, type KernelFlavor } from './kernels.js'
 import { ensureExecutable, ensureImage } from './artefacts.js'
 import { boot, markers } from './boot.js'
 import { machineNames } from './machines.js'
@@ -21,7 +21,7 @@ const { values } = parseArgs({
   },
 })
 const flavor = values.kernel as KernelFlavor
-if (!kernelFlavors.includes(flavor)) throw new Error(`--kernel ${flavor}: choose one of ${kernelFlavors.join(', ')}`)
+if (!allKernelFlavors.includes(flavor)) throw new Error(`--kernel ${flavor}: choose one of ${allKernelFlavors.join(', ')}`)
 if (!machineNames.includes(values.machine)) throw new Error(`--machine ${values.machine}: choose one of ${machineNames.join(', ')}`)
 
 const step = (s: string): void => console.log(`\n== ${s}`)

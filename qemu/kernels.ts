@@ -11,8 +11,13 @@ import { query, run } from './exec.js';
 import { withLock } from './lock.js';
 import { kernelsDir } from './paths.js';
 
+/** The kernels every QEMU test boots. */
 export const kernelFlavors = ['6.1', '6.12'] as const;
-export type KernelFlavor = (typeof kernelFlavors)[number];
+/** And every kernel the harness can fetch: Debian's cloud kernel (6.1-cloud) has another module
+ * tree (many drivers built in, no sound, USB or legacy SCSI), for the tests that compare
+ * modload with kmod on trees it was not built on. */
+export const allKernelFlavors = [...kernelFlavors, '6.1-cloud'] as const;
+export type KernelFlavor = (typeof allKernelFlavors)[number];
 
 export interface Kernel {
   flavor: KernelFlavor;
@@ -37,6 +42,7 @@ export interface Kernel {
 const metapackages: Record<KernelFlavor, string> = {
   '6.1': 'linux-image-amd64',
   '6.12': 'linux-image-6.12-amd64',
+  '6.1-cloud': 'linux-image-cloud-amd64',
 };
 
 /** What ensureKernel records once a kernel is complete; also the per-flavor pointer. */
@@ -104,12 +110,17 @@ async function cachedKernel(flavor: KernelFlavor): Promise<Kernel | undefined> {
 
 /** Parse `apt-cache depends <meta>` output: the linux-image-* package it depends on. */
 export function parseImageDependency(aptCacheOutput: string, flavor: KernelFlavor): string | undefined {
-  const prefix = `linux-image-${flavor}`;
+  const [base, variant] = flavor.split('-');
+  const prefix = `linux-image-${base}`;
+  const suffix = variant ? `-${variant}-amd64` : '-amd64';
   for (const line of aptCacheOutput.split('\n')) {
     const m = /^\s*\|?Depends:\s+(linux-image-\S+)/.exec(line);
-    // linux-image-6.1.0-56-amd64 for 6.1, linux-image-6.12.117+deb12-amd64 for 6.12; the
-    // trailing separator check keeps "6.1" from matching a 6.12 package.
-    if (m && m[1].startsWith(prefix) && /^[.-]/.test(m[1].slice(prefix.length))) return m[1];
+    // linux-image-6.1.0-56-amd64 for 6.1, linux-image-6.12.117+deb12-amd64 for 6.12,
+    // linux-image-6.1.0-56-cloud-amd64 for 6.1-cloud; the separator after the prefix keeps "6.1"
+    // from matching a 6.12 package, the variant keeps 6.1 from matching a cloud or rt one.
+    const name = m?.[1] ?? '';
+    const middle = name.slice(prefix.length, name.length - suffix.length);
+    if (name.startsWith(prefix) && name.endsWith(suffix) && /^[.-]/.test(middle) && (variant !== undefined || !/-(cloud|rt)$/.test(middle))) return name;
   }
   return undefined;
 }
@@ -198,7 +209,7 @@ async function fetchKernel(flavor: KernelFlavor): Promise<Kernel> {
  * several processes at once: the fetch happens once, under a lock.
  */
 export async function ensureKernel(flavor: KernelFlavor): Promise<Kernel> {
-  if (!kernelFlavors.includes(flavor)) throw new Error(`unknown kernel flavor ${flavor}; known: ${kernelFlavors.join(', ')}`);
+  if (!allKernelFlavors.includes(flavor)) throw new Error(`unknown kernel flavor ${flavor}; known: ${allKernelFlavors.join(', ')}`);
   const refresh = process.env.MODLOAD_KERNEL_REFRESH === '1';
   if (!refresh) {
     const k = await cachedKernel(flavor);

@@ -61,7 +61,7 @@ t.before(async () => {
   execFileSync('gcc', ['-O2', '-o', peer, join(projectRoot, 'bench', 'kmod-peer.c'), '-lkmod'])
 })
 
-for (const flavor of ['6.1', '6.12'] as KernelFlavor[]) {
+for (const flavor of ['6.1', '6.12', '6.1-cloud'] as KernelFlavor[]) {
   t.test(`kernel ${flavor}`, async (t) => {
     const k = await ensureKernel(flavor)
     const root = k.root

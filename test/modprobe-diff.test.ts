@@ -27,7 +27,7 @@ t.before(async () => {
   await ensureDebianPackages(['kmod'])
 })
 
-for (const flavor of ['6.1', '6.12'] as KernelFlavor[]) {
+for (const flavor of ['6.1', '6.12', '6.1-cloud'] as KernelFlavor[]) {
   t.test(`kernel ${flavor}`, async (t) => {
     const k = await ensureKernel(flavor)
     const base = ['-d', k.root, '-S', k.version]

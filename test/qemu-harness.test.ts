@@ -73,6 +73,10 @@ t.test('kernel package resolution from apt-cache output', async (t) => {
   t.equal(parseImageDependency(await fixture('apt-cache-depends-linux-image-amd64.txt'), '6.1'), 'linux-image-6.1.0-56-amd64');
   t.equal(parseImageDependency(await fixture('apt-cache-depends-linux-image-6.12-amd64.txt'), '6.12'), 'linux-image-6.12.117+deb12-amd64');
   t.equal(parseImageDependency(await fixture('apt-cache-depends-linux-image-6.12-amd64.txt'), '6.1'), undefined, '6.1 does not match a 6.12 package');
+  const cloud = 'linux-image-cloud-amd64\n  Depends: linux-image-6.1.0-57-cloud-amd64\n';
+  t.equal(parseImageDependency(cloud, '6.1-cloud'), 'linux-image-6.1.0-57-cloud-amd64');
+  t.equal(parseImageDependency(cloud, '6.1'), undefined, 'the generic flavor is not the cloud one');
+  t.equal(parseImageDependency(await fixture('apt-cache-depends-linux-image-amd64.txt'), '6.1-cloud'), undefined, 'nor the other way round');
   t.equal(parseImageDependency('', '6.1'), undefined);
 });
 
