@@ -28,7 +28,7 @@ t.test('every modalias under the tree, through glue directories; PM groups skipp
   t.same(scanModaliases(`${dir}/gone`), [], 'a vanished directory is no error')
 })
 
-t.test('modaliases a bus reports only in uevents: the mmc bus, not usb devices or memory blocks', async (t) => {
+t.test('modaliases a bus reports only in uevents: the mmc bus, not usb devices, memory blocks or CPUs again', async (t) => {
   const card = 'pci0000:00/0000:00:07.0/mmc_host/mmc0/mmc0:0001'
   const dir = t.testdir({
     devices: {
@@ -48,7 +48,11 @@ t.test('modaliases a bus reports only in uevents: the mmc bus, not usb devices o
           },
         },
       },
-      system: { memory: { memory0: { uevent: '' } } },
+      system: {
+        memory: { memory0: { uevent: '' } },
+        // the cpu subsystem's modalias file says once what each CPU's uevent says
+        cpu: { modalias: 'cpu:type:x86,ven0002fam0017mod0001:feature:,0000\n', cpu0: { uevent: 'MODALIAS=cpu:type:x86,ven0002fam0017mod0001:feature:,0000\n' } },
+      },
     },
     bus: {
       mmc: { devices: { 'mmc0:0001': t.fixture('symlink', `../../../devices/${card}`) } },
@@ -59,19 +63,22 @@ t.test('modaliases a bus reports only in uevents: the mmc bus, not usb devices o
         },
       },
       memory: { devices: { memory0: t.fixture('symlink', '../../../devices/system/memory/memory0') } },
+      cpu: { devices: { cpu0: t.fixture('symlink', '../../../devices/system/cpu/cpu0') } },
       // a bus without devices, and one whose link is broken (the device went away)
       empty: { devices: {} },
       gone: { devices: { x: t.fixture('symlink', '../../../devices/nowhere') } },
     },
   })
   const rel = (l: { device: string; modalias: string }[]) => l.map((d) => [d.device.slice(dir.length + 1), d.modalias]).sort()
-  t.same(rel(scanBusModaliases(`${dir}/bus`)), [[`devices/${card}`, 'mmc:block']])
+  const cpu = 'cpu:type:x86,ven0002fam0017mod0001:feature:,0000'
+  t.same(rel(scanBusModaliases(`${dir}/bus`)), [[`devices/${card}`, 'mmc:block'], ['devices/system/cpu/cpu0', cpu]], 'without the walk, the CPUs are new')
   t.same(rel(scanDevices(dir)), [
     ['devices/pci0000:00/0000:00:01.2', 'pci:v00008086d00007020sv00001AF4sd00001100bc0Csc03i00'],
     ['devices/pci0000:00/0000:00:01.2/usb1/1-0:1.0', 'usb:v1D6Bp0001d0606dc09dsc00dp00ic09isc00ip00in00'],
     ['devices/pci0000:00/0000:00:07.0', 'pci:v00001B36d00000007sv00001AF4sd00001100bc08sc05i01'],
     [`devices/${card}`, 'mmc:block'],
-  ], 'the walk and the buses, each device once')
+    ['devices/system/cpu', cpu],
+  ], 'the walk and the buses, each device once; the CPUs not again')
   t.equal(ueventModalias(`${dir}/devices/${card}`), 'mmc:block')
   t.equal(ueventModalias(`${dir}/devices/system/memory/memory0`), undefined)
   t.same(scanBusModaliases(`${dir}/nothing`), [], 'no /sys/bus is no error')

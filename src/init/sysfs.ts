@@ -54,16 +54,19 @@ const hasModaliasFile = (dir: string) => tolerate(() => statSync(`${dir}/modalia
  * into the kernel, a rescan after lost uevents) would get no driver, where udev's trigger, which
  * makes every device say "add" again, gets it one. A bus is looked at through its first
  * device: one with a modalias file, or without MODALIAS in its uevent (usb's devices, memory
- * blocks, cpus' event sources), leaves the bus to the walk; otherwise every device of the bus
- * without a modalias file has its uevent read. A readdir per bus and a read per bus without
- * modalias files, not a read per device of the machine.
+ * blocks, event sources), or with one the walk already found (`known`: each CPU says in its
+ * uevent what the cpu subsystem's modalias file says once) leaves the bus to the walk;
+ * otherwise every device of the bus without a modalias file has its uevent read. A readdir per
+ * bus and a read per bus without modalias files, not a read per device of the machine.
  */
-export function scanBusModaliases(busTop: string): { device: string; modalias: string }[] {
+export function scanBusModaliases(busTop: string, known: ReadonlySet<string> = new Set()): { device: string; modalias: string }[] {
   const out: { device: string; modalias: string }[] = []
   for (const bus of tolerate(() => readdirSync(busTop), [] as string[])) {
     const devices = `${busTop}/${bus}/devices`
     const names = tolerate(() => readdirSync(devices), [] as string[])
-    if (!names.length || hasModaliasFile(`${devices}/${names[0]}`) || !ueventModalias(`${devices}/${names[0]}`)) continue
+    if (!names.length || hasModaliasFile(`${devices}/${names[0]}`)) continue
+    const first = ueventModalias(`${devices}/${names[0]}`)
+    if (first === undefined || known.has(first)) continue
     for (const name of names) {
       // the device's own directory, as the walk would name it (the entries are links to it)
       const dir = tolerate(() => resolve(devices, readlinkSync(`${devices}/${name}`)), undefined)
@@ -78,5 +81,6 @@ export function scanBusModaliases(busTop: string): { device: string; modalias: s
 /** Every modalias of the devices present under the sysfs mount `sysfs` (/sys): the walk of
  * its devices/ and what its buses report only in uevents. */
 export function scanDevices(sysfs: string): { device: string; modalias: string }[] {
-  return [...scanModaliases(`${sysfs}/devices`), ...scanBusModaliases(`${sysfs}/bus`)]
+  const walked = scanModaliases(`${sysfs}/devices`)
+  return [...walked, ...scanBusModaliases(`${sysfs}/bus`, new Set(walked.map((d) => d.modalias)))]
 }
