@@ -126,6 +126,7 @@ export function resolveDisks(machine: Machine, overrides: readonly DiskOverride[
  * backing files. Pure, so tests can check command lines without booting.
  */
 export function qemuArgs(opts: BootOptions, machine: Machine, disks: ReadonlyArray<DiskSpec & { file: string }>, env: NodeJS.ProcessEnv = process.env, cpuinfo = ''): string[] {
+  if (machine.noIcount && opts.qemuArgs?.includes('-icount')) throw new Error(`${machine.name}: cannot boot with -icount: ${machine.noIcount}; boot it without -icount`);
   const append = [baseCmdline, tscArgument(opts, machine, env, cpuinfo), opts.append].filter(Boolean).join(' ');
   return [
     '-machine', machine.options ? `${machine.type},${machine.options}` : machine.type,
@@ -163,7 +164,8 @@ async function removeOrphanScratch(): Promise<void> {
 }
 
 /** Boot and wait for QEMU to exit, time out or be aborted. Never rejects because of the guest;
- * rejects only if QEMU cannot be started or a file is missing. */
+ * rejects only if QEMU cannot be started, a file is missing or the machine cannot take the
+ * QEMU arguments (Machine.noIcount). */
 export async function boot(opts: BootOptions): Promise<BootResult> {
   const machine = getMachine(opts.machine);
   await fs.access(kernelImage(opts));

@@ -65,6 +65,8 @@ t.test('microvm: its -machine properties, and the TSC rate where nothing else ca
   t.equal(after(qemuArgs(opts, machine, disks, {}, ''), '-append'), 'console=ttyS0 quiet panic=-1', 'no cpuinfo, no guess');
   t.equal(after(qemuArgs(opts, machine, disks, { MODLOAD_KVM: '1' }, cpuinfo), '-append'), 'console=ttyS0 quiet panic=-1', 'KVM: kvmclock rates it');
   t.equal(after(qemuArgs({ ...opts, qemuArgs: ['-icount', 'shift=0'] }, machine, disks, {}, cpuinfo), '-append'), 'console=ttyS0 quiet panic=-1', '-icount: the TSC is not the host\'s');
+  const pcie = getMachine('pcie-mix');
+  t.throws(() => qemuArgs({ ...opts, machine: 'pcie-mix', qemuArgs: ['-icount', 'shift=0'] }, pcie, [], {}, ''), /pcie-mix: cannot boot with -icount: QEMU 7\.2 .* usb-wacom-tablet/, 'a machine QEMU cannot count instructions on is refused, not left to hang');
   const virtio = getMachine('virtio');
   t.equal(after(qemuArgs({ ...opts, machine: 'virtio' }, virtio, [], {}, cpuinfo), '-append'), 'console=ttyS0 quiet panic=-1', 'machines with an HPET need nothing');
 });
