@@ -11,7 +11,6 @@ export const PROC_STAT = '/proc/stat'
 /** kernel taint flags: bit 7 (TAINT_DIE) is set once the kernel oopsed */
 export const PROC_TAINTED = '/proc/sys/kernel/tainted'
 export const SYS = '/sys'
-export const SYS_DEVICES = '/sys/devices'
 export const SYS_MODULE = '/sys/module'
 export const SYS_MODULE_COMPRESSION = '/sys/module/compression'
 export const SYS_CLASS_NET = '/sys/class/net'

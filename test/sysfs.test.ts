@@ -1,5 +1,6 @@
 // The /sys walk of the coldplug (src/init/sysfs.ts) over a fake tree.
 import t from 'tap'
+import { relative } from 'node:path'
 import { scanBusModaliases, scanDevices, scanModaliases, ueventModalias } from '../src/init/sysfs.js'
 
 t.test('every modalias under the tree, through glue directories; PM groups skipped', async (t) => {
@@ -79,6 +80,10 @@ t.test('modaliases a bus reports only in uevents: the mmc bus, not usb devices, 
     [`devices/${card}`, 'mmc:block'],
     ['devices/system/cpu', cpu],
   ], 'the walk and the buses, each device once; the CPUs not again')
+  // a relative sysfs (mkinitramfs --sysfs DIR) names the card under the same relative root, as
+  // host.ts's facts cut the sysfs prefix off each device
+  const relDir = relative(process.cwd(), dir)
+  t.ok(scanDevices(relDir).some((d) => d.device === `${relDir}/devices/${card}`), 'relative in, relative out')
   t.equal(ueventModalias(`${dir}/devices/${card}`), 'mmc:block')
   t.equal(ueventModalias(`${dir}/devices/system/memory/memory0`), undefined)
   t.same(scanBusModaliases(`${dir}/nothing`), [], 'no /sys/bus is no error')

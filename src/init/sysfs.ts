@@ -1,7 +1,7 @@
 // Finds the modalias strings of the devices present in /sys. Devices come and go while we walk
 // (a driver that just loaded adds children), so a vanished entry is normal, not an error.
 import { readdirSync, readFileSync, readlinkSync, statSync, type Dirent } from 'node:fs'
-import { resolve } from 'node:path'
+import { join } from 'node:path'
 
 // EINVAL: readlink of an entry that is not (or no longer) a link
 const VANISHED = new Set(['ENOENT', 'ENOTDIR', 'ENODEV', 'EACCES', 'EIO', 'EINVAL'])
@@ -68,8 +68,9 @@ export function scanBusModaliases(busTop: string, known: ReadonlySet<string> = n
     const first = ueventModalias(`${devices}/${names[0]}`)
     if (first === undefined || known.has(first)) continue
     for (const name of names) {
-      // the device's own directory, as the walk would name it (the entries are links to it)
-      const dir = tolerate(() => resolve(devices, readlinkSync(`${devices}/${name}`)), undefined)
+      // the device's own directory, as the walk would name it (the entries are links to it):
+      // joined, not resolved, so a relative `busTop` gives paths under the same relative root
+      const dir = tolerate(() => join(devices, readlinkSync(`${devices}/${name}`)), undefined)
       if (dir === undefined || hasModaliasFile(dir)) continue
       const modalias = ueventModalias(dir)
       if (modalias) out.push({ device: dir, modalias })
