@@ -197,6 +197,26 @@ t.test('a hanging load does not hold up the others; the timeout ends the wait an
   t.notOk(succeeded(r))
 })
 
+t.test('at the timeout no load starts, and those in flight end before the caller is told: only a load past slowMs is hung', async (t) => {
+  // the caller may end the process once it returns: a load cut short there would lose its
+  // init's killable waits (request_module, request_firmware) and maybe its device
+  const m = machine({ devices: [VIRTIO_PCI, 'platform:hang'], hang: ['hangs'], loadMs: 400 })
+  const o = m.base()
+  o.timeoutMs = 100
+  o.concurrency = 4
+  o.slowMs = 3000
+  const lines: string[] = []
+  o.debug = (l) => lines.push(l)
+  const r = await coldplug(o)
+  t.ok(r.timedOut)
+  t.same(m.calls.map((c) => c.name).sort(), ['hangs', 'virtio', 'virtio_ring'], 'the three in flight at the timeout, nothing after it')
+  t.same(r.results.map((x) => [x.name, x.status]), [['virtio', 'loaded'], ['virtio_ring', 'loaded']], 'those in flight for 100 ms ended, loaded')
+  t.same(r.hung.map((h) => h.name), ['hangs'], 'the one that never returns is hung, once it has been in the kernel for slowMs')
+  t.ok(r.ms >= 3000 && r.ms < 3500, `waited for it until slowMs, not longer (${r.ms} ms)`)
+  t.same(r.blocked, [{ name: 'virtio_pci', on: [] }], 'ready to start, it did not: named')
+  t.ok(lines.some((l) => /^modload\.timeout: no load starts any more; 3 in flight/.test(l)))
+})
+
 t.test('a failed dependency: reported with its errno, dependents skipped', async (t) => {
   const m = machine({ devices: [VIRTIO_PCI], fail: { virtio_ring: 8 } })
   const r = await coldplug(m.base())

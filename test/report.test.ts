@@ -45,7 +45,10 @@ t.test('hung and blocked loads, the timeout, install commands, blacklisted modul
   const r = report({
     results: [],
     hung: [{ name: 'slow', ms: 60_000 }],
-    blocked: [{ name: 'needs_slow', on: ['slow'] }],
+    blocked: [
+      { name: 'needs_slow', on: ['slow'] },
+      { name: 'queued', on: [] },
+    ],
     timedOut: true,
     commands: [{ module: 'x', command: '/bin/true' }],
     blacklisted: [{ alias: 'pci:v1', module: 'nouveau' }],
@@ -53,6 +56,7 @@ t.test('hung and blocked loads, the timeout, install commands, blacklisted modul
   const text = lines(r).map(([lv, l]) => `${lv} ${l}`).join('\n')
   t.match(text, 'error report hung slow: init still running after 60.0 s')
   t.match(text, 'error report not started needs_slow: waiting for slow')
+  t.match(text, 'error report not started queued: ready to start when modload.timeout came', 'no empty "waiting for" list')
   t.match(text, 'warn report not run: install command for x (/bin/true)')
   t.match(text, 'detail report blacklisted nouveau (wanted by pci:v1)')
   t.match(text, 'warn report: stopped waiting after 1.2 s (modload.timeout)')

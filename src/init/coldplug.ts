@@ -8,7 +8,12 @@
 // aliases, options, softdeps, blacklist); the modules of the plan go to the scheduler, which
 // loads them in parallel as their dependencies become live. Settled means: no load in flight
 // or waiting, no uevent for `quietMs`, and no known delayed scan pending (holdFor). The total
-// time is bounded by `timeoutMs`; loads still in flight then are reported as hung.
+// time is bounded by `timeoutMs`: no load starts after it, the loads in flight get until they
+// have been in the kernel for `slowMs` to end (a caller that ends the process kills the threads
+// they run in, and a fatal signal ends the killable waits of a module's init: request_module,
+// request_firmware; a load started just before the timeout is not hung, and cut short it could
+// leave its device without a driver for good), and those still in flight then are reported as
+// hung.
 //
 // No uevent socket (a container, a kernel without CONFIG_NET): /sys is rescanned whenever the
 // loads run dry and something new was loaded, as the first /init did.
@@ -663,10 +668,12 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
       rescan()
       if (scheduler.idle()) break
     }
-    if (now - t0 >= o.timeoutMs) {
+    if (!timedOut && now - t0 >= o.timeoutMs) {
       timedOut = true
-      break
+      scheduler.pause()
+      debug(`modload.timeout: no load starts any more; ${scheduler.inFlight().length} in flight, ${scheduler.waiting().length} left`)
     }
+    if (timedOut && scheduler.inFlight().every((f) => now - f.since >= (o.slowMs ?? 5000))) break
     const wait = o.events?.wait
     if (wait === undefined) {
       await o.sleep(tick).done
@@ -674,7 +681,7 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     }
     // sleep until something happens: a uevent, a load's end, or the next deadline (the end of
     // the quiet period or a hold, a slow load's release, the timeout)
-    let until = t0 + o.timeoutMs
+    let until = timedOut ? Infinity : t0 + o.timeoutMs
     if (scheduler.idle() || (scheduler.holdFrom !== undefined && scheduler.idleBelowHold())) until = Math.min(until, Math.max(lastActivity + o.quietMs, holdUntil()))
     const release = scheduler.nextReleaseAt()
     if (release !== undefined) until = Math.min(until, release)
@@ -682,7 +689,8 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     if (sample !== null && !stopping && scheduler.slotsUsed() >= scheduler.concurrency && scheduler.queued() > 0) until = Math.min(until, sampledAt + ADAPT_MS)
     // loads in flight and jobs waiting (for them, or for a slot): look at the module states again
     if (o.moduleState !== undefined && !stopping && scheduler.queued() > 0 && scheduler.inFlight().length > 0) until = Math.min(until, liveCheckedAt + ADAPT_MS)
-    const ms = Math.max(1, until - o.now())
+    // (timed out, a load in flight is younger than slowMs, so its release bounds the wait)
+    const ms = Math.max(1, Number.isFinite(until) ? until - o.now() : (o.slowMs ?? 5000))
     // the sleep that loses the race is cancelled: a timer left behind would keep the process
     // (`modload coldplug` in a boot script) alive for up to its whole length after settling
     const timer = o.sleep(ms)

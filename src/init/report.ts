@@ -152,7 +152,11 @@ export function printReport(log: Log, report: ColdplugReport, oops: Oops | null 
     const why = report.stoppedBy === 'stop' ? 'asked to stop' : report.stoppedBy === 'handed-over' ? "the image's files were gone" : 'modload.handover=early'
     const left = [...leftBehind.map((r) => r.name), ...report.blocked.map((b) => b.name)]
     for (const l of wrap(`report left to the root (${why}): `, left)) log(l, 'info')
-  } else for (const b of report.blocked) log(`report not started ${b.name}: waiting for ${b.on.join(', ')}`, 'error')
+  } else {
+    // a load that waited on nothing was ready, behind the loads in flight (the limit on them)
+    const ready = report.timedOut ? 'ready to start when modload.timeout came' : 'queued behind the loads in flight'
+    for (const b of report.blocked) log(`report not started ${b.name}: ${b.on.length ? `waiting for ${b.on.join(', ')}` : ready}`, 'error')
+  }
   for (const c of report.commands) log(`report not run: install command for ${c.module} (${c.command})`, 'warn')
   for (const b of report.blacklisted) log(`report blacklisted ${b.module} (wanted by ${b.alias})`, 'detail')
   for (const a of report.unmatched) log(`no driver for ${a}`, 'detail')

@@ -26,7 +26,8 @@ Loads the kernel modules for the hardware present and for devices that appear me
 SIGTERM (or SIGHUP) ends it sooner: no new load starts, the ones in flight are waited for (what was
 left is the real root's udev's to load, as after \`udevadm control --exit\`).
 
-  --timeout S    stop waiting after S seconds (default ${DEFAULTS.timeoutMs / 1000}; modload.timeout=)
+  --timeout S    no load starts after S seconds; those in flight get up to 5 s to end
+                 (default ${DEFAULTS.timeoutMs / 1000}; modload.timeout=)
   --quiet-ms N   settled after N ms without a uevent (default ${DEFAULTS.quietMs}; modload.quiet_ms=)
   --jobs N       loads in flight at once (default ${DEFAULTS.concurrency}; modload.jobs=)
   --load A,B     also load these modules (as modload.load= and modules-load.d)
