@@ -2,7 +2,7 @@
 import t from 'tap'
 import { writeFileSync, existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { mkinitramfsTool } from '../src/tools/mkinitramfs.js'
+import { formatMissingFirmware, mkinitramfsTool } from '../src/tools/mkinitramfs.js'
 import { UsageError } from '../src/tools/io.js'
 import { runTool } from './fixtures/tools/io.js'
 
@@ -64,4 +64,15 @@ t.test('bad flags are usage errors that say what is accepted', async (t) => {
   const dir = t.testdir()
   writeFileSync(`${dir}/f`, '')
   await t.rejects(runTool(mkinitramfsTool, [...base, '--no-config', '--list', '--add', 'relative:/x', '-m', 'ext4']), /add/)
+})
+
+t.test('missing firmware: each module a line, a long list cut with the command that prints it whole', async (t) => {
+  const many = Array.from({ length: 20 }, (_, i) => `amdgpu/part${i}.bin`)
+  const text = formatMissingFirmware({ missingFirmware: [{ module: 'amdgpu', names: many }, { module: 'tg3', names: ['tigon/tg3.bin', 'tigon/tg3_tso.bin'] }] })
+  const lines = text.trimEnd().split('\n')
+  t.match(lines[0], /^mkinitramfs: warning: 2 modules declare firmware that is not installed/)
+  t.equal(lines[1], `  amdgpu: ${many.slice(0, 8).join(' ')} and 12 more (modload modinfo -F firmware amdgpu, or --json)`)
+  t.equal(lines[2], '  tg3: tigon/tg3.bin tigon/tg3_tso.bin')
+  const nine = formatMissingFirmware({ missingFirmware: [{ module: 'x', names: many.slice(0, 9) }] })
+  t.match(nine, `  x: ${many.slice(0, 9).join(' ')}\n`, 'one more than shown: printed, not "and 1 more"')
 })

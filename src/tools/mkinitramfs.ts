@@ -99,11 +99,19 @@ export function formatSummary(p: Plan, written?: { output: string; bytes: number
   return [head, ...parts].join('\n')
 }
 
-/** Missing firmware, once, one module a line (a module may have several names). */
-export function formatMissingFirmware(p: Plan): string {
+/** At most this many of a module's missing firmware names are printed (amdgpu declares ~700). */
+const FIRMWARE_NAMES_SHOWN = 8
+
+/** Missing firmware, once, one module a line (a module may have several names; a long list is
+ * cut, with the command that prints it whole). */
+export function formatMissingFirmware(p: Pick<Plan, 'missingFirmware'>): string {
   const n = p.missingFirmware.length
   const lines = [`${n} module${n === 1 ? '' : 's'} declare firmware that is not installed (looked in /lib/firmware and its updates/ and KVER directories; --strict-firmware makes this an error):`]
-  for (const m of p.missingFirmware) lines.push(`  ${m.module}: ${m.names.join(' ')}`)
+  for (const m of p.missingFirmware) {
+    const more = m.names.length - FIRMWARE_NAMES_SHOWN
+    const names = more > 1 ? `${m.names.slice(0, FIRMWARE_NAMES_SHOWN).join(' ')} and ${more} more (modload modinfo -F firmware ${m.module}, or --json)` : m.names.join(' ')
+    lines.push(`  ${m.module}: ${names}`)
+  }
   return lines.map((l, i) => (i === 0 ? `mkinitramfs: warning: ${l}` : l)).join('\n') + '\n'
 }
 
