@@ -131,7 +131,7 @@ export function qemuArgs(opts: BootOptions, machine: Machine, disks: ReadonlyArr
   return [
     '-machine', machine.options ? `${machine.type},${machine.options}` : machine.type,
     ...accelArgs(env),
-    '-m', String(opts.memMiB ?? machine.memMiB ?? 1024),
+    '-m', [String(opts.memMiB ?? machine.memMiB ?? 1024), machine.memOptions].filter(Boolean).join(','),
     '-smp', String(opts.smp ?? 1),
     // -nodefaults: the machine table is the whole device set (no default NIC, VGA, CD-ROM).
     // With it -nographic would give no serial port, hence -display none -serial stdio.
@@ -141,10 +141,15 @@ export function qemuArgs(opts: BootOptions, machine: Machine, disks: ReadonlyArr
     '-initrd', opts.initrd,
     '-append', append,
     ...machine.args,
-    ...disks.flatMap((d) => [
-      '-drive', `if=none,id=${d.id},format=raw,file=${d.file.replaceAll(',', ',,')}`,
-      '-device', `${d.device},drive=${d.id}`,
-    ]),
+    ...disks.flatMap((d) =>
+      d.memory
+        ? [
+            // share=on: the guest's writes reach the file, as a disk's do
+            '-object', `memory-backend-file,id=${d.id}-mem,mem-path=${d.file.replaceAll(',', ',,')},size=${d.sizeMiB}M,share=on`,
+            '-device', `${d.device},memdev=${d.id}-mem,id=${d.id}`,
+          ]
+        : ['-drive', `if=none,id=${d.id},format=raw,file=${d.file.replaceAll(',', ',,')}`, '-device', `${d.device},drive=${d.id}`],
+    ),
     ...(opts.qemuArgs ?? []),
   ];
 }
@@ -182,6 +187,9 @@ export async function boot(opts: BootOptions): Promise<BootResult> {
         await fs.writeFile(file, '');
         await fs.truncate(file, d.sizeMiB * 1024 * 1024); // sparse: costs no disk space
       }
+      // a memory device's size is its file's, in whole 2 MiB pages: QEMU refuses a backing
+      // file smaller than size=
+      if (d.memory) d.sizeMiB = Math.floor((await fs.stat(file)).size / (2 * 1024 * 1024)) * 2;
       disks.push({ ...d, file });
     }
     const qemu = (await findCommand('qemu-system-x86_64')) ?? 'qemu-system-x86_64';

@@ -10,6 +10,10 @@ export interface DiskSpec {
   sizeMiB: number;
   /** The -device value without `drive=`, e.g. 'virtio-blk-pci' or 'ide-hd,bus=ahci0.0'. */
   device: string;
+  /** Persistent memory (nvdimm, virtio-pmem-pci): the file backs the device's memory
+   * (`-object memory-backend-file` + `memdev=`), its size the file's (whole 2 MiB); the guest sees a pmem
+   * block device. The machine needs memOptions with room for it. */
+  memory?: boolean;
 }
 
 export interface Machine {
@@ -29,6 +33,8 @@ export interface Machine {
   disks: readonly DiskSpec[];
   /** Guest RAM; default 1024. */
   memMiB?: number;
+  /** More -m properties (`slots=4,maxmem=8G`: room for NVDIMMs and other plugged memory). */
+  memOptions?: string;
 }
 
 // `restrict=on`: the guest gets a NIC with a link but cannot reach the host's network.
@@ -165,6 +171,38 @@ export const machines: Readonly<Record<string, Machine>> = {
       { id: 'mg0d', sizeMiB: 16, device: 'scsi-hd,bus=mg0.0' },
       { id: 'uas0d', sizeMiB: 16, device: 'scsi-hd,bus=uas0.0,scsi-id=0,lun=0' },
       { id: 'cd0', sizeMiB: 16, device: 'ide-cd,bus=ide.1' },
+    ],
+  },
+  'topo-mix': {
+    name: 'topo-mix',
+    description: 'q35 with a deep PCI topology and device classes whose drivers make buses of their own: a virtio-blk disk behind a PCIe expander bridge (a second host bridge), an NVMe disk behind a PCIe switch, an LSI 53C810 SCSI disk and an RTL8139 NIC behind a PCIe-to-PCI bridge, an ACPI NVDIMM and a virtio-pmem device (persistent-memory block devices: nfit and virtio_pmem make the nd bus, whose regions nd_pmem drives), CTU CAN FD and Kvaser CAN cards, a TEWS TPCI200 IndustryPack carrier with an IP-OCTAL serial module (an ipack bus), QXL and ATI Rage 128 display, a VM generation ID',
+    type: 'q35',
+    options: 'nvdimm=on',
+    memOptions: 'slots=4,maxmem=8G',
+    args: [
+      '-device', 'pcie-root-port,id=rp0,chassis=1,slot=1',
+      '-device', 'x3130-upstream,id=up0,bus=rp0',
+      '-device', 'xio3130-downstream,id=dn0,bus=up0,chassis=2,slot=0',
+      '-device', 'pcie-pci-bridge,id=pb0',
+      '-device', 'lsi53c810,id=lsi0,bus=pb0,addr=1',
+      ...userNet('n0'), '-device', 'rtl8139,netdev=n0,bus=pb0,addr=2',
+      '-object', 'can-bus,id=cb0',
+      '-device', 'ctucan_pci,canbus0=cb0,canbus1=cb0',
+      '-device', 'kvaser_pci,canbus=cb0',
+      '-device', 'tpci200,id=tpci0', '-chardev', 'null,id=oct0', '-device', 'ipoctal232,chardev0=oct0',
+      '-device', 'qxl-vga',
+      '-device', 'ati-vga',
+      '-device', 'vmgenid',
+      // last: a device given no bus goes on the newest PCI bus, and pxb-pcie's takes bridges only
+      '-device', 'pxb-pcie,id=pxb0,bus_nr=128,bus=pcie.0',
+      '-device', 'pcie-root-port,id=rp2,chassis=3,slot=0,bus=pxb0',
+    ],
+    disks: [
+      { id: 'vd0', sizeMiB: 16, device: 'virtio-blk-pci,bus=rp2' },
+      { id: 'nv0', sizeMiB: 16, device: 'nvme,serial=nv0,bus=dn0' },
+      { id: 'lsi0d', sizeMiB: 16, device: 'scsi-hd,bus=lsi0.0' },
+      { id: 'nvd0', sizeMiB: 64, device: 'nvdimm', memory: true },
+      { id: 'pm0', sizeMiB: 64, device: 'virtio-pmem-pci,bus=pcie.0', memory: true },
     ],
   },
   microvm: {

@@ -1,5 +1,5 @@
 // modload's coldplug against Debian's own udev + kmod, on the Debian 6.1 kernel, on each QEMU
-// machine of qemu/machines.ts (virtio, legacy-pc, q35, hba-mix, odd-mix, pcie-mix, microvm): both images carry the whole module tree and boot with the
+// machine of qemu/machines.ts (virtio, legacy-pc, q35, hba-mix, odd-mix, pcie-mix, topo-mix, microvm): both images carry the whole module tree and boot with the
 // same memory and command line; the sets of live modules at the end must be equal, or each
 // difference must be one of the known, explained ones in `expectedDifferences` below. A
 // difference missing from the table fails the test; a table entry that no longer shows up is

@@ -110,6 +110,9 @@ const CASES: Case[] = [
   { name: 'virtio-blk on virtio-mmio (microvm), root=UUID=', machine: 'microvm', disk: 'vd0', modules: ['virtio_mmio', 'virtio_blk'], root: `UUID=${UUID}`, device: /^\/dev\/vda$/ },
   // USB Attached SCSI: the uas driver, not usb-storage, binds the stick's interface
   { name: 'UAS disk behind xHCI, root=UUID=', machine: 'pcie-mix', disk: 'uas0d', modules: ['xhci_pci', 'uas', 'sd_mod'], root: `UUID=${UUID}`, device: /^\/dev\/sd[a-z]$/ },
+  // persistent memory, as lightweight VMs hand their guests a root image: virtio_pmem makes an
+  // nd bus region, whose namespace device (MODALIAS=nd:t4, in a uevent) nd_pmem turns into pmem0
+  { name: 'virtio-pmem (persistent memory), root=UUID=', machine: 'topo-mix', disk: 'pm0', modules: ['virtio_pci', 'virtio_pmem', 'nd_pmem'], root: `UUID=${UUID}`, device: /^\/dev\/pmem\d+$/ },
 ]
 
 async function image(kernel: Kernel, name: string, modules: string[], rootModules = ROOT_MODULES): Promise<string> {

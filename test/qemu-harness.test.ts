@@ -71,6 +71,19 @@ t.test('microvm: its -machine properties, and the TSC rate where nothing else ca
   t.equal(after(qemuArgs({ ...opts, machine: 'virtio' }, virtio, [], {}, cpuinfo), '-append'), 'console=ttyS0 quiet panic=-1', 'machines with an HPET need nothing');
 });
 
+t.test('topo-mix: persistent memory backed by the disk file, room for it in -m', async (t) => {
+  const machine = getMachine('topo-mix');
+  const disks = resolveDisks(machine, [{ id: 'pm0', file: '/r/root,1.raw' }]).map((d) => ({ ...d, file: d.file ?? `/tmp/${d.id}.raw` }));
+  const args = qemuArgs({ kernel: { vmlinuz: '/k/vmlinuz' }, initrd: '/i.cpio', machine: 'topo-mix' }, machine, disks, {}, '');
+  const after = (flag: string) => args[args.indexOf(flag) + 1];
+  t.equal(after('-machine'), 'q35,nvdimm=on');
+  t.equal(after('-m'), '1024,slots=4,maxmem=8G', 'memOptions after the size');
+  t.ok(args.includes('memory-backend-file,id=pm0-mem,mem-path=/r/root,,1.raw,size=64M,share=on'), 'the file backs the memory, commas escaped');
+  t.ok(args.includes('virtio-pmem-pci,bus=pcie.0,memdev=pm0-mem,id=pm0'), 'the device takes the memory');
+  t.notOk(args.some((a) => a.includes('drive=pm0') || a.includes('id=pm0,format=raw')), 'not as a drive');
+  t.ok(args.includes('nvme,serial=nv0,bus=dn0,drive=nv0'), 'the other disks stay drives');
+});
+
 t.test('kernel package resolution from apt-cache output', async (t) => {
   t.equal(parseImageDependency(await fixture('apt-cache-depends-linux-image-amd64.txt'), '6.1'), 'linux-image-6.1.0-56-amd64');
   t.equal(parseImageDependency(await fixture('apt-cache-depends-linux-image-6.12-amd64.txt'), '6.12'), 'linux-image-6.12.117+deb12-amd64');
