@@ -205,6 +205,25 @@ export const machines: Readonly<Record<string, Machine>> = {
       { id: 'pm0', sizeMiB: 64, device: 'virtio-pmem-pci,bus=pcie.0', memory: true },
     ],
   },
+  'usb-deep': {
+    name: 'usb-deep',
+    description: 'pc with USB only storage behind hubs: a bulk-only USB disk two hubs deep on OHCI (full speed), one behind a hub on an NEC xHCI with a keyboard, a tablet on PIIX4 UHCI',
+    type: 'pc',
+    args: [
+      '-device', 'pci-ohci,id=ohci0',
+      '-device', 'usb-hub,bus=ohci0.0,port=1',
+      '-device', 'usb-hub,bus=ohci0.0,port=1.1',
+      '-device', 'nec-usb-xhci,id=xhci0',
+      '-device', 'usb-hub,bus=xhci0.0,port=1',
+      '-device', 'usb-kbd,bus=xhci0.0,port=1.2',
+      '-device', 'piix4-usb-uhci,id=uhci0',
+      '-device', 'usb-tablet,bus=uhci0.0',
+    ],
+    disks: [
+      { id: 'usb0', sizeMiB: 16, device: 'usb-storage,bus=ohci0.0,port=1.1.1' },
+      { id: 'usb1', sizeMiB: 16, device: 'usb-storage,bus=xhci0.0,port=1.1' },
+    ],
+  },
   microvm: {
     name: 'microvm',
     description: 'microvm, the minimal machine of lightweight VMs: no PCI, devices on virtio-mmio found through ACPI (virtio-blk, virtio-scsi with a disk, virtio-net, -rng, -balloon and -keyboard)',

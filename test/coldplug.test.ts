@@ -890,3 +890,83 @@ t.test('a load in flight when a stop came, whose file then went with the image: 
   t.same(r.blocked.map((b) => b.name), ['virtio_pci'])
   t.ok(succeeded(r))
 })
+
+t.test("a USB device the kernel says it enumerates holds the settle until its add, past the hub's hold", async (t) => {
+  // a stick on a full-speed port: the root hub's add, the hub driver's line 400 ms later, the
+  // device's add 900 ms after the controller's driver returned (the hub's hold is 500 ms)
+  const bus = '/devices/pci0000:00/0000:00:03.0/usb2'
+  const run = (announce: boolean) => {
+    const log: { at: number; text: string }[] = [{ at: 0, text: 'usb 1-1: new full-speed USB device number 2 using ohci-pci' }] // long before; its device is there
+    const m = machine({
+      devices: [XHCI],
+      onLoad: (n) => {
+        if (n !== 'xhci_pci') return []
+        if (announce) log.push({ at: m.now() + 400, text: 'usb 2-1: new full-speed USB device number 2 using xhci_hcd' })
+        return [
+          [2, ev('add', bus, { SUBSYSTEM: 'usb', DEVTYPE: 'usb_device', TYPE: '9/0/3' })],
+          [900, ev('add', `${bus}/2-1`, { SUBSYSTEM: 'usb', DEVTYPE: 'usb_device', TYPE: '0/0/0' })],
+          [901, ev('add', `${bus}/2-1/2-1:1.0`, { SUBSYSTEM: 'usb', DEVTYPE: 'usb_interface', MODALIAS: USB_DISK })],
+        ]
+      },
+    })
+    const o = m.base()
+    o.holdFor = (e) => usbHubHold(e)
+    let given = 0
+    o.kernelLog = {
+      drain() {
+        const ready = log.filter((l) => l.at <= m.now()).slice(given)
+        given += ready.length
+        return ready.map((l) => l.text)
+      },
+    }
+    o.usbDeviceThere = (name) => name === '1-1'
+    const lines: string[] = []
+    o.debug = (l) => lines.push(l)
+    return { o, lines }
+  }
+  const announced = run(true)
+  const r = await coldplug(announced.o)
+  t.ok(r.results.some((x) => x.name === 'usb_storage' && x.status === 'loaded'), 'the stick got its driver')
+  t.ok(announced.lines.some((l) => l.startsWith('hold for USB device 2-1: the kernel enumerates it')), 'said in the debug log')
+  t.ok(announced.lines.some((l) => /^hold for USB device 2-1 ends: add .*\/2-1$/.test(l)), 'ended by its add')
+  t.notOk(announced.lines.some((l) => l.startsWith('hold for USB device 1-1')), 'a device already there holds nothing')
+
+  const silent = run(false)
+  const rs = await coldplug(silent.o)
+  t.notOk(rs.results.some((x) => x.name === 'usb_storage'), "without the kernel's word the hub's hold ends first")
+})
+
+t.test('an announced USB device that never comes: the wait ends at the kernel giving up, or after enumerationMs', async (t) => {
+  const bus = '/devices/pci0000:00/0000:00:03.0/usb2'
+  const run = async (giveUp: boolean) => {
+    const log: { at: number; text: string }[] = []
+    let hubAt = 0
+    const m = machine({
+      devices: [XHCI],
+      onLoad: (n) => {
+        if (n !== 'xhci_pci') return []
+        hubAt = m.now()
+        log.push({ at: hubAt + 400, text: 'usb 2-1: new full-speed USB device number 2 using xhci_hcd' })
+        if (giveUp) log.push({ at: hubAt + 1500, text: 'usb usb2-port1: unable to enumerate USB device' })
+        return [[2, ev('add', bus, { SUBSYSTEM: 'usb', DEVTYPE: 'usb_device', TYPE: '9/0/3' })]]
+      },
+    })
+    const o = m.base()
+    o.holdFor = (e) => usbHubHold(e)
+    o.enumerationMs = 2000
+    let given = 0
+    o.kernelLog = {
+      drain() {
+        const ready = log.filter((l) => l.at <= m.now()).slice(given)
+        given += ready.length
+        return ready.map((l) => l.text)
+      },
+    }
+    const r = await coldplug(o)
+    return r.ms - hubAt
+  }
+  const capped = await run(false)
+  t.ok(capped >= 400 + 2000 && capped < 400 + 2000 + 400, `settled once enumerationMs passed (${capped} ms after the hub)`)
+  const gaveUp = await run(true)
+  t.ok(gaveUp >= 1500 && gaveUp < 1500 + 400, `settled soon after the kernel gave up on the port (${gaveUp} ms after the hub)`)
+})

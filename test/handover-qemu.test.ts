@@ -96,6 +96,8 @@ interface Case {
   /** the disk image: default the plain ext4 image */
   file?: () => string
   todo?: string
+  /** coldplug itself loads the root's drivers (no "root: late device" in the root wait) */
+  byColdplug?: string
 }
 
 const CASES: Case[] = [
@@ -110,6 +112,17 @@ const CASES: Case[] = [
   { name: 'virtio-blk on virtio-mmio (microvm), root=UUID=', machine: 'microvm', disk: 'vd0', modules: ['virtio_mmio', 'virtio_blk'], root: `UUID=${UUID}`, device: /^\/dev\/vda$/ },
   // USB Attached SCSI: the uas driver, not usb-storage, binds the stick's interface
   { name: 'UAS disk behind xHCI, root=UUID=', machine: 'pcie-mix', disk: 'uas0d', modules: ['xhci_pci', 'uas', 'sd_mod'], root: `UUID=${UUID}`, device: /^\/dev\/sd[a-z]$/ },
+  // a USB stick two hubs deep on a full-speed OHCI bus: each hub enumerates before the next
+  {
+    name: 'USB disk two hubs deep on OHCI, root=UUID=',
+    machine: 'usb-deep',
+    disk: 'usb0',
+    modules: ['ohci_pci', 'usb_storage', 'sd_mod'],
+    root: `UUID=${UUID}`,
+    device: /^\/dev\/sd[a-z]$/,
+    // each hub's ports enumerate after the hub's hold: the kernel's log says so (kmsg.ts)
+    byColdplug: 'the kernel announced each device behind the hubs, so coldplug waited for them',
+  },
   // persistent memory, as lightweight VMs hand their guests a root image: virtio_pmem makes an
   // nd bus region, whose namespace device (MODALIAS=nd:t4, in a uevent) nd_pmem turns into pmem0
   { name: 'virtio-pmem (persistent memory), root=UUID=', machine: 'topo-mix', disk: 'pm0', modules: ['virtio_pci', 'virtio_pmem', 'nd_pmem'], root: `UUID=${UUID}`, device: /^\/dev\/pmem\d+$/ },
@@ -166,6 +179,7 @@ for (const flavor of kernelFlavors) {
         t.match(mounted ?? '', /^root: mounted (\S+) on \/root type ext4 \(ro\)$/, 'mounted read-only')
         t.match(/^root: mounted (\S+)/.exec(mounted ?? '')?.[1] ?? '', c.device, 'on the expected device')
         t.ok(m.some((l) => /^root: freed the initramfs: \d+ entries removed/.test(l)), 'the initramfs was freed')
+        if (c.byColdplug) t.notOk(m.some((l) => l.startsWith('root: late device ')), `coldplug loaded the root's drivers: ${c.byColdplug}`)
         t.ok(m.includes('handover-ok pid=1'), 'the real init runs as PID 1')
         const mounts = m.filter((l) => l.startsWith('handover-mount ')).map((l) => l.split(' ').slice(1).join(' '))
         for (const want of ['/ ext4', '/dev devtmpfs', '/proc proc', '/sys sysfs', '/run tmpfs']) t.ok(mounts.includes(want), `mounted in the new root: ${want}`)

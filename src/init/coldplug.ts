@@ -32,6 +32,7 @@ import { SysError } from '../sys/syscalls.js'
 import { Scheduler, type Job } from './scheduler.js'
 import { idleShare, nextConcurrency, RAISE_IDLE, type CpuSample } from './adapt.js'
 import type { Uevent, UeventSource } from './uevent.js'
+import { usbEnumeration } from './kmsg.js'
 
 /** A sleep that can be called off (ColdplugOptions.sleep). */
 export interface Sleep {
@@ -110,6 +111,17 @@ export interface ColdplugOptions {
   sleep: (ms: number) => Sleep
   /** how long after this event the kernel will still add devices by itself (usbStorageHold) */
   holdFor?: (ev: Uevent) => number
+  /** The kernel's log (/dev/kmsg), read once USB is seen: a device the hub driver announces
+   * (usbEnumeration) holds the settle until its add uevent, the driver gives up on it, or
+   * `enumerationMs` passes. */
+  kernelLog?: { drain(): string[] }
+  /** whether a USB device (its name under /sys/bus/usb/devices, `1-1.2`) is there already: an
+   * announcement read late from the log's buffer, whose add came before our socket, holds
+   * nothing */
+  usbDeviceThere?: (name: string) => boolean
+  /** default 3000: QEMU's full-speed devices take ~0.25 s under TCG, the kernel's own retries
+   * on a device that does not answer take longer and end with a line of their own */
+  enumerationMs?: number
   /** polling period for the uevent socket; default 10 ms */
   tickMs?: number
   onResult?: (r: LoadResult) => void
@@ -325,7 +337,27 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
   let lastActivity = t0
   /** the holds in force (holdFor), by the devpath of the event that asked for them */
   const holds = new Map<string, { ev: Uevent; until: number }>()
-  const holdUntil = (): number => Math.max(t0, ...[...holds.values()].map((h) => h.until))
+  /** USB devices the kernel said it enumerates, until when we wait for their add */
+  const enumerating = new Map<string, number>()
+  /** the kernel's log is read only once USB is in play (its first read is the whole buffer) */
+  let usbSeen = false
+  let logRead = false
+  const holdUntil = (): number => Math.max(t0, ...[...holds.values()].map((h) => h.until), ...enumerating.values())
+  const readKernelLog = (now: number): void => {
+    if (!usbSeen || o.kernelLog === undefined) return
+    const first = !logRead
+    logRead = true
+    const lines = o.kernelLog.drain()
+    if (first) debug(`kernel log: ${lines.length} lines read in ${(o.now() - now).toFixed(1)} ms (USB is in play: the hub driver announces devices there)`)
+    for (const text of lines) {
+      const e = usbEnumeration(text)
+      if (e?.kind === 'start' && !o.usbDeviceThere?.(e.device)) {
+        enumerating.set(e.device, now + (o.enumerationMs ?? 3000))
+        if (chainFirst) chainHeld = true
+        debug(`hold for USB device ${e.device}: the kernel enumerates it (${text})`)
+      } else if (e?.kind === 'end' && enumerating.delete(e.device)) debug(`hold for USB device ${e.device} ends: ${text}`)
+    }
+  }
   /** ends the current wait of the main loop (a load finished or started) */
   let wakeUp = (): void => undefined
   /** no new load starts (stopNow): the root device was there, the caller asked, or the image
@@ -397,6 +429,7 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
   const want = (key: string, forced: boolean, priority = forced ? 2 : priorityOf(key)): void => {
     if (seen.has(key)) return
     seen.add(key)
+    if (key.startsWith('usb:')) usbSeen = true
     const t = o.now()
     const refs = lookup(o.db, o.config, key)
     const ms = o.now() - t
@@ -599,6 +632,11 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
       if (scheduler.idle() && now - lastActivity >= 100) debug(`uevent after ${(now - lastActivity).toFixed(0)} ms of quiet: ${ev.action} ${ev.devpath}`)
       lastActivity = now
       if (ev.action === 'add' && ev.env.get('SUBSYSTEM') === 'block') askEnough = enough !== undefined
+      if (ev.env.get('SUBSYSTEM') === 'usb' && ev.env.get('DEVTYPE') === 'usb_device') {
+        usbSeen = true
+        const name = ev.devpath.slice(ev.devpath.lastIndexOf('/') + 1)
+        if (enumerating.delete(name)) debug(`hold for USB device ${name} ends: ${ev.action} ${ev.devpath}`)
+      }
       const alias = ev.env.get('MODALIAS')
       if (alias && (ev.action === 'add' || ev.action === 'change' || ev.action === 'bind')) {
         want(alias, false)
@@ -618,6 +656,7 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
       }
     }
     if (batch.length > 1) scheduler.resume()
+    readKernelLog(now)
     if (o.events?.overflowed()) {
       debug('uevent queue overflowed; rescanning /sys')
       rescan()

@@ -14,6 +14,7 @@ import { modulesDir } from '../paths.js'
 import { loadModprobeConfig } from '../config/config-fs.js'
 import type { Sys } from '../sys/syscalls.js'
 import { coldplug, parseDelayUse, timerSleep, usbHubHold, usbStorageHold, type ColdplugReport } from './coldplug.js'
+import { openKernelLog } from './kmsg.js'
 import { scanDevices } from './sysfs.js'
 import { openUeventSource, type UeventSource } from './uevent.js'
 import { parseLoadParam, parseModulesLoad, readModulesLoad } from './modules-load.js'
@@ -45,8 +46,10 @@ export interface ColdplugSettings {
 // waits 120 s). 250 ms quiet: on the virtio, legacy-pc and q35 machines under TCG (Debian 6.1,
 // a loaded 2-core host) no uevent came more than 155 ms after the last load or uevent, except
 // where the kernel adds devices from its own delayed work, which has its own holds: the ports
-// of a new USB hub (usbHubHold) and the USB disk's SCSI device, which usb-storage adds
-// `delay_use` (1 s) after its host (usbStorageHold). Udev's settle waits for no quiet at all.
+// of a new USB hub (usbHubHold), a USB device the hub driver says it enumerates (kmsg.ts: a
+// stick two hubs deep on a full-speed bus came 0.5 s after each hub's hold ended) and the USB
+// disk's SCSI device, which usb-storage adds `delay_use` (1 s) after its host
+// (usbStorageHold). Udev's settle waits for no quiet at all.
 // modload.debug prints every gap over 100 ms, to tune this by.
 // 16: the thread pool main.ts asks for (UV_THREADPOOL_SIZE); each load in flight holds a thread.
 export const DEFAULTS: Omit<ColdplugSettings, 'force' | 'debug' | 'early'> = { timeoutMs: 60_000, quietMs: 250, concurrency: 4, maxConcurrency: 16 }
@@ -186,6 +189,7 @@ export async function coldplugSystem(
 ): Promise<ColdplugReport> {
   // the socket first: a device added while we read /sys is then in one or the other
   let events: UeventSource | null = null
+  const kernelLog = openKernelLog()
   try {
     events = openUeventSource(sys, closeSync)
   } catch (err) {
@@ -233,6 +237,8 @@ export async function coldplugSystem(
       now: () => msSinceStart(),
       sleep: timerSleep,
       holdFor: (ev) => Math.max(usbHubHold(ev), usbStorageHold(ev, () => parseDelayUse(readOr(`${SYS_MODULE}/usb_storage/parameters/delay_use`, null)))),
+      kernelLog,
+      usbDeviceThere: (name) => existsSync(`${SYS}/bus/usb/devices/${name}`),
       onResult: (r) => log(describe(r), levelOf(r)),
       debug: settings.debug ? (l) => log(l, 'debug') : undefined,
     })
@@ -248,5 +254,6 @@ export async function coldplugSystem(
     return report
   } finally {
     events?.close()
+    kernelLog.close()
   }
 }
