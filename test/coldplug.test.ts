@@ -891,6 +891,18 @@ t.test('a load in flight when a stop came, whose file then went with the image: 
   t.ok(succeeded(r))
 })
 
+/** A kernel log whose lines appear at their time on the fake clock, each drained once. */
+function kernelLogAt(log: ReadonlyArray<{ at: number; text: string }>, now: () => number) {
+  let given = 0
+  return {
+    drain() {
+      const ready = log.filter((l) => l.at <= now()).slice(given)
+      given += ready.length
+      return ready.map((l) => l.text)
+    },
+  }
+}
+
 t.test("a USB device the kernel says it enumerates holds the settle until its add, past the hub's hold", async (t) => {
   // a stick on a full-speed port: the root hub's add, the hub driver's line 400 ms later, the
   // device's add 900 ms after the controller's driver returned (the hub's hold is 500 ms)
@@ -911,14 +923,7 @@ t.test("a USB device the kernel says it enumerates holds the settle until its ad
     })
     const o = m.base()
     o.holdFor = (e) => usbHubHold(e)
-    let given = 0
-    o.kernelLog = {
-      drain() {
-        const ready = log.filter((l) => l.at <= m.now()).slice(given)
-        given += ready.length
-        return ready.map((l) => l.text)
-      },
-    }
+    o.kernelLog = kernelLogAt(log, m.now)
     o.usbDeviceThere = (name) => name === '1-1'
     const lines: string[] = []
     o.debug = (l) => lines.push(l)
@@ -954,14 +959,7 @@ t.test('an announced USB device that never comes: the wait ends at the kernel gi
     const o = m.base()
     o.holdFor = (e) => usbHubHold(e)
     o.enumerationMs = 2000
-    let given = 0
-    o.kernelLog = {
-      drain() {
-        const ready = log.filter((l) => l.at <= m.now()).slice(given)
-        given += ready.length
-        return ready.map((l) => l.text)
-      },
-    }
+    o.kernelLog = kernelLogAt(log, m.now)
     const r = await coldplug(o)
     return r.ms - hubAt
   }
