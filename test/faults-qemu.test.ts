@@ -27,8 +27,7 @@ import path from 'node:path'
 import net from 'node:net'
 import { execFileSync } from 'node:child_process'
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs'
-import { writeCpio, type CpioEntry } from '../src/initramfs/cpio.js'
-import { appendPadding } from '../src/initramfs/output.js'
+import { writeOverlay } from '../initramfs/overlay.js'
 import { ensureRootDisk, parseRootMarker, rootUuid } from '../initramfs/peers.js'
 import { cacheDir } from '../qemu/paths.js'
 import { ensureExecutable, ensureImage } from '../qemu/artefacts.js'
@@ -154,18 +153,8 @@ t.teardown(() => rmSync(work, { recursive: true, force: true }))
 /** `base` with an overlay archive of `files` (path in the image -> contents) appended. */
 function overlay(base: string, name: string, files: Record<string, Uint8Array | string>, mode: Record<string, number> = {}): string {
   mkdirSync(work, { recursive: true })
-  const dirs = new Set<string>()
-  for (const p of Object.keys(files)) for (let d = path.dirname(p); d !== '.' && d !== '/'; d = path.dirname(d)) dirs.add(d)
-  const entries: CpioEntry[] = [
-    ...[...dirs].sort().map((d): CpioEntry => ({ type: 'dir', path: d })),
-    ...Object.entries(files).map(([p, data]): CpioEntry => ({ type: 'file', path: p, mode: mode[p] ?? 0o644, data: () => (typeof data === 'string' ? Buffer.from(data, 'latin1') : data) })),
-  ]
   const out = path.join(work, `${name}.img`)
-  const image = readFileSync(base)
-  // the kernel reads an uncompressed archive only at a 4-byte boundary, and an lz4 archive
-  // before it ends only at 4 zeros; zeros between archives are skipped
-  const pad = Buffer.alloc(appendPadding(image.length))
-  writeFileSync(out, Buffer.concat([image, pad, ...writeCpio(entries, 0)]))
+  writeOverlay(base, out, files, mode)
   return out
 }
 

@@ -19,7 +19,7 @@ import { ensureExecutable } from '../qemu/artefacts.js'
 import { ensureKernel, type Kernel } from '../qemu/kernels.js'
 import { cacheDir } from '../qemu/paths.js'
 import { bootToRoot, type PeerImage, type RootBoot } from '../initramfs/peers.js'
-import { bootWords, ensureBuilderImages, ensureDracutEarly, ensureDracutWithFailingModload, ensureDracutWithoutSystemd, ensureInitramfsToolsEarly, imageModules, unpackImage, type BuilderImages } from '../initramfs/integrate/images.js'
+import { bootWords, ensureBuilderImages, ensureDracutEarly, dracutWithFailingModload, ensureDracutWithoutSystemd, ensureInitramfsToolsEarly, imageModules, unpackImage, type BuilderImages } from '../initramfs/integrate/images.js'
 import { SCRIPTS } from '../src/integrate/scripts.js'
 import type { Builder } from '../src/integrate/integrate.js'
 
@@ -68,7 +68,7 @@ const building: Record<Builder, Promise<BuilderImages>> = {
 const withoutSystemd = building.dracut.then(() => ensureDracutWithoutSystemd(kernel, log))
 const early = building['initramfs-tools'].then(() => ensureInitramfsToolsEarly(kernel, log))
 const dracutEarly = withoutSystemd.then(() => ensureDracutEarly(kernel, log))
-const failing = dracutEarly.then(() => ensureDracutWithFailingModload(kernel, log))
+const failing = building.dracut.then((images) => dracutWithFailingModload(images.modload))
 for (const p of [...Object.values(building), withoutSystemd, early, dracutEarly, failing]) p.catch(() => undefined)
 
 /** `b` reached the root's init; if not, the test says how the boot ended and shows the console's
@@ -204,7 +204,8 @@ for (const builder of builders) {
 
       t.test('failure policy: coldplug ends without the root device after udev\'s trigger ran, udev replays the devices with its loading rule back, the reason in the kernel log', async (t) => {
         // modload.timeout=0 cannot fail it here: dracut starts it late enough that the root's
-        // chain is in flight before the stop, so the image's modload fails by construction
+        // chain is in flight before the stop, so the image's modload is a stand-in that fails
+        // (appended over the real one)
         const image = await failing
         const b = await bootToRoot({ kernel, image: image.path, machine: 'virtio', append: bootWords[builder], listModules: true })
         reachedRoot(t, b)

@@ -16,7 +16,8 @@ import { executable } from '../../qemu/artefacts.js'
 import { run } from '../../qemu/exec.js'
 import type { Kernel } from '../../qemu/kernels.js'
 import { cacheDir } from '../../qemu/paths.js'
-import { FILES, installIntegration, type Builder } from '../../src/integrate/integrate.js'
+import { FILES, IMAGE_MODLOAD, installIntegration, type Builder } from '../../src/integrate/integrate.js'
+import { writeOverlay } from '../overlay.js'
 import { ensurePeerImage, type PeerImage, type PeerKind, type PeerVariant } from '../peers.js'
 
 /** The peer image each builder's integration is compared with: the builder's generic image
@@ -179,8 +180,8 @@ export function ensureDracutEarly(kernel: Kernel, log?: (line: string) => void):
   return ensureIntegrationImage('dracut', kernel, log, (v) => earlyRuntime('dracut', v))
 }
 
-/** What stands in for modload in dracutWithFailingModload's image: a coldplug that ends with
- * exit 1 and no root device, after udev's trigger has run (the hook returned at once). */
+/** What stands in for modload in dracutWithFailingModload's image: a coldplug that ends
+ * with exit 1 and no root device, after udev's trigger has run (the hook returned at once). */
 const failingModload = `#!/bin/sh
 # modload's stand-in for the failure-policy test (initramfs/integrate/images.ts): every command
 # fails; "coldplug" after 3 s, answering on --ready-fd 3 as modload does when it ends first
@@ -194,12 +195,13 @@ esac
 exit 1
 `
 
-/** dracut's image with modload's module installed for an executable whose coldplug fails
- * without the root device (failingModload): the boot must go the stock way, later. */
-export async function ensureDracutWithFailingModload(kernel: Kernel, log?: (line: string) => void): Promise<PeerImage> {
+/** `modload`, dracut's image with modload's module (ensureBuilderImages), whose executable fails at boot (failingModload in
+ * place of /usr/sbin/modload, in an archive appended to the image: initramfs/overlay.ts; a
+ * build of its own took 100 s of CI): the boot must go the stock way, later. */
+export async function dracutWithFailingModload(modload: PeerImage): Promise<PeerImage> {
   const dir = path.join(cacheDir, 'integrate')
   await fs.mkdir(dir, { recursive: true })
-  const fake = path.join(dir, 'failing-modload')
-  if ((await fs.readFile(fake, 'utf8').catch(() => '')) !== failingModload) await fs.writeFile(fake, failingModload, { mode: 0o755 })
-  return ensureIntegrationImage('dracut', kernel, log, (v) => ({ ...v, name: 'modload-failing' }), fake)
+  const out = path.join(dir, `failing-${path.basename(modload.path)}`)
+  writeOverlay(modload.path, out, { [IMAGE_MODLOAD.slice(1)]: failingModload }, { [IMAGE_MODLOAD.slice(1)]: 0o755 })
+  return { ...modload, path: out, bytes: (await fs.stat(out)).size, cached: false }
 }
