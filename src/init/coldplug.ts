@@ -656,7 +656,6 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
       }
     }
     if (batch.length > 1) scheduler.resume()
-    readKernelLog(now)
     if (o.events?.overflowed()) {
       debug('uevent queue overflowed; rescanning /sys')
       rescan()
@@ -666,6 +665,10 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
       rescan()
       lastActivity = o.now()
     }
+    // what the kernel's log announces matters only where a quiet period would end a wait (the
+    // settle, the chain's turn, the held loads' release): read it there, not at every turn (a
+    // read that finds nothing is a thrown EAGAIN)
+    if (now - lastActivity >= o.quietMs) readKernelLog(now)
     if (chainFirst && !scheduler.pendingBelow(CHAIN_FIRST) && !chainWaits(now)) endChainFirst("the root's chain is loaded")
     if (waitsFirst && !scheduler.pendingBelow(URGENT)) endWaitsFirst('they are loaded')
     if (askEnough && !stopping) {
