@@ -195,13 +195,16 @@ esac
 exit 1
 `
 
-/** `modload`, dracut's image with modload's module (ensureBuilderImages), whose executable fails at boot (failingModload in
- * place of /usr/sbin/modload, in an archive appended to the image: initramfs/overlay.ts; a
- * build of its own took 100 s of CI): the boot must go the stock way, later. */
+/** `modload` (dracut's image with modload's module, ensureBuilderImages) with an executable
+ * that fails at boot: failingModload in place of /usr/sbin/modload, in an archive appended to
+ * the image (initramfs/overlay.ts; a build of its own took 100 s of CI). The boot must go the
+ * stock way, later. The overlays of earlier images are removed. */
 export async function dracutWithFailingModload(modload: PeerImage): Promise<PeerImage> {
   const dir = path.join(cacheDir, 'integrate')
   await fs.mkdir(dir, { recursive: true })
-  const out = path.join(dir, `failing-${path.basename(modload.path)}`)
+  const name = `failing-${path.basename(modload.path)}`
+  for (const old of await fs.readdir(dir)) if (old.startsWith('failing-') && old.endsWith('.img') && old !== name) await fs.rm(path.join(dir, old), { force: true })
+  const out = path.join(dir, name)
   writeOverlay(modload.path, out, { [IMAGE_MODLOAD.slice(1)]: failingModload }, { [IMAGE_MODLOAD.slice(1)]: 0o755 })
   return { ...modload, path: out, bytes: (await fs.stat(out)).size, cached: false }
 }

@@ -119,8 +119,9 @@ export interface ColdplugOptions {
    * announcement read late from the log's buffer, whose add came before our socket, holds
    * nothing */
   usbDeviceThere?: (name: string) => boolean
-  /** default 3000: QEMU's full-speed devices take ~0.25 s under TCG, the kernel's own retries
-   * on a device that does not answer take longer and end with a line of their own */
+  /** default 3000: a device takes ~0.25 s under emulation (QEMU's full-speed ones) and far
+   * less on hardware; one that does not answer costs the kernel its 5 s control-transfer
+   * timeout per try before the retry or the give-up line, and is not waited for that long */
   enumerationMs?: number
   /** polling period for the uevent socket; default 10 ms */
   tickMs?: number
@@ -347,8 +348,9 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     if (!usbSeen || o.kernelLog === undefined) return
     const first = !logRead
     logRead = true
+    const t = o.now()
     const lines = o.kernelLog.drain()
-    if (first) debug(`kernel log: ${lines.length} lines read in ${(o.now() - now).toFixed(1)} ms (USB is in play: the hub driver announces devices there)`)
+    if (first) debug(`kernel log: ${lines.length} lines read in ${(o.now() - t).toFixed(1)} ms (USB is in play: the hub driver announces devices there)`)
     for (const text of lines) {
       const e = usbEnumeration(text)
       if (e?.kind === 'start' && !o.usbDeviceThere?.(e.device)) {
@@ -370,6 +372,8 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
   /** the root's chain names its disk's drivers (not just its file system) and root= is
    * awaited: they go first and alone (CHAIN_FIRST) */
   let chainFirst = o.enough !== undefined && forced.some((name) => o.urgent?.has(name) && !isFilesystemModule(o.db.modules.get(name)?.path ?? ''))
+  /** a load in flight this long frees its slot, and a stop or the timeout stops waiting for it */
+  const slowMs = o.slowMs ?? 5000
   const scheduler = new Scheduler({
     concurrency: o.concurrency,
     now: o.now,
@@ -394,8 +398,11 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
       lastActivity = o.now()
       wakeUp()
     },
-    slowMs: o.slowMs ?? 5000,
+    slowMs,
   })
+  /** every load still in flight has been in the kernel for slowMs (none: true): it may be
+   * hung, and a stop or the timeout does not wait for it */
+  const onlySlowInFlight = (now: number): boolean => scheduler.inFlight().every((f) => now - f.since >= slowMs)
 
   const softdepNames = (list: readonly string[]): string[] =>
     list.flatMap((n) => (lookup(o.db, o.config, n) ?? []).map((r) => r.name))
@@ -623,7 +630,7 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
       adapt(now)
       checkLive(now)
     }
-    for (const name of scheduler.release()) debug(`${name}: still loading after ${o.slowMs ?? 5000} ms; its slot goes to the next module`)
+    for (const name of scheduler.release()) debug(`${name}: still loading after ${slowMs} ms; its slot goes to the next module`)
     const batch = o.events?.drain() ?? []
     if (batch.length > 1) scheduler.pause()
     for (const ev of batch) {
@@ -699,7 +706,7 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
       if (scheduler.holdFrom !== undefined) scheduler.releaseHold()
     }
     // a load that has been in the kernel past slowMs may be hung: it does not hold up the root
-    if (stopping && scheduler.inFlight().every((f) => now - f.since >= (o.slowMs ?? 5000))) break
+    if (stopping && onlySlowInFlight(now)) break
     if (!stopping && scheduler.holdFrom !== undefined && scheduler.idleBelowHold() && now - lastActivity >= o.quietMs && now >= holdUntil()) {
       debug('the root is not there yet and all else is quiet: the held loads go now')
       scheduler.releaseHold()
@@ -715,7 +722,7 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
       scheduler.pause()
       debug(`modload.timeout: no load starts any more; ${scheduler.inFlight().length} in flight, ${scheduler.waiting().length} left`)
     }
-    if (timedOut && scheduler.inFlight().every((f) => now - f.since >= (o.slowMs ?? 5000))) break
+    if (timedOut && onlySlowInFlight(now)) break
     const wait = o.events?.wait
     if (wait === undefined) {
       await o.sleep(tick).done
@@ -723,7 +730,8 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     }
     // sleep until something happens: a uevent, a load's end, or the next deadline (the end of
     // the quiet period or a hold, a slow load's release, the timeout)
-    let until = timedOut ? Infinity : t0 + o.timeoutMs
+    // (timed out: a load in flight is younger than slowMs, and its release bounds the wait)
+    let until = timedOut ? now + slowMs : t0 + o.timeoutMs
     if (scheduler.idle() || (scheduler.holdFrom !== undefined && scheduler.idleBelowHold())) until = Math.min(until, Math.max(lastActivity + o.quietMs, holdUntil()))
     const release = scheduler.nextReleaseAt()
     if (release !== undefined) until = Math.min(until, release)
@@ -731,8 +739,7 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     if (sample !== null && !stopping && scheduler.slotsUsed() >= scheduler.concurrency && scheduler.queued() > 0) until = Math.min(until, sampledAt + ADAPT_MS)
     // loads in flight and jobs waiting (for them, or for a slot): look at the module states again
     if (o.moduleState !== undefined && !stopping && scheduler.queued() > 0 && scheduler.inFlight().length > 0) until = Math.min(until, liveCheckedAt + ADAPT_MS)
-    // (timed out, a load in flight is younger than slowMs, so its release bounds the wait)
-    const ms = Math.max(1, Number.isFinite(until) ? until - o.now() : (o.slowMs ?? 5000))
+    const ms = Math.max(1, until - o.now())
     // the sleep that loses the race is cancelled: a timer left behind would keep the process
     // (`modload coldplug` in a boot script) alive for up to its whole length after settling
     const timer = o.sleep(ms)
