@@ -2,7 +2,9 @@
 // comparison test and the boot benchmark look at: the guest-clock times of the markers and the
 // set of live modules. Both callers boot the same way (same kernel, machine, memory, command
 // line), so a difference between loaders is a difference between loaders.
-import { boot, markers, type BootResult } from '../qemu/boot.js'
+import path from 'node:path'
+import { markers, type BootResult } from '../qemu/boot.js'
+import { bootPastKernelBugs } from '../qemu/kernel-bugs.js'
 import { ensureExecutable, ensureImage } from '../qemu/artefacts.js'
 import type { Kernel } from '../qemu/kernels.js'
 import { ensureReferenceImage, referenceDescriptions, referenceKinds, type ReferenceKind } from './reference.js'
@@ -83,16 +85,17 @@ export interface ColdplugBoot extends ColdplugMarkers {
   ok: boolean
 }
 
-/** Boot `image` on `machine` with `modload.halt` and read its markers. */
+/** Boot `image` on `machine` with `modload.halt` and read its markers; booted again when the
+ * kernel panics with one of its known bugs (qemu/kernel-bugs.ts). */
 export async function bootColdplug(opts: { kernel: Kernel; image: string; machine: string; timeoutMs?: number; append?: string }): Promise<ColdplugBoot> {
-  const result = await boot({
+  const result = await bootPastKernelBugs({
     kernel: opts.kernel,
     initrd: opts.image,
     machine: opts.machine,
     append: `modload.halt${opts.append ? ` ${opts.append}` : ''}`,
     memMiB: coldplugMemMiB,
     timeoutMs: opts.timeoutMs ?? 240_000,
-  })
+  }, `booting ${path.basename(opts.image)} on ${opts.machine}`)
   const m = parseColdplugMarkers(result.lines)
   return { ...m, result, ok: !result.timedOut && !result.panicked && m.halt !== undefined && m.start !== undefined }
 }

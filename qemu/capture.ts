@@ -17,6 +17,7 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { ensureExecutable, ensureImage } from './artefacts.js'
 import { boot, markers } from './boot.js'
+import { againPastKernelBugs } from './kernel-bugs.js'
 import { ensureHostTools } from './deps.js'
 import type { Kernel } from './kernels.js'
 import { withLock } from './lock.js'
@@ -87,16 +88,9 @@ export async function captureMachine(kernel: Kernel, machine: string, opts: Capt
       target && disk
         ? withRootDiskCopy(disk, (copy) => boot({ ...settings, append: `modload.halt modload.capture root=UUID=${disk.uuid} rootfstype=ext4`, disks: [{ id: target.id, file: copy }] }))
         : boot({ ...settings, append: 'modload.halt modload.capture' })
-    let r = await once()
-    if (r.panicked) {
-      // a driver's own bug, not the capture's: with every module of the tree loading, one was
-      // seen to oops now and then (esp_scsi's interrupt handler while am53c974 probes on
-      // odd-mix, 6.1, when another device on its shared line interrupts); a second boot has
-      // other timing. Said on stderr, so a bug that comes every time still fails below.
-      const oops = r.lines.find((l) => /\bRIP: 0010:|Kernel panic/.test(l)) ?? 'a kernel panic'
-      process.stderr.write(`capturing ${name}: the kernel panicked (${oops.trim()}); capturing again\n`)
-      r = await once()
-    }
+    // with every module of the tree loading, a driver's own race can panic the kernel now and
+    // then (kernel-bugs.ts): booted again then; any other panic fails below
+    const r = await againPastKernelBugs(`capturing ${name}`, once)
     const m = markers(r.lines).map((l) => l.slice('modload: '.length))
     if (r.timedOut || r.panicked || !m.some((l) => l.startsWith('halt '))) {
       throw new Error(
