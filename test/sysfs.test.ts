@@ -80,6 +80,8 @@ t.test('modaliases a bus reports only in uevents: the mmc bus, not usb devices, 
     [`devices/${card}`, 'mmc:block'],
     ['devices/system/cpu', cpu],
   ], 'the walk and the buses, each device once; the CPUs not again')
+  const order = scanDevices(dir).map((d) => d.device)
+  t.same(order, [...order].sort(), "in the order of the devices' paths (udevadm trigger's), not of the walk (kernfs's hash order)")
   // a relative sysfs (mkinitramfs --sysfs DIR) names the card under the same relative root, as
   // host.ts's facts cut the sysfs prefix off each device
   const relDir = relative(process.cwd(), dir)

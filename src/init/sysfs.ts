@@ -80,8 +80,11 @@ export function scanBusModaliases(busTop: string, known: ReadonlySet<string> = n
 }
 
 /** Every modalias of the devices present under the sysfs mount `sysfs` (/sys): the walk of
- * its devices/ and what its buses report only in uevents. */
+ * its devices/ and what its buses report only in uevents, in the order of the devices' paths
+ * (a bus's devices by address, a parent before its children), the order udevadm trigger
+ * replays them in. A directory's entries come in kernfs's order, a hash of their names. */
 export function scanDevices(sysfs: string): { device: string; modalias: string }[] {
   const walked = scanModaliases(`${sysfs}/devices`)
-  return [...walked, ...scanBusModaliases(`${sysfs}/bus`, new Set(walked.map((d) => d.modalias)))]
+  const all = [...walked, ...scanBusModaliases(`${sysfs}/bus`, new Set(walked.map((d) => d.modalias)))]
+  return all.sort((a, b) => (a.device < b.device ? -1 : a.device > b.device ? 1 : 0))
 }
