@@ -88,3 +88,36 @@ t.test('binary indexes made from trimmed texts answer as the texts do', async (t
   t.equal(bin.aliases.size, 5)
   t.same(bin.aliases.dump(), text.aliases.dump())
 })
+
+t.test('a wildcard subtree is skipped only where no pattern in it can match', async (t) => {
+  // runs after '*' and '?', runs a key holds only before the wildcard, brackets and escapes
+  // (never skipped), nested stars: the binary index against the text one, which matches every
+  // pattern against every key (core/alias-index.ts), for every key of a small alphabet. Keys
+  // hold no '*' or '?', as no modalias does (there kmod's trie walk finds a pattern twice, once
+  // through the wildcard and once by the key's own character, and the text index does not)
+  const patterns = ['x*ab', 'x*ab*cd', 'x*cd*ab', 'x?ab', 'x?a?b', 'x*[ab]c', 'x*a[bc]d*', 'x*\\*ab', 'x*a\\?b', 'x*abc*', 'x*b', 'x*', 'xa*', 'x??', 'x*c?d', 'x[a-c]*d']
+  const alias = patterns.map((p, i) => `alias ${p} m${i}`).join('\n') + '\n'
+  const texts = { dep: patterns.map((_, i) => `kernel/m${i}.ko:`).join('\n') + '\n', alias }
+  const dir = '/lib/modules/6.1.0-test'
+  const files = new Map(binIndexesFromTexts(texts, dir).map((f) => [f.name, f.data]))
+  const text = buildModuleDb(dir, texts)
+  const bin = buildModuleDbFromBin(dir, { depBin: files.get('modules.dep.bin')!, aliasBin: files.get('modules.alias.bin') })
+  const keys: string[] = []
+  const grow = (k: string): void => {
+    keys.push(k)
+    if (k.length < 7) for (const c of ['a', 'b', 'c', 'd', 'z']) grow(k + c)
+  }
+  grow('x')
+  let differ = 0
+  let matched = 0
+  for (const k of keys) {
+    const want = text.aliases.matchNormalized(k).join(' ')
+    if (bin.aliases.matchNormalized(k).join(' ') !== want) differ++
+    if (want !== 'm11') matched++
+  }
+  t.equal(differ, 0, `${keys.length} keys, ${matched} matching more than 'x*': lists (order, duplicates) as the text index's`)
+  t.same(bin.aliases.matchNormalized('xzzabzzcd'), text.aliases.matchNormalized('xzzabzzcd'))
+  const late = bin.aliases.matchNormalized('xzzcdzab')
+  t.ok(late.includes('m2') && late.includes('m0'), "x*cd*ab and x*ab: runs found wherever the key holds them")
+  t.same(late, text.aliases.matchNormalized('xzzcdzab'))
+})

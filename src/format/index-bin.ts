@@ -25,6 +25,7 @@ const F_MASK = 0x0fffffff
 const STAR = 42
 const QUESTION = 63
 const BRACKET = 91
+const BACKSLASH = 92
 
 export interface BinValue {
   value: string
@@ -44,21 +45,8 @@ interface Node {
   valuesAt: number
 }
 
-/** A pattern of a wildcard subtree, flattened: see BinIndex.flat. */
-interface Flat {
-  pattern: string
-  /** its longest literal run: a key without it cannot match (a native indexOf, no fnmatch);
-   * found on first use */
-  need?: string
-  /** the node, whose values are decoded when the pattern first matches */
-  node: Node
-  values?: BinValue[]
-}
-
 export class BinIndex {
   private readonly root: number
-  /** wildcard subtrees already walked, by node offset and start (see flat) */
-  private readonly flats = new Map<string, Flat[]>()
 
   /** `bytes` is the whole file; `file` names it in errors. Throws IndexError when the header
    * is not kmod's (wrong magic or version: another format, or a truncated file). */
@@ -166,7 +154,7 @@ export class BinIndex {
       for (let j = 0; j < p.length; j++) {
         const ch = p.charCodeAt(j)
         if (ch === STAR || ch === QUESTION || ch === BRACKET) {
-          this.matchFlat(this.flat(n, j, ''), key.slice(i + j), out)
+          this.walkMatching(n, n.prefix.slice(j), key.slice(i + j), out)
           return out
         }
         if (ch !== key.charCodeAt(i + j)) return out
@@ -175,7 +163,7 @@ export class BinIndex {
       const rest = key.slice(i)
       for (const w of [STAR, QUESTION, BRACKET]) {
         const c = this.child(n, w)
-        if (c !== null) this.matchFlat(this.flat(c, 0, String.fromCharCode(w)), rest, out)
+        if (c !== null) this.walkMatching(c, String.fromCharCode(w) + c.prefix, rest, out)
       }
       if (i === key.length) {
         addValues(out, this.values(n))
@@ -187,44 +175,44 @@ export class BinIndex {
     return out
   }
 
-  /** index_mm_searchwild_all's walk of the subtree under `n` (the node's prefix from `from`
-   * on, after `before`), as the list of its patterns in the walk's order (children first,
-   * then the node), made once: many keys share a subtree (every acpi: key walks the 700
-   * "acpi*:" patterns), and under emulation the walk cost more than the matching. */
-  private flat(n: Node, from: number, before: string): Flat[] {
-    const id = `${before}${from}@${n.childAt}/${n.valuesAt}/${n.prefix}`
-    let list = this.flats.get(id)
-    if (list === undefined) {
-      list = []
-      this.walk(n, before + n.prefix.slice(from), list)
-      this.flats.set(id, list)
+  /**
+   * index_mm_searchwild_all: the subtree under `root`, whose patterns all begin with `here`,
+   * walked in its order (children by byte, then the node) for the patterns that match
+   * `subkey`. A subtree none of whose patterns can match is not walked: the literal run at the
+   * end of a pattern so far (after its last '*' or '?') is in every pattern below it, and any
+   * match holds it as it is, so a key without it matches nothing there. Under "acpi*" lie 700
+   * patterns ("acpi*:PNP0A03:*", ...): a key walks the few that begin like its own tail.
+   * (Patterns with '[' or '\\' are walked whole: a run there is not plain text.)
+   * Without recursion: a corrupt index can chain nodes deeper than the stack.
+   */
+  private walkMatching(root: Node, here: string, subkey: string, out: BinValue[]): void {
+    const runFrom = (s: string, from: number): number => {
+      let run = from
+      for (let k = from; k < s.length; k++) {
+        const c = s.charCodeAt(k)
+        if (c === STAR || c === QUESTION) run = k + 1
+        else if (c === BRACKET || c === BACKSLASH) return -1
+      }
+      return run
     }
-    return list
-  }
-
-  /** Post-order (children by byte, then the node), without recursion: a corrupt index can
-   * chain nodes deeper than the stack. */
-  private walk(root: Node, here: string, list: Flat[]): void {
+    const hopeless = (s: string, run: number): boolean => run >= 0 && run < s.length && subkey.indexOf(s.slice(run)) < 0
+    const rootRun = runFrom(here, 0)
+    if (hopeless(here, rootRun)) return
     const seen = new Set<number>([root.pos])
-    const stack: { n: Node; here: string; ch: number }[] = [{ n: root, here, ch: root.first }]
+    const stack: { n: Node; here: string; run: number; ch: number }[] = [{ n: root, here, run: rootRun, ch: root.first }]
     while (stack.length > 0) {
       const f = stack[stack.length - 1]
       if (f.ch <= f.n.last) {
         const ch = f.ch++
         const c = this.childOnce(f.n, ch, seen)
-        if (c !== null) stack.push({ n: c, here: f.here + String.fromCharCode(ch) + c.prefix, ch: c.first })
+        if (c === null) continue
+        const here = f.here + String.fromCharCode(ch) + c.prefix
+        const run = f.run < 0 ? -1 : runFrom(here, f.run)
+        if (!hopeless(here, run)) stack.push({ n: c, here, run, ch: c.first })
       } else {
         stack.pop()
-        if (f.n.valuesAt >= 0) list.push({ pattern: f.here, node: f.n })
+        if (f.n.valuesAt >= 0 && fnmatch(f.here, subkey)) addValues(out, this.values(f.n))
       }
-    }
-  }
-
-  private matchFlat(list: readonly Flat[], subkey: string, out: BinValue[]): void {
-    for (const f of list) {
-      const need = (f.need ??= longestLiteral(f.pattern))
-      if (need.length > 1 && subkey.indexOf(need) < 0) continue
-      if (fnmatch(f.pattern, subkey)) addValues(out, (f.values ??= this.values(f.node)))
     }
   }
 
@@ -245,25 +233,6 @@ export class BinIndex {
       }
     }
   }
-}
-
-/** The longest run of a pattern without '*', '?', '[...]' or '\\': every match contains it. */
-function longestLiteral(p: string): string {
-  let best = ''
-  let start = 0
-  for (let i = 0; i <= p.length; i++) {
-    const c = i < p.length ? p.charCodeAt(i) : -1
-    if (c !== -1 && c !== STAR && c !== QUESTION && c !== BRACKET && c !== 92) continue
-    if (i - start > best.length) best = p.slice(start, i)
-    if (c === 92) return best // an escape: what follows is not plain text to search for
-    if (c === BRACKET) {
-      const close = p.indexOf(']', i + 2)
-      if (close < 0) return best
-      i = close
-    }
-    start = i + 1
-  }
-  return best
 }
 
 /** kmod's add_value for each value of one node, in the node's order. */
