@@ -29,6 +29,8 @@
 //   --code-cache: no snapshot, but V8's code cache of the bundle in the blob (to compare)
 //   --node-options-cli: the executable takes --node-options="FLAGS" first on its command line,
 //     to try Node and V8 flags at run time (docs/runtime-weight.md); with --out only
+//   --readable: identifiers and whitespace not minified, so a CPU profile names functions
+//     and lines (bench/cpu-profile.ts); with --out only
 //   --out FILE: write the executable to FILE instead of dist/modload (variants)
 // MODLOAD_BUILD_DEBUG=1 prints the stack of a failure.
 import { createHash } from 'node:crypto'
@@ -146,7 +148,7 @@ function shimPlugin(shimFile, forwardFile) {
   }
 }
 
-async function bundle(shimFile, forwardFile, version, out) {
+async function bundle(shimFile, forwardFile, version, out, readable = false) {
   const tmp = `${out}.${process.pid}.tmp`
   const result = await esbuild.build({
     entryPoints: [ENTRY],
@@ -155,7 +157,9 @@ async function bundle(shimFile, forwardFile, version, out) {
     platform: 'node',
     target: 'node22',
     format: 'cjs',
-    minify: true,
+    // --readable (profiling): names and lines kept, so a CPU profile names functions
+    minify: !readable,
+    minifySyntax: true,
     legalComments: 'none',
     loader: { '.node': 'binary', '.bin': 'binary' },
     plugins: [shimPlugin(shimFile, forwardFile)],
@@ -338,8 +342,10 @@ async function main() {
   const mode = process.argv.includes('--code-cache') ? 'code-cache' : process.argv.includes('--no-snapshot') ? 'plain' : process.argv.includes('--lazy-snapshot') ? 'snapshot-lazy' : 'snapshot'
   const output = option('--out') ? resolve(option('--out')) : OUTPUT
   const nodeOptionsCli = process.argv.includes('--node-options-cli')
+  const readable = process.argv.includes('--readable')
   // dist/modload passes every argument to its commands: --node-options is for variants only
   if (nodeOptionsCli && output === OUTPUT) throw new Error('--node-options-cli needs --out FILE: dist/modload stays as users get it')
+  if (readable && output === OUTPUT) throw new Error('--readable needs --out FILE: dist/modload stays as users get it')
   const t0 = performance.now()
   if (force) await rm(CACHE, { recursive: true, force: true })
   await mkdir(CACHE, { recursive: true })
@@ -347,11 +353,11 @@ async function main() {
   const { version } = await readJson(join(ROOT, 'package.json'))
   const node = await nodeRuntime()
   const shim = join(CACHE, 'shim.node')
-  const bundled = join(CACHE, 'modload.cjs')
+  const bundled = join(CACHE, readable ? 'modload-readable.cjs' : 'modload.cjs')
   const forward = join(CACHE, 'modprobe-forward.bin')
   await timed('shim.node', () => buildShim(node, shim))
   await timed('modprobe-forward', () => buildForward(forward))
-  await timed('bundle', () => bundle(shim, forward, version, bundled))
+  await timed('bundle', () => bundle(shim, forward, version, bundled, readable))
   await timed('executable', () => packExecutable(node, bundled, version, output, { keepIcu, keepSymbols, mode, nodeOptionsCli }))
   const { size } = await stat(output)
   const secs = ((performance.now() - t0) / 1000).toFixed(1)

@@ -34,6 +34,8 @@ export interface ImageOptions {
   add?: readonly [string, string][]
   /** a label for the file name */
   name: string
+  /** the modload that makes the image and is its /init (default dist/modload) */
+  executable?: string
 }
 
 /** A digest of a small directory tree: names, link targets and file contents. */
@@ -54,9 +56,10 @@ export async function treeDigest(dir: string): Promise<string> {
 
 /** An initramfs for `kernel` with modload as /init; rebuilt only when an input changed. */
 export async function ensureImage(opts: ImageOptions): Promise<string> {
-  const exe = await fs.stat(executable)
+  const exePath = opts.executable ?? executable
+  const exe = await fs.stat(exePath)
   const h = createHash('sha256')
-  h.update(JSON.stringify([exe.size, exe.mtimeMs, opts.kernel.version, opts.kernel.root, opts.modules, opts.compress ?? 'lz4', opts.add ?? [], opts.moduleFiles ?? 'each']))
+  h.update(JSON.stringify([exe.size, exe.mtimeMs, opts.kernel.version, opts.kernel.root, opts.modules, opts.compress ?? 'lz4', opts.add ?? [], opts.moduleFiles ?? 'each', ...(opts.executable ? [opts.executable] : [])]))
   for (const [src] of opts.add ?? []) h.update(await fs.readFile(src))
   if (opts.sysfs) h.update(await treeDigest(opts.sysfs))
   const key = h.digest('hex').slice(0, 16)
@@ -75,6 +78,6 @@ export async function ensureImage(opts: ImageOptions): Promise<string> {
   if (opts.moduleFiles) args.push('--compress-modules', opts.moduleFiles)
   for (const [src, dest] of opts.add ?? []) args.push('--add', `${src}:${dest}`)
   if (opts.sysfs) args.push('--sysfs', opts.sysfs)
-  await run(executable, args, { env: { ...process.env, SOURCE_DATE_EPOCH: '0' }, passthrough: true })
+  await run(exePath, args, { env: { ...process.env, SOURCE_DATE_EPOCH: '0' }, passthrough: true })
   return out
 }

@@ -13,6 +13,7 @@ import { FORWARD_DIR, parseRequest, serveRequest, startForwarding, type Forwardi
 import type { ProbeInsertContext } from '../load/insert.js'
 import { rootRequested, runHandOver } from './root/run.js'
 import { readImageCmdline } from './cmdline-file.js'
+import { profileInterval, startCpuProfile } from './cpu-profile.js'
 import { emitCapture } from '../image/capture.js'
 import { rootMountinfo } from './root/devices.js'
 import { parseRootOptions } from './root/options.js'
@@ -176,6 +177,8 @@ export async function runInit(sys: Sys, consoleOnly: Log): Promise<void> {
   const cpu = process.cpuUsage()
   log(`runtime start-up ms=${startupMs.toFixed(0)} cpu user_ms=${(cpu.user / 1000).toFixed(0)} system_ms=${(cpu.system / 1000).toFixed(0)}`, 'detail')
 
+  const profiler = flag(cmdline, 'modload.cpuprofile') ? await startCpuProfile(profileInterval(cmdline.params.get('modload.cpuprofile'))).catch((err: Error) => void log(`warning: modload.cpuprofile: ${err.message}`, 'warn')) : undefined
+
   // read once, for coldplug and the hand-over; a failure is reported by coldplug's own attempt
   let opened: OpenedModules | undefined
   try {
@@ -189,6 +192,7 @@ export async function runInit(sys: Sys, consoleOnly: Log): Promise<void> {
   // slower under TCG)
   const forwarding = opened ? await forwardKernelRequests(sys, log, opened) : undefined
   await coldplugStep(sys, log, cmdline, cmdlineText, opened)
+  await profiler?.stop(consoleOnly).catch((err: Error) => log(`warning: modload.cpuprofile: ${err.message}`, 'warn'))
   if (forwarding === undefined) {
     try {
       registerModprobeHelper()

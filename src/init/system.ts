@@ -79,6 +79,7 @@ const OPTIONS: Record<string, 'flag' | 'number' | 'list' | readonly string[]> = 
   'modload.halt': 'flag',
   'modload.capture': 'flag',
   'modload.debug': 'flag',
+  'modload.cpuprofile': 'flag',
   'modload.timeout': 'number',
   'modload.quiet_ms': 'number',
   'modload.jobs': 'number',
