@@ -25,7 +25,7 @@ import { allKernelFlavors, ensureKernel, type KernelFlavor } from '../qemu/kerne
 import { machineNames } from '../qemu/machines.js'
 import { cacheDir, projectRoot } from '../qemu/paths.js'
 import { bootColdplug, coldplugSeconds } from '../initramfs/coldplug-run.js'
-import { profileFromLines } from '../src/init/cpu-profile.js'
+import { DEFAULT_INTERVAL_US, profileFromLines } from '../src/init/cpu-profile.js'
 
 export interface CpuProfile {
   nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number }; children?: number[] }[]
@@ -103,21 +103,24 @@ async function main(): Promise<void> {
   const flavor = (env.BENCH_PROFILE_KERNEL ?? '6.1') as KernelFlavor
   if (!allKernelFlavors.includes(flavor)) throw new Error(`BENCH_PROFILE_KERNEL=${flavor}: choose one of ${allKernelFlavors.join(', ')}`)
   const top = Number(env.BENCH_PROFILE_TOP ?? 25)
-  const interval = Number(env.BENCH_PROFILE_INTERVAL_US ?? 1000)
-  const dir = path.join(cacheDir, 'cpu-profile')
+  if (!Number.isInteger(top) || top < 1) throw new Error(`BENCH_PROFILE_TOP=${env.BENCH_PROFILE_TOP}: give a whole number >= 1`)
+  const interval = Number(env.BENCH_PROFILE_INTERVAL_US ?? DEFAULT_INTERVAL_US)
+  if (!Number.isInteger(interval) || interval < 50) throw new Error(`BENCH_PROFILE_INTERVAL_US=${env.BENCH_PROFILE_INTERVAL_US}: give a whole number of microseconds >= 50`)
+  // build.mjs --readable writes its bundle here; a kept profile's lines are read against it
+  const readableBundle = (): Promise<string> => readFile(path.join(cacheDir, 'build', 'modload-readable.cjs'), 'utf8')
   const from = process.argv.indexOf('--from')
   if (from >= 0) {
-    // a kept profile again, against the readable bundle as it is now
     if (!process.argv[from + 1]) throw new Error('--from needs a profile a run kept (.cache/cpu-profile/*.cpuprofile)')
-    const fileOf = bundleFiles(await readFile(path.join(cacheDir, 'build', 'modload-readable.cjs'), 'utf8'))
+    const fileOf = bundleFiles(await readableBundle())
     const s = summarise(JSON.parse(await readFile(process.argv[from + 1], 'utf8')) as CpuProfile, fileOf)
     process.stdout.write(`${s.totalMs.toFixed(0)} ms sampled\n${table('self time by source file:', s.files, top)}\n\n${table('self time by function:', s.functions, top)}\n`)
     return
   }
+  const dir = path.join(cacheDir, 'cpu-profile')
   await mkdir(dir, { recursive: true })
   const exe = path.join(dir, 'modload-readable')
   await run('env', ['-u', 'NODE_OPTIONS', process.execPath, path.join(projectRoot, 'build', 'build.mjs'), '--readable', '--out', exe], { passthrough: true })
-  const fileOf = bundleFiles(await readFile(path.join(cacheDir, 'build', 'modload-readable.cjs'), 'utf8'))
+  const fileOf = bundleFiles(await readableBundle())
   const kernel = await ensureKernel(flavor)
   const image = await ensureImage({ kernel, name: 'cpu-profile', modules: 'all', compress: 'lz4', moduleFiles: 'archive', executable: exe })
   for (const machine of machines) {

@@ -25,7 +25,11 @@ t.test('a profile taken here comes back from its console lines and names the bus
   const s = summarise(profile, () => 'test/cpu-profile.test.ts')
   const top = s.functions.find((r) => r.name.startsWith('busyHashing'))
   t.ok(top, 'busyHashing has self time')
-  t.ok(top!.ms >= 50, `most of its 150 ms are charged to it (${top?.ms.toFixed(0)} ms)`)
+  // V8's own entries ((program), (garbage collector), ...) aside, the profile was taken while
+  // busyHashing ran: it holds most of the JavaScript's self time (a share, not a duration)
+  const js = s.functions.filter((r) => !r.name.startsWith('('))
+  const jsMs = js.reduce((a, r) => a + r.ms, 0)
+  t.ok(top!.ms > jsMs / 2, `most of the JavaScript's self time is charged to it (${top?.ms.toFixed(0)} of ${jsMs.toFixed(0)} ms)`)
   t.equal(s.functions[0].name.startsWith('busyHashing') || s.functions[0].name.startsWith('(program)'), true, 'it leads (or only V8 itself does)')
   t.ok(Math.abs(s.functions.reduce((a, r) => a + r.ms, 0) - s.totalMs) < 0.01, 'functions sum to the total')
 })

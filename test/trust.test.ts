@@ -243,3 +243,11 @@ t.test('the report says what a module file is: missing, not ELF', async (t) => {
   writeFileSync(join(dir, 'x', 'elf.ko'), ELF)
   t.match(await fail(join(dir, 'x', 'elf.ko')), /^failed m: ENOEXEC \(Invalid module format\): the file is corrupt/, 'an ELF file the kernel refuses: the usual words')
 })
+
+t.test('modload.cpuprofile takes no value or a sampling interval; another value is named', async (t) => {
+  t.same(cmdlineWarnings(parseCmdline('modload.cpuprofile')), [], 'bare: the default interval')
+  t.same(cmdlineWarnings(parseCmdline('modload.cpuprofile=250')), [])
+  t.same(cmdlineWarnings(parseCmdline('modload.cpuprofile=0')), [], 'off, as every flag takes 0')
+  t.match(cmdlineWarnings(parseCmdline('modload.cpuprofile=fast')), [/^modload\.cpuprofile=fast: not a whole number of microseconds >= 50; 1000 is used/])
+  t.match(cmdlineWarnings(parseCmdline('modload.cpuprofile=10')), [/^modload\.cpuprofile=10: not a whole number/])
+})

@@ -8,6 +8,8 @@
 import type { Session } from 'node:inspector'
 
 export const PROFILE_PREFIX = 'modload-cpuprofile: '
+/** V8's sampling interval when the option gives none (µs) */
+export const DEFAULT_INTERVAL_US = 1000
 const CHUNK = 3000
 
 export interface CpuProfiler {
@@ -19,14 +21,15 @@ function post(session: Session, method: string, params?: object): Promise<any> {
   return new Promise((done, fail) => session.post(method, params ?? {}, (err, res) => (err ? fail(err) : done(res))))
 }
 
-/** The sampling interval from `modload.cpuprofile[=MICROSECONDS]` (default 1000). Pure. */
+/** The sampling interval from `modload.cpuprofile[=MICROSECONDS]` (at least 50; else the
+ * default). Pure. */
 export function profileInterval(value: string | true | undefined): number {
   const n = typeof value === 'string' ? Number(value) : NaN
-  return Number.isInteger(n) && n >= 50 ? n : 1000
+  return Number.isInteger(n) && n >= 50 ? n : DEFAULT_INTERVAL_US
 }
 
 /** Starts V8's profiler sampling every `intervalUs` µs of wall time. */
-export async function startCpuProfile(intervalUs = 1000): Promise<CpuProfiler> {
+export async function startCpuProfile(intervalUs = DEFAULT_INTERVAL_US): Promise<CpuProfiler> {
   const inspector = process.getBuiltinModule('node:inspector')
   const session = new inspector.Session()
   session.connect()

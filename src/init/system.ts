@@ -24,6 +24,7 @@ import { IMAGE_ROOT_MODULES, PROC_MODULES, PROC_STAT, PROC_TAINTED, SYS, SYS_MOD
 import { describeSpec, parseRootOptions, rootRequested, type RootSpec } from './root/options.js'
 import { blockIo, rootPresent } from './root/devices.js'
 import { parseProcStat } from './adapt.js'
+import { DEFAULT_INTERVAL_US, profileInterval } from './cpu-profile.js'
 import { initState, readKernelCompression } from '../load/insert.js'
 
 export interface ColdplugSettings {
@@ -75,11 +76,11 @@ export function settingsFromCmdline(c: Cmdline): ColdplugSettings {
 }
 
 /** modload's own kernel command-line options, and what each takes. */
-const OPTIONS: Record<string, 'flag' | 'number' | 'list' | readonly string[]> = {
+const OPTIONS: Record<string, 'flag' | 'number' | 'list' | 'flag-or-interval' | readonly string[]> = {
   'modload.halt': 'flag',
   'modload.capture': 'flag',
   'modload.debug': 'flag',
-  'modload.cpuprofile': 'flag',
+  'modload.cpuprofile': 'flag-or-interval',
   'modload.timeout': 'number',
   'modload.quiet_ms': 'number',
   'modload.jobs': 'number',
@@ -105,6 +106,9 @@ export function cmdlineWarnings(c: Cmdline): string[] {
     const shown = v === true ? key : `${key}=${v}`
     if (kind === undefined) out.push(`${shown}: unknown option (modload knows ${Object.keys(OPTIONS).join(', ')}); ignored`)
     else if (kind === 'number' && num(c, key) === undefined) out.push(`${shown}: not a number >= 0; the default is used`)
+    else if (kind === 'flag-or-interval' && typeof v === 'string' && flag(c, key) && profileInterval(v) !== Number(v)) {
+      out.push(`${shown}: not a whole number of microseconds >= 50; ${DEFAULT_INTERVAL_US} is used`)
+    }
     else if (kind === 'list') {
       const bad = (typeof v === 'string' ? v.split(',') : []).filter((n) => n.length > 0 && !MODULE_NAME.test(n))
       if (bad.length) out.push(`${shown}: ${bad.map((n) => JSON.stringify(n)).join(', ')} cannot be module names; looked up all the same (nothing matches them)`)
