@@ -576,6 +576,57 @@ t.test("onChainLoaded: after onEnough, once the root's chain, its file system to
   t.notOk(called, 'without onEnough (no caller going on) it is never called')
 })
 
+t.test('beside a boot (after onEnough and the chain): loads start only on the CPUs the rest of the system leaves idle', async (t) => {
+  // the caller's boot script keeps the one CPU busy from the chain's end for 1 s (it mounts
+  // the root), then leaves it idle
+  const run = (own: boolean, withCaller = true) => {
+    const { disk, m, o } = rootAwaited()
+    o.concurrency = 2
+    let chainAt: number | undefined
+    const bootBusy = (at: number) => chainAt !== undefined && at >= chainAt && at < chainAt + 1000
+    // the CPU's jiffies (10 ms), summed over the virtual time in 10 ms steps
+    let seen = 0
+    let busy = 0
+    let ownMs = 0
+    o.cpu = () => {
+      for (; seen + 10 <= m.now(); seen += 10) {
+        if (bootBusy(seen)) {
+          busy++
+          if (own) ownMs += 10 // the same busy time, but ours (our loads in the kernel)
+        }
+      }
+      return { busy, idle: seen / 10 - busy, cpus: 1 }
+    }
+    o.ownCpuMs = () => ownMs
+    o.enough = () => disk.there
+    if (withCaller) o.onEnough = () => undefined
+    o.onChainLoaded = () => (chainAt = m.now())
+    const lines: string[] = []
+    o.debug = (l) => lines.push(l)
+    return { m, o, lines, chain: () => chainAt ?? -1 }
+  }
+  const busy = run(false)
+  const r = await coldplug(busy.o)
+  t.ok(succeeded(r))
+  const after = busy.m.calls.filter((c) => c.at >= busy.chain())
+  t.ok(after.length > 0, 'the held loads came after the chain')
+  t.ok(after.every((c) => c.at >= busy.chain() + 1000), `none started while the boot used the CPU (${after.map((c) => `${c.name}@${c.at}`).join(' ')}, chain at ${busy.chain()})`)
+  t.ok(after.every((c) => c.at <= busy.chain() + 1000 + 300), 'they went once it idled, at the next looks')
+  t.ok(busy.lines.includes('beside the boot: loads start on the CPUs it leaves idle, from the next look at them'), busy.lines.join('\n'))
+  t.ok(busy.lines.some((l) => /^beside the boot: at most 1 in flight \(cpu \d+% idle; \d+ waiting\)$/.test(l)), busy.lines.join('\n'))
+
+  // the same busy CPU, but the time is our own loads': they go on at once
+  const mine = run(true)
+  await coldplug(mine.o)
+  const first = mine.m.calls.find((c) => c.at >= mine.chain())
+  t.ok(first !== undefined && first.at < mine.chain() + 300, `our own load time does not hold us back (${first?.name}@${first?.at}, chain at ${mine.chain()})`)
+
+  // no caller going on beside (init's own coldplug): never capped
+  const alone = run(false, false)
+  await coldplug(alone.o)
+  t.notOk(alone.lines.some((l) => l.startsWith('beside the boot')), 'no cap without onEnough')
+})
+
 t.test("the root's known chain, root= awaited: its loads go first and alone, then the other storage drivers", async (t) => {
   const chainRun = (urgent: string[], hang?: string[]) => {
     const disk = diskBehindVirtio()

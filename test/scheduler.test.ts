@@ -75,6 +75,28 @@ t.test('at most `concurrency` loads are in flight, in the order they were added'
   t.ok(h.s.idle())
 })
 
+t.test('cap: fewer loads in flight than concurrency while set, none at 0; raising it starts what waits', async (t) => {
+  const h = harness(3)
+  h.s.cap = 0
+  t.equal(h.s.allowed(), 0)
+  for (const n of ['a', 'b', 'c', 'd']) h.s.add(job(n))
+  t.same(h.started, [], 'cap 0: nothing starts')
+  h.s.add(job('e', ['missing']))
+  t.same(h.results.map((r) => r.name), ['e'], 'a job that cannot load is still settled at cap 0')
+  h.s.cap = 1
+  t.same(h.started, ['a'], 'raised to 1: one starts at once')
+  h.s.cap = 0
+  await h.ok('a')
+  t.same(h.started, ['a'], 'the one in flight ended; back at 0 nothing new starts')
+  h.s.cap = 9
+  t.equal(h.s.allowed(), 3, 'never past concurrency')
+  t.same(h.started, ['a', 'b', 'c', 'd'])
+  h.s.cap = undefined
+  t.equal(h.s.allowed(), 3)
+  for (const n of ['b', 'c', 'd']) await h.ok(n)
+  t.ok(h.s.idle())
+})
+
 t.test('a load that never returns holds its slot, not the others', async (t) => {
   const h = harness(2)
   h.s.add(job('hangs'))

@@ -30,7 +30,7 @@ import type { LoaderSys, LoadResult } from '../load/loader.js'
 import { insertModuleFile } from '../load/insert.js'
 import { SysError } from '../sys/syscalls.js'
 import { Scheduler, type Job } from './scheduler.js'
-import { idleShare, nextConcurrency, RAISE_IDLE, type CpuSample } from './adapt.js'
+import { idleShare, nextConcurrency, RAISE_IDLE, slotsBesideBoot, type CpuSample } from './adapt.js'
 import type { Uevent, UeventSource } from './uevent.js'
 import { usbEnumeration } from './kmsg.js'
 
@@ -93,6 +93,11 @@ export interface ColdplugOptions {
   /** the CPU's cumulative busy and idle time (/proc/stat): with it, the number of loads in
    * flight follows how idle the CPU is (adapt.ts), from `concurrency` up to `maxConcurrency` */
   cpu?: () => CpuSample | null
+  /** CPU time this process has used, in ms (every thread: its loads' time in the kernel is
+   * system time). With `cpu`, after onChainLoaded (the caller's boot goes on beside us),
+   * loads start only on the CPUs the rest of the system leaves idle (adapt.ts's
+   * slotsBesideBoot). */
+  ownCpuMs?: () => number
   /** The kernel's state of a module (/sys/module/NAME/initstate: live, coming, going), null
    * when it has none: a load in flight whose module is live already lets its dependents go
    * (Scheduler.markLive). */
@@ -554,11 +559,23 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
   // the CPU between two looks, for the number of loads in flight
   let sample = o.cpu?.() ?? null
   let sampledAt = t0
+  // after onChainLoaded: the caller's boot goes on beside us (see slotsBesideBoot)
+  let besideBoot = false
+  let ownMs = 0
   const adapt = (now: number): void => {
     if (sample === null || now - sampledAt < ADAPT_MS) return
     const next = o.cpu?.() ?? null
     if (next === null) return
     const idle = idleShare(sample, next)
+    const own = besideBoot ? o.ownCpuMs?.() : undefined
+    if (own !== undefined) {
+      const slots = slotsBesideBoot({ busy: next.busy - sample.busy, idle: next.idle - sample.idle, cpus: next.cpus ?? 1, ownMs: own - ownMs })
+      ownMs = own
+      if (slots !== null && slots !== scheduler.cap) {
+        debug(`beside the boot: ${slots === 0 ? 'no load starts' : `at most ${slots} in flight`} (cpu ${(100 * (idle ?? 0)).toFixed(0)}% idle; ${scheduler.queued()} waiting)`)
+        scheduler.cap = slots
+      }
+    }
     sample = next
     sampledAt = now
     if (idle === null) return
@@ -701,8 +718,18 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     }
     if (restAfterChain && ![...(o.urgent ?? [])].some((name) => scheduler.pending(name))) {
       restAfterChain = false
-      // a hook lowers the priority first, then the held loads start
+      // a hook lowers the priority first, then the held loads start, on the CPUs its boot
+      // leaves idle: none until the first look at the CPU says how many (four loads started
+      // at once here took the one CPU for 0.5 s while the boot script mounted the root)
       o.onChainLoaded?.()
+      if (o.onEnough !== undefined && o.ownCpuMs !== undefined && sample !== null) {
+        besideBoot = true
+        scheduler.cap = 0
+        debug('beside the boot: loads start on the CPUs it leaves idle, from the next look at them')
+        ownMs = o.ownCpuMs()
+        sample = o.cpu?.() ?? sample
+        sampledAt = o.now()
+      }
       if (scheduler.holdFrom !== undefined) scheduler.releaseHold()
     }
     // a load that has been in the kernel past slowMs may be hung: it does not hold up the root
@@ -736,7 +763,7 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     const release = scheduler.nextReleaseAt()
     if (release !== undefined) until = Math.min(until, release)
     // every slot taken and loads ready: look at the CPU again soon
-    if (sample !== null && !stopping && scheduler.slotsUsed() >= scheduler.concurrency && scheduler.queued() > 0) until = Math.min(until, sampledAt + ADAPT_MS)
+    if (sample !== null && !stopping && scheduler.slotsUsed() >= scheduler.allowed() && scheduler.queued() > 0) until = Math.min(until, sampledAt + ADAPT_MS)
     // loads in flight and jobs waiting (for them, or for a slot): look at the module states again
     if (o.moduleState !== undefined && !stopping && scheduler.queued() > 0 && scheduler.inFlight().length > 0) until = Math.min(until, liveCheckedAt + ADAPT_MS)
     const ms = Math.max(1, until - o.now())

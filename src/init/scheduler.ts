@@ -9,7 +9,8 @@
 // - soft ordering (softdep pre/post) only waits for the other job to finish, whatever its
 //   outcome, as kmod goes on after a failed softdep;
 // - at most `concurrency` loads are in flight (the caller may move the limit while it runs:
-//   adapt.ts); runnable jobs start by priority (lower first),
+//   adapt.ts), and at most `cap` while one is set (0 included: nothing starts while the rest
+//   of the system needs the CPU); runnable jobs start by priority (lower first),
 //   then in the order they were added; a job's dependencies and softdeps inherit its priority,
 //   so an urgent module never waits behind its own dependencies' place in the queue;
 // - pause()/resume() queue a batch (the first scan's modules) before any of it starts, so
@@ -101,6 +102,26 @@ export class Scheduler {
     const raised = n > this.limit
     this.limit = Math.max(1, n)
     if (raised) this.pump()
+  }
+
+  private capLimit: number | undefined = undefined
+
+  /** At most this many loads in flight while set, 0 included (coldplug beside a boot script
+   * that needs the CPU: adapt.ts's slotsBesideBoot); undefined: only `concurrency` bounds them.
+   * The loads in flight go on whatever it is. */
+  get cap(): number | undefined {
+    return this.capLimit
+  }
+
+  set cap(n: number | undefined) {
+    const before = this.allowed()
+    this.capLimit = n === undefined ? undefined : Math.max(0, Math.floor(n))
+    if (this.allowed() > before) this.pump()
+  }
+
+  /** Loads allowed in flight now: `concurrency`, or `cap` when it is lower. */
+  allowed(): number {
+    return this.capLimit === undefined ? this.limit : Math.min(this.limit, this.capLimit)
   }
 
   /** Jobs of this priority or less urgent wait while it is set (coldplug: CPU-feature modules
@@ -338,13 +359,14 @@ export class Scheduler {
       this.queue.sort((a, b) => a.priority - b.priority || a.seq - b.seq)
       this.sorted = true
     }
+    const limit = this.allowed()
     let changed = true
-    while (changed && (this.dirty || this.running < this.limit)) {
+    while (changed && (this.dirty || this.running < limit)) {
       changed = false
       const settle = this.dirty
       this.dirty = false
       for (let i = 0; i < this.queue.length; i++) {
-        if (!settle && this.running >= this.limit) break
+        if (!settle && this.running >= limit) break
         const e = this.queue[i]
         const ready = this.readiness(e.job)
         if (ready === 'wait') continue
@@ -355,7 +377,7 @@ export class Scheduler {
           changed = true
           continue
         }
-        if (this.running >= this.limit) continue
+        if (this.running >= limit) continue
         if (this.holdFrom !== undefined && e.priority >= this.holdFrom) continue
         this.queue.splice(i--, 1)
         this.start(e)

@@ -238,6 +238,10 @@ export async function coldplugSystem(
       concurrency: settings.concurrency,
       maxConcurrency: Math.max(settings.concurrency, settings.maxConcurrency),
       cpu: () => parseProcStat(readOr(PROC_STAT, null) ?? ''),
+      ownCpuMs: () => {
+        const u = process.cpuUsage()
+        return (u.user + u.system) / 1000
+      },
       moduleState: (name) => initState(SYS_MODULE, name),
       now: () => msSinceStart(),
       sleep: timerSleep,

@@ -37,7 +37,9 @@ left is the real root's udev's to load, as after \`udevadm control --exit\`).
                  (of /proc/cmdline) and each --device are there, write "ready" to file
                  descriptor N and close it; coldplug goes on, its loads at the lowest CPU
                  priority (nice 19, once the root's chain of /etc/modload/root-modules is
-                 loaded) so that they do not slow down the script's own work, until
+                 loaded), each starting only while the rest of the system leaves a CPU
+                 idle (a load's work in the kernel holds its CPU whatever its
+                 priority), so that they do not slow down the script's own work, until
                  settled or SIGTERM (the loads in flight then finish at the usual
                  priority). When that never happens, "exit CODE" is written there at the
                  end instead
