@@ -480,7 +480,9 @@ image gets the executable, the modules and firmware that \`modload mkinitramfs\`
   (\`--ready-fd\`): while the root is awaited, loads that cannot lead to a disk (network,
   entropy, input and sound devices on PCI, virtio and USB, platform and CPU-feature drivers)
   wait; once it is there, the rest of coldplug goes on
-  in the background at the lowest CPU priority while initramfs-tools finds the resume device,
+  in the background at the lowest CPU priority, a load starting only while a CPU is left idle
+  by the rest of the boot (a load's kernel work holds its CPU whatever its priority), while
+  initramfs-tools finds the resume device,
   checks and mounts the root (and /usr), and init-bottom ends it: \`MODLOAD_HANDOVER=early\`
   (default) stops it (the loads in flight finish, what has not started is left to the root's
   own udev, which coldplugs again, as udev's own init-bottom stops udevd; at the lowest
@@ -504,7 +506,8 @@ image gets the executable, the modules and firmware that \`modload mkinitramfs\`
   only makes links and device units, and a pre-trigger hook starts \`modload coldplug\` in the
   background and returns at once: udev's trigger and the rest of dracut's start go on while
   modload starts and loads, and the root device's uevents reach udev as in the stock image.
-  Once the root device is there modload's loads go on at the lowest priority, and just before
+  Once the root device is there modload's loads go on at the lowest priority, on the CPUs the
+  rest of the boot leaves idle, and just before
   the switch to the root (initrd-cleanup) a unit of modload's, modload-stop.service (without
   systemd: a cleanup hook), stops the rest or, with \`modload_handover=settled\`, waits for it.
   If coldplug ends and the root device is not there, the reason goes to the kernel log, the
