@@ -90,3 +90,16 @@ t.test('--ready-fd: "ready" once the devices are there, else "exit CODE" at the 
   await t.rejects(plain.run(['--device', 'UUID=x']), { name: 'UsageError', message: /only with --ready-fd/ })
   await t.rejects(plain.run(['--ready-fd', '1.5']), { name: 'UsageError' })
 })
+
+t.test('--handover: early (default) yields the CPU to the boot, settled shares it; checked', async (t) => {
+  const dir = t.testdir()
+  const file = join(dir, 'ready')
+  const early = await tool(t, report([]))
+  t.equal(await early.run(['--quiet', '--ready-fd', String(openSync(file, 'w'))]), 0)
+  t.equal(early.hooks[0].yieldCpu, true, 'the boot stops coldplug at its end: its own work comes first')
+  const settled = await tool(t, report([]))
+  t.equal(await settled.run(['--quiet', '--ready-fd', String(openSync(file, 'w')), '--handover', 'settled']), 0)
+  t.equal(settled.hooks[0].yieldCpu, false, 'the boot waits for coldplug: the loads fill its idle moments')
+  await t.rejects(settled.run(['--ready-fd', '3', '--handover', 'later']), { name: 'UsageError', message: /--handover later: expected early or settled/ })
+  await t.rejects(settled.run(['--handover', 'settled']), { name: 'UsageError', message: /--handover: only with --ready-fd/ })
+})

@@ -180,6 +180,11 @@ export interface HookControl {
   onChainLoaded?: () => void
   /** resolves when coldplug should end early (SIGTERM) */
   stop?: Promise<void>
+  /** after onChainLoaded, loads start only on the CPUs the boot leaves idle
+   * (ColdplugOptions.ownCpuMs): for a boot that stops coldplug at its end (handover early),
+   * where the boot's own progress is what counts; a boot that waits for coldplug to settle is
+   * better off with the loads filling its idle moments at the lowest priority */
+  yieldCpu?: boolean
 }
 
 /** Run coldplug on this machine with `settings`; `cmdlineText` is /proc/cmdline; `opened` is
@@ -238,10 +243,12 @@ export async function coldplugSystem(
       concurrency: settings.concurrency,
       maxConcurrency: Math.max(settings.concurrency, settings.maxConcurrency),
       cpu: () => parseProcStat(readOr(PROC_STAT, null) ?? ''),
-      ownCpuMs: () => {
-        const u = process.cpuUsage()
-        return (u.user + u.system) / 1000
-      },
+      ownCpuMs: hook.yieldCpu
+        ? () => {
+            const u = process.cpuUsage()
+            return (u.user + u.system) / 1000
+          }
+        : undefined,
       moduleState: (name) => initState(SYS_MODULE, name),
       now: () => msSinceStart(),
       sleep: timerSleep,

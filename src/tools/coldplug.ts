@@ -19,7 +19,7 @@ import { parseRootSpec, type RootSpec } from '../init/root/options.js'
 import type { Log } from '../init/log.js'
 
 export const COLDPLUG_HELP = `usage: modload coldplug [--timeout S] [--quiet-ms N] [--jobs N] [--load A,B] [--debug] [--quiet]
-                        [--ready-fd N [--device SPEC]...]
+                        [--ready-fd N [--device SPEC]... [--handover early|settled]]
 
 Loads the kernel modules for the hardware present and for devices that appear meanwhile
 (uevents), then exits once settled: no load in flight and no uevent for --quiet-ms.
@@ -37,14 +37,20 @@ left is the real root's udev's to load, as after \`udevadm control --exit\`).
                  (of /proc/cmdline) and each --device are there, write "ready" to file
                  descriptor N and close it; coldplug goes on, its loads at the lowest CPU
                  priority (nice 19, once the root's chain of /etc/modload/root-modules is
-                 loaded), each starting only while the rest of the system leaves a CPU
-                 idle (a load's work in the kernel holds its CPU whatever its
-                 priority), so that they do not slow down the script's own work, until
+                 loaded; with --handover early, each starting only while the rest of
+                 the system leaves a CPU idle: a load's work in the kernel holds its CPU
+                 whatever its priority), so that they do not slow down the script's own work, until
                  settled or SIGTERM (the loads in flight then finish at the usual
                  priority). When that never happens, "exit CODE" is written there at the
                  end instead
   --device SPEC  with --ready-fd: this device must be there too (/dev/NAME, UUID=, LABEL=,
                  PARTUUID=, MAJ:MIN; e.g. the resume device)
+  --handover H   with --ready-fd: what the boot script does at its end with a coldplug still
+                 running. early (default; modload.handover= on the kernel command line
+                 when given): it stops it, so the boot's own work comes first and a load
+                 starts only while the rest of the system leaves a CPU idle. settled: it
+                 waits for it, so the loads fill the boot's idle moments at the lowest
+                 priority and settle sooner
 
 Exit status: 0 when every load succeeded (or there was nothing to load); 1 when a module
 failed, was skipped because a dependency failed, or was still loading at the timeout;
@@ -115,6 +121,7 @@ export function makeColdplugTool(exit: (code: number, sys: Sys) => void = exitSo
           quiet: { type: 'boolean', short: 'q' },
           'ready-fd': { type: 'string' },
           device: { type: 'string', multiple: true },
+          handover: { type: 'string' },
           help: { type: 'boolean', short: 'h' },
         },
       })
@@ -152,6 +159,9 @@ export function makeColdplugTool(exit: (code: number, sys: Sys) => void = exitSo
         devices.push(spec)
       }
       if (devices.length && readyFd === undefined) throw new UsageError('--device: only with --ready-fd')
+      const handover = values.handover ?? cmdline.params.get('modload.handover') ?? 'early'
+      if (handover !== 'early' && handover !== 'settled') throw new UsageError(`--handover ${handover}: expected early or settled`)
+      if (values.handover !== undefined && readyFd === undefined) throw new UsageError('--handover: only with --ready-fd')
       let ready = false
       const onReady =
         readyFd === undefined
@@ -184,7 +194,7 @@ export function makeColdplugTool(exit: (code: number, sys: Sys) => void = exitSo
       const sys = io.sys()
       let report
       try {
-        report = await coldplugSystem(sys, log, s, cmdlineText, undefined, { devices, onReady, onChainLoaded, stop })
+        report = await coldplugSystem(sys, log, s, cmdlineText, undefined, { devices, onReady, onChainLoaded, stop, yieldCpu: handover === 'early' })
       } finally {
         process.removeListener('SIGTERM', onTerm)
         process.removeListener('SIGHUP', onTerm)

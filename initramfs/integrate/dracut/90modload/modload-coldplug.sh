@@ -1,7 +1,8 @@
 #!/bin/sh
-# modload's coldplug in dracut's pre-trigger hook (90modload, `modload integrate dracut`).
-# Sourced by dracut (init.sh without systemd, dracut-pre-trigger with it) after udevd started
-# and before `udevadm control --reload` and `udevadm trigger`. With the udev rule that loads
+# modload's coldplug in a dracut image (90modload, `modload integrate dracut`). With systemd,
+# modload-coldplug.service runs it (sh modload-coldplug.sh) with systemd's first units, before
+# udevd is up and before udev's trigger; without systemd, dracut's init.sh sources it as a
+# pre-trigger hook, after udevd started and before `udevadm trigger`. With the udev rule that loads
 # drivers masked (module-setup.sh), `modload coldplug` loads the drivers of the present and
 # appearing devices; the trigger then only makes udev's links and systemd's device units.
 #
@@ -18,12 +19,22 @@
 # and udev replays every device's "add" with its rules reloaded: the stock path, later.
 # modload_udev=beside: `modload coldplug` runs to the end here, then udev's trigger loads
 # whatever is left. Failed loads are logged by modload.
-# Sourced: no exit, variables and functions prefixed.
+# Sourced or run alone: no exit, variables and functions prefixed. A fallback that comes before
+# udevd is up finds no udevd to reload: udevd then starts with the mask gone, and the trigger
+# that follows loads the drivers.
 command -v getarg > /dev/null 2>&1 || . /lib/dracut-lib.sh
 
 modload_udev=replace
+modload_handover=early
 # shellcheck disable=SC1091
 [ -r /etc/modload-integration.conf ] && . /etc/modload-integration.conf
+# what modload-stop.sh will do with a coldplug still running (the same rule as there): early
+# stops it, so its loads yield the CPU to the boot; settled waits for it, so they share the CPU
+case " $(cat /proc/cmdline 2> /dev/null) " in
+    *" modload.handover=settled "*) modload_handover=settled ;;
+    *" modload.handover=early "*) modload_handover=early ;;
+esac
+[ "$modload_handover" = settled ] || modload_handover=early
 
 modload_kmsg() {
     echo "<$1>modload: dracut: $2" > /dev/kmsg 2> /dev/null || echo "modload: $2" >&2
@@ -66,7 +77,7 @@ modload_after() {
 # answer is read), then wait for the answer on descriptor 3: "ready", or "exit CODE" when it
 # ended first; nothing when it could not start
 modload_watch() {
-    modload_reply=$(/usr/sbin/modload coldplug --quiet --ready-fd 3 3>&1 > /dev/null 2>&1 < /dev/null &
+    modload_reply=$(/usr/sbin/modload coldplug --quiet --ready-fd 3 --handover "$modload_handover" 3>&1 > /dev/null 2>&1 < /dev/null &
         echo "$!" > /run/modload-coldplug.pid
         echo "pid $!")
     read -r modload_settled _ < /proc/uptime
