@@ -503,11 +503,9 @@ image gets the executable, the modules and firmware that \`modload mkinitramfs\`
   row for each, and one for the default image booted with \`modload.handover=settled\`.
 - **dracut**: dracut's devices and root wait go through udev (systemd's device units), so udev
   stays; udev's driver-loading rule (\`80-drivers.rules\`) is masked in the image, so its trigger
-  only makes links and device units, and modload-coldplug.service, one of systemd's first
-  units (without systemd: a pre-trigger hook), starts \`modload coldplug\` in the background and
-  returns at once: udevd, udev's trigger and the rest of dracut's start go on while modload
-  starts and loads, and the trigger (which waits for that unit) replays the root device to
-  udev as in the stock image.
+  only makes links and device units, and a pre-trigger hook starts \`modload coldplug\` in the
+  background and returns at once: udev's trigger and the rest of dracut's start go on while
+  modload starts and loads, and the root device's uevents reach udev as in the stock image.
   Once the root device is there modload's loads go on at the lowest priority, on the CPUs the
   rest of the boot leaves idle, and just before
   the switch to the root (initrd-cleanup) a unit of modload's, modload-stop.service (without
@@ -517,8 +515,8 @@ image gets the executable, the modules and firmware that \`modload mkinitramfs\`
   later). \`modload_runtime=early\` puts the executable in dracut's own uncompressed early
   archive (the one CPU microcode goes in; \`lsinitrd\` lists it) as \`MODLOAD_RUNTIME=early\`
   does for initramfs-tools. Both ways dracut boots are tested (test/integrate-qemu.test.ts):
-  with systemd (modload-coldplug.service runs the script) and without (\`--omit systemd\`:
-  dracut's own init.sh runs it as a pre-trigger hook); this benchmark times the systemd image, dracut's default.
+  with systemd (dracut-pre-trigger.service runs the hook) and without (\`--omit systemd\`:
+  dracut's own init.sh runs it); this benchmark times the systemd image, dracut's default.
 
 \`dmesg | grep modload\` shows what happened at boot.
 

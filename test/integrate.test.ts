@@ -54,22 +54,6 @@ t.test('each script parses (sh -n; bash -n for dracut\'s module-setup.sh)', asyn
   }
 })
 
-t.test("dracut with systemd: modload-coldplug.service runs the coldplug script with the first units, before udev's trigger", async (t) => {
-  const unit = SCRIPTS['dracut/90modload/modload-coldplug.service']
-  const exec = /^ExecStart=\/bin\/sh (\S+)$/m.exec(unit)
-  t.ok(exec, 'the unit runs a shell script')
-  const setup = SCRIPTS['dracut/90modload/module-setup.sh']
-  t.match(setup, `inst_simple "$moddir/modload-coldplug.sh" ${exec?.[1]}`, 'installed at the path the unit runs')
-  t.match(setup, 'add-wants sysinit.target modload-coldplug.service', 'wanted by sysinit.target: in the first transaction')
-  t.match(unit, /^DefaultDependencies=no$/m, 'not after sysinit.target (it is before it)')
-  t.match(unit, /^Before=.*systemd-udev-trigger\.service/m, "before udev's trigger replays the devices its loads added")
-  t.match(unit, /^RemainAfterExit=yes$/m, 'the background coldplug stays in the unit\'s group until modload-stop.service')
-  t.notMatch(unit, /^After=/m, 'waits for nothing')
-  t.match(setup, /else\n\s+inst_hook pre-trigger 01 "\$moddir\/modload-coldplug\.sh"/, 'without systemd: the pre-trigger hook')
-  const code = SCRIPTS['dracut/90modload/modload-coldplug.sh'].split('\n').filter((l) => !/^\s*#/.test(l)).join('\n')
-  t.notMatch(code, /(^\s*|[;&|]\s*|\b(then|else|do)\s+)exit\b/m, 'runs alone and sourced: no exit command')
-})
-
 t.test("dracut with systemd: modload-stop.service runs the stop script where module-setup.sh puts it", async (t) => {
   const unit = SCRIPTS['dracut/90modload/modload-stop.service']
   const exec = /^ExecStart=\/bin\/sh (\S+)$/m.exec(unit)

@@ -16,7 +16,6 @@ export const embeddedFiles = [
   'initramfs-tools/conf',
   'dracut/90modload/module-setup.sh',
   'dracut/90modload/modload-coldplug.sh',
-  'dracut/90modload/modload-coldplug.service',
   'dracut/90modload/modload-stop.sh',
   'dracut/90modload/modload-stop.service',
   'dracut/90-modload.conf',

@@ -85,17 +85,17 @@ export interface BesideInput {
 /**
  * How many loads a coldplug running beside a boot may have in flight: one per CPU that the
  * rest of the system (the boot script, the kernel's own workers) left free since the last
- * look, rounded; 0 when it needs every CPU; undefined (no cap: the usual concurrency, which
- * follows the idle time) when it left every CPU free: a boot script that waits (for a device,
- * for coldplug to settle) takes nothing, and loads that sleep waiting on hardware should not
- * be held to one per CPU then. Our own loads' CPU time does not count against us: a load that
- * replaces one that ended takes nothing from the boot. null when no time passed. Pure.
+ * look, rounded; 0 when it needs every CPU. Never more than one per CPU, even on an idle
+ * machine: a load holds its CPU in the kernel for hundreds of ms, and the boot that was idle
+ * for one look (waiting for udevd, a disk read) needs it back at the next; several loads
+ * started on one idle look of a q35 machine held dracut's pre-trigger and trigger back by
+ * 0.5 s. Our own loads' CPU time does not count against us: a load that replaces one that
+ * ended takes nothing from the boot. null when no time passed. Pure.
  */
-export function slotsBesideBoot(a: BesideInput): number | undefined | null {
+export function slotsBesideBoot(a: BesideInput): number | null {
   const all = a.busy + a.idle
   if (all <= 0 || a.cpus < 1) return null
   const wallMs = (all / a.cpus) * JIFFY_MS
   const othersMs = Math.max(0, a.busy * JIFFY_MS - Math.max(0, a.ownMs))
-  const free = Math.max(0, Math.round(a.cpus - othersMs / wallMs))
-  return free >= a.cpus ? undefined : free
+  return Math.min(a.cpus, Math.max(0, Math.round(a.cpus - othersMs / wallMs)))
 }

@@ -572,8 +572,7 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
       const slots = slotsBesideBoot({ busy: next.busy - sample.busy, idle: next.idle - sample.idle, cpus: next.cpus ?? 1, ownMs: own - ownMs })
       ownMs = own
       if (slots !== null && slots !== scheduler.cap) {
-        const what = slots === undefined ? `no cap (jobs ${scheduler.concurrency})` : slots === 0 ? 'no load starts' : `at most ${slots} in flight`
-        debug(`beside the boot: ${what} (cpu ${(100 * (idle ?? 0)).toFixed(0)}% idle; ${scheduler.queued()} waiting)`)
+        debug(`beside the boot: ${slots === 0 ? 'no load starts' : `at most ${slots} in flight`} (cpu ${(100 * (idle ?? 0)).toFixed(0)}% idle; ${scheduler.queued()} waiting)`)
         scheduler.cap = slots
       }
     }

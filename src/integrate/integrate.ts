@@ -8,8 +8,8 @@
 //                    modload's selection, and puts modload's boot scripts in place of udev's;
 //                    the boot scripts come from the executable, `--boot-script`), and
 //                    /etc/initramfs-tools/conf.d/modload (settings)
-//   dracut           /usr/lib/dracut/modules.d/90modload/{module-setup.sh,modload-coldplug.sh,
-//                    modload-coldplug.service,modload-stop.sh,modload-stop.service}
+//   dracut           /usr/lib/dracut/modules.d/90modload/{module-setup.sh,modload-coldplug.sh,modload-stop.sh,
+//                    modload-stop.service}
 //                    (dracut reads modules only from there) and /etc/dracut.conf.d/90-modload.conf
 //                    (adds the module to every image; settings)
 //
@@ -45,7 +45,6 @@ export const FILES: Readonly<Record<Builder, readonly IntegrationFile[]>> = {
   dracut: [
     { path: '/usr/lib/dracut/modules.d/90modload/module-setup.sh', source: 'dracut/90modload/module-setup.sh', mode: 0o755, settings: false },
     { path: '/usr/lib/dracut/modules.d/90modload/modload-coldplug.sh', source: 'dracut/90modload/modload-coldplug.sh', mode: 0o755, settings: false },
-    { path: '/usr/lib/dracut/modules.d/90modload/modload-coldplug.service', source: 'dracut/90modload/modload-coldplug.service', mode: 0o644, settings: false },
     { path: '/usr/lib/dracut/modules.d/90modload/modload-stop.sh', source: 'dracut/90modload/modload-stop.sh', mode: 0o755, settings: false },
     { path: '/usr/lib/dracut/modules.d/90modload/modload-stop.service', source: 'dracut/90modload/modload-stop.service', mode: 0o644, settings: false },
     { path: '/etc/dracut.conf.d/90-modload.conf', source: 'dracut/90-modload.conf', mode: 0o644, settings: true },

@@ -7,9 +7,8 @@
 #
 # The image gets the executable as /usr/sbin/modload, the modules and firmware modload's
 # selection picks (`modload mkinitramfs`'s selectors, /etc/modload/mkinitramfs.conf; default
-# host usb-host input) beside dracut's own, modload-coldplug.sh, which starts `modload
-# coldplug` in the background before udev's trigger (with systemd modload-coldplug.service
-# runs it with the first units, without systemd a pre-trigger hook), and modload-stop.sh, which
+# host usb-host input) beside dracut's own, a pre-trigger hook that starts `modload coldplug`
+# in the background before udev's trigger, and modload-stop.sh, which
 # ends the rest of that coldplug before the switch to the root (modload-stop.service with
 # systemd, a cleanup hook without). dracut's devices, its root and its initqueue still go
 # through udev (systemd's device units and dracut's root wait are made by udev rules), so udev
@@ -105,19 +104,14 @@ install() {
         create_early_cpio=yes
     fi
     inst_multiple blkid
-    # with systemd: coldplug starts with systemd's first units (modload-coldplug.service), not
-    # once udevd runs (the pre-trigger hook); its end: a unit of its own (a cleanup hook would
-    # make dracut-pre-pivot.service run, which the image without modload skips). Without
-    # systemd, dracut's init.sh runs both as hooks.
+    inst_hook pre-trigger 01 "$moddir/modload-coldplug.sh"
+    # the end of the background coldplug: a unit of its own with systemd (a cleanup hook would
+    # make dracut-pre-pivot.service run, which the image without modload skips), else the hook
     if dracut_module_included "systemd"; then
-        inst_simple "$moddir/modload-coldplug.sh" /usr/lib/modload/modload-coldplug.sh
-        inst_simple "$moddir/modload-coldplug.service" "$systemdsystemunitdir/modload-coldplug.service"
-        $SYSTEMCTL -q --root "$initdir" add-wants sysinit.target modload-coldplug.service
         inst_simple "$moddir/modload-stop.sh" /usr/lib/modload/modload-stop.sh
         inst_simple "$moddir/modload-stop.service" "$systemdsystemunitdir/modload-stop.service"
         $SYSTEMCTL -q --root "$initdir" add-wants initrd.target modload-stop.service
     else
-        inst_hook pre-trigger 01 "$moddir/modload-coldplug.sh"
         inst_hook cleanup 99 "$moddir/modload-stop.sh"
     fi
     if [[ ${modload_udev:-replace} != beside ]]; then
