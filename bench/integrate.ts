@@ -480,8 +480,9 @@ image gets the executable, the modules and firmware that \`modload mkinitramfs\`
   (\`--ready-fd\`): while the root is awaited, loads that cannot lead to a disk (network,
   entropy, input and sound devices on PCI, virtio and USB, platform and CPU-feature drivers)
   wait; once it is there, the rest of coldplug goes on
-  in the background at the lowest CPU priority, a load starting only while a CPU is left idle
-  by the rest of the boot (a load's kernel work holds its CPU whatever its priority), while
+  in the background at the lowest CPU priority (with the default early handover, one load at
+  most per CPU that the rest of the boot leaves idle: a load's kernel work holds its CPU
+  whatever its priority; with \`settled\` the loads fill the boot's idle moments), while
   initramfs-tools finds the resume device,
   checks and mounts the root (and /usr), and init-bottom ends it: \`MODLOAD_HANDOVER=early\`
   (default) stops it (the loads in flight finish, what has not started is left to the root's
