@@ -25,16 +25,17 @@ export interface CpuSample {
 }
 
 /** /proc/stat's unit: USER_HZ, 100 per second on every architecture's ABI. */
-export const JIFFY_MS = 10
+const JIFFY_MS = 10
 
 /** /proc/stat's "cpu" line; null when the text has none. */
 export function parseProcStat(text: string): CpuSample | null {
-  const line = text.split('\n').find((l) => l.startsWith('cpu '))
+  const lines = text.split('\n')
+  const line = lines.find((l) => l.startsWith('cpu '))
   if (!line) return null
   const f = line.trim().split(/\s+/).slice(1).map(Number)
   if (f.length < 4 || f.some((n) => !Number.isFinite(n))) return null
   const [user, nice, system, idle, iowait = 0, irq = 0, softirq = 0, steal = 0] = f
-  const cpus = text.split('\n').filter((l) => /^cpu\d+\s/.test(l)).length
+  const cpus = lines.filter((l) => /^cpu\d+\s/.test(l)).length
   return { busy: user + nice + system + irq + softirq + steal, idle: idle + iowait, ...(cpus > 0 ? { cpus } : {}) }
 }
 

@@ -194,7 +194,7 @@ export function makeColdplugTool(exit: (code: number, sys: Sys) => void = exitSo
       const sys = io.sys()
       let report
       try {
-        report = await coldplugSystem(sys, log, s, cmdlineText, undefined, { devices, onReady, onChainLoaded, stop, yieldCpu: handover === 'early' })
+        report = await coldplugSystem(sys, log, s, cmdlineText, undefined, { devices, onReady, onChainLoaded, stop, yieldCpu: readyFd !== undefined && handover === 'early' })
       } finally {
         process.removeListener('SIGTERM', onTerm)
         process.removeListener('SIGHUP', onTerm)

@@ -12,7 +12,8 @@
 # returns at once, so udev's trigger and the rest of the boot go on while modload starts and
 # loads; the root device's uevents then reach udev as in the image without modload, and
 # dracut's own root wait ends as there. A watcher waits for modload's answer (`--ready-fd`):
-# "ready" once root='s device is there (coldplug goes on, at the lowest CPU priority on the idle CPUs, until
+# "ready" once root='s device is there (coldplug goes on at the lowest CPU priority, and with
+# handover early only on the CPUs the boot leaves idle, until
 # modload-stop.sh ends it before the switch to the root: modload_handover=early, default, what
 # it has not started is left to the root's udev; or waits for it to settle:
 # modload_handover=settled, or modload.handover=settled on the kernel command line). When
