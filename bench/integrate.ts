@@ -482,7 +482,8 @@ image gets the executable, the modules and firmware that \`modload mkinitramfs\`
   wait; once it is there, the rest of coldplug goes on
   in the background at the lowest CPU priority (with the default early handover, one load at
   most per CPU that the rest of the boot leaves idle: a load's kernel work holds its CPU
-  whatever its priority; with \`settled\` the loads fill the boot's idle moments), while
+  whatever its priority; the scan of the other devices waits for such a CPU too; with
+  \`settled\` the loads fill the boot's idle moments), while
   initramfs-tools finds the resume device,
   checks and mounts the root (and /usr), and init-bottom ends it: \`MODLOAD_HANDOVER=early\`
   (default) stops it (the loads in flight finish, what has not started is left to the root's
@@ -507,8 +508,8 @@ image gets the executable, the modules and firmware that \`modload mkinitramfs\`
   only makes links and device units, and a pre-trigger hook starts \`modload coldplug\` in the
   background and returns at once: udev's trigger and the rest of dracut's start go on while
   modload starts and loads, and the root device's uevents reach udev as in the stock image.
-  Once the root device is there modload's loads go on at the lowest priority, on the CPUs the
-  rest of the boot leaves idle, and just before
+  Once the root device is there modload's loads (and its scan of the other devices) go on at
+  the lowest priority, on the CPUs the rest of the boot leaves idle, and just before
   the switch to the root (initrd-cleanup) a unit of modload's, modload-stop.service (without
   systemd: a cleanup hook), stops the rest or, with \`modload_handover=settled\`, waits for it.
   If coldplug ends and the root device is not there, the reason goes to the kernel log, the

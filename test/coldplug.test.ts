@@ -627,6 +627,82 @@ t.test('beside a boot (after onEnough and the chain): loads start only on the CP
   t.notOk(alone.lines.some((l) => l.startsWith('beside the boot')), 'no cap without onEnough')
 })
 
+t.test("beside a boot, the scan after the root's chain waits for a CPU the boot leaves idle too", async (t) => {
+  // the chain is loaded by name (the image's root-modules), so the devices' scan comes after
+  // it; the boot script keeps the one CPU busy for 1 s from the chain's end
+  const run = (own: boolean, stopAfterMs?: number) => {
+    const { disk, m, o } = rootAwaited()
+    // the file system's load ends after the disk is there (as ext4's after virtio_pci's probe)
+    o.urgent = new Set(['virtio_pci', 'virtio_blk', 'ext4'])
+    o.force = ['virtio_pci', 'virtio_blk', 'ext4']
+    let chainAt: number | undefined
+    let seen = 0
+    let busy = 0
+    let ownMs = 0
+    let stop: () => void = () => undefined
+    if (stopAfterMs !== undefined) o.stop = new Promise<void>((resolve) => (stop = resolve))
+    // busy from the start: the chain's loads (ours), then the boot script for 1 s
+    const advance = (): void => {
+      for (; seen + 10 <= m.now(); seen += 10) {
+        if (chainAt === undefined || seen < chainAt + 1000) {
+          busy++
+          if (own || chainAt === undefined || seen < chainAt) ownMs += 10
+        }
+      }
+    }
+    o.cpu = () => {
+      advance()
+      // the boot's end (init-bottom) asks us to stop, at a look on the virtual clock
+      if (stopAfterMs !== undefined && chainAt !== undefined && m.now() >= chainAt + stopAfterMs) stop()
+      return { busy, idle: seen / 10 - busy, cpus: 1 }
+    }
+    o.ownCpuMs = () => {
+      advance()
+      return ownMs
+    }
+    o.enough = () => disk.there
+    o.onEnough = () => undefined
+    o.onChainLoaded = () => (chainAt = m.now())
+    const scans: number[] = []
+    const scan = o.scan
+    o.scan = () => {
+      scans.push(m.now())
+      return scan()
+    }
+    const lines: string[] = []
+    o.debug = (l) => lines.push(l)
+    return { m, o, lines, scans, chain: () => chainAt ?? -1 }
+  }
+  const busy = run(false)
+  const r = await coldplug(busy.o)
+  t.ok(succeeded(r))
+  t.ok(busy.lines.includes("scan: after the root's chain"), busy.lines.join('\n'))
+  // the boot stays busy past the quiet period (300 ms): coldplug must not end as settled
+  // before it scanned
+  t.equal(busy.scans.length, 1, 'one scan')
+  t.ok(busy.scans[0] >= busy.chain() + 1000, `not while the boot used the CPU (scan at ${busy.scans[0]}, chain at ${busy.chain()})`)
+  t.ok(busy.scans[0] <= busy.chain() + 1000 + 300, 'at the next looks once it idled')
+  t.ok((busy.m.calls.find((c) => c.name === 'snd_pcsp')?.at ?? -1) >= busy.scans[0], 'what the scan found loaded after it')
+  t.equal(r.scans, 1)
+
+  // the busy time is our own loads': the scan goes at once
+  const mine = run(true)
+  await coldplug(mine.o)
+  t.equal(mine.scans.length, 1)
+  t.ok(mine.scans[0] < mine.chain() + 300, `our own load time does not hold it back (scan at ${mine.scans[0]}, chain at ${mine.chain()})`)
+
+  // the boot ends (stop) while it still keeps the CPU: no scan at all, what it would have
+  // found is the root's udev's
+  const stopped = run(false, 500)
+  const sr = await coldplug(stopped.o)
+  t.same(stopped.scans, [], 'never scanned')
+  t.equal(sr.scans, 0)
+  t.equal(sr.stoppedBy, 'stop')
+  t.ok(succeeded(sr), 'a stop is not a failure')
+  t.notOk(stopped.m.calls.some((c) => c.name === 'snd_pcsp'), 'nothing of the scan loaded')
+
+})
+
 t.test("the root's known chain, root= awaited: its loads go first and alone, then the other storage drivers", async (t) => {
   const chainRun = (urgent: string[], hang?: string[]) => {
     const disk = diskBehindVirtio()

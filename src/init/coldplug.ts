@@ -561,6 +561,8 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
   let sampledAt = t0
   // after onChainLoaded: the caller's boot goes on beside us (see slotsBesideBoot)
   let besideBoot = false
+  /** the deferred scan waits: beside the boot, no CPU left idle at the last look */
+  const scanWaitsForCpu = (): boolean => besideBoot && scheduler.cap === 0
   let ownMs = 0
   const adapt = (now: number): void => {
     if (sample === null || now - sampledAt < ADAPT_MS) return
@@ -709,13 +711,6 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
         }
       }
     }
-    if (scanDeferred && !chainFirst && !stopping) {
-      scanDeferred = false
-      scheduler.pause()
-      rescan()
-      scheduler.resume()
-      lastActivity = o.now()
-    }
     if (restAfterChain && ![...(o.urgent ?? [])].some((name) => scheduler.pending(name))) {
       restAfterChain = false
       // a hook lowers the priority first, then the held loads start, on the CPUs its boot
@@ -732,13 +727,23 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
       }
       if (scheduler.holdFrom !== undefined) scheduler.releaseHold()
     }
+    // beside the boot the scan is work like a load: it waits for a CPU the boot leaves idle (on
+    // one emulated CPU reading and resolving the devices' ~45 aliases took ~0.1 s from the boot
+    // script, for loads that then waited for the same idle CPU)
+    if (scanDeferred && !chainFirst && !stopping && !scanWaitsForCpu()) {
+      scanDeferred = false
+      scheduler.pause()
+      rescan()
+      scheduler.resume()
+      lastActivity = o.now()
+    }
     // a load that has been in the kernel past slowMs may be hung: it does not hold up the root
     if (stopping && onlySlowInFlight(now)) break
     if (!stopping && scheduler.holdFrom !== undefined && scheduler.idleBelowHold() && now - lastActivity >= o.quietMs && now >= holdUntil()) {
       debug('the root is not there yet and all else is quiet: the held loads go now')
       scheduler.releaseHold()
     }
-    if (scheduler.idle() && now - lastActivity >= o.quietMs && now >= holdUntil()) {
+    if (scheduler.idle() && !scanDeferred && now - lastActivity >= o.quietMs && now >= holdUntil()) {
       if (o.events !== null) break
       // no uevents: only a last look at /sys can tell whether devices came late
       rescan()
@@ -762,7 +767,8 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     if (scheduler.idle() || (scheduler.holdFrom !== undefined && scheduler.idleBelowHold())) until = Math.min(until, Math.max(lastActivity + o.quietMs, holdUntil()))
     const release = scheduler.nextReleaseAt()
     if (release !== undefined) until = Math.min(until, release)
-    // every slot taken and loads ready: look at the CPU again soon
+    // every slot taken and loads ready, or the scan waiting for a CPU: look at the CPU again soon
+    if (sample !== null && !stopping && scanDeferred && scanWaitsForCpu()) until = Math.min(until, sampledAt + ADAPT_MS)
     if (sample !== null && !stopping && scheduler.slotsUsed() >= scheduler.allowed() && scheduler.queued() > 0) until = Math.min(until, sampledAt + ADAPT_MS)
     // loads in flight and jobs waiting (for them, or for a slot): look at the module states again
     if (o.moduleState !== undefined && !stopping && scheduler.queued() > 0 && scheduler.inFlight().length > 0) until = Math.min(until, liveCheckedAt + ADAPT_MS)
