@@ -14,15 +14,18 @@
 //      is cut out of the executable, which the kernel then unpacks at every boot
 //      about 30% faster (docs/runtime-weight.md). modload uses no Intl; the build
 //      refuses a bundle that calls what would then fail (see icuUsers).
+//      The source of one of Node's JavaScript built-ins that no boot compiles (amaro, 3.5 MB:
+//      TypeScript's type stripping) goes the same way (UNUSED_BUILTINS).
 //   5. The dynamic symbols of V8's and Node's own C++ namespaces (71,000 of 90,000,
 //      9 MB of names and hash table) leave the executable: no addon or library of
 //      modload's looks them up (build/elf.mjs, trimDynamicSymbols).
 //
 // Each step is skipped when the hash of its inputs matches the last run.
 // Nothing is written outside the project: caches in .cache/, output in dist/.
-// Usage: node build/build.mjs [--force] [--keep-icu] [--keep-symbols] [--no-snapshot] [--out FILE]
+// Usage: node build/build.mjs [--force] [--keep-icu] [--keep-builtins] [--keep-symbols] [--no-snapshot] [--out FILE]
 //   --force: redo every step
 //   --keep-icu: leave the ICU data in
+//   --keep-builtins: leave the sources of UNUSED_BUILTINS in
 //   --keep-symbols: leave every dynamic symbol in (with --keep-icu: the executable as pkg made it)
 //   --no-snapshot: the bundle as a plain SEA main script, compiled at every start (to compare)
 //   --lazy-snapshot: the snapshot without the bundle's eager compilation (eagerMain; to compare)
@@ -238,7 +241,8 @@ async function icuDataRange(exe) {
   return { start, end: start + size, name: line.split(' ')[3] }
 }
 
-async function cutIcuData(exe, bundleFile) {
+/** The ICU data's [start, end) addresses, checked: the bundle needs none of it, and it is ICU data. */
+async function icuCut(exe, bundleFile) {
   const users = icuUsers(await readFile(bundleFile, 'utf8'))
   if (users.length) {
     throw new Error(`${bundleFile} uses ${users.join(', ')}, which needs ICU's data: remove the use, or build with --keep-icu`)
@@ -250,7 +254,64 @@ async function cutIcuData(exe, bundleFile) {
   const at = seg ? seg.off + (start - seg.vaddr) : -1
   // an ICU data package starts with its header's size, then the magic bytes 0xda 0x27
   if (at < 0 || bytes[at + 2] !== 0xda || bytes[at + 3] !== 0x27) throw new Error(`${exe}: ${name} does not look like ICU data`)
-  await writeFile(exe, cutPages(bytes, start, end))
+  return { start, end, what: name }
+}
+
+// ---- Cutting built-in sources no boot compiles ---------------------------------------------
+//
+// Node keeps the source of each of its JavaScript built-ins in the executable, as one read-only
+// array each, compiled the first time something requires that built-in. One of them is 3.5 MB:
+// amaro, the WebAssembly build of swc that strips TypeScript's types, required only to run a
+// .ts/.mts/.cts file or TypeScript given to --eval (internal/modules/typescript). The bundle is
+// JavaScript and requires no file, so nothing of modload's reaches it. Its whole pages go the
+// way of the ICU data (cutPages): if something did require it, V8 would find zeros where the
+// source was and throw a SyntaxError from that require (a TypeScript file handed to Node), not
+// crash. undici (0.65 MB: fetch, WebSocket) stays: Node requires it while it starts when
+// NODE_USE_ENV_PROXY and a proxy variable are set, which would then fail every start.
+
+/** The built-ins cut out, and what in the bundle would reach them (none may match). */
+const UNUSED_BUILTINS = [{ id: 'internal/deps/amaro/dist/index', users: [/\bstripTypeScriptTypes\b/, /\.[mc]?ts['"`]/, /\bamaro\b/] }]
+
+/** Each unused built-in's [start, end) addresses in `exe`, found by its source's bytes (the
+ * source from the same Node, `node`). */
+async function unusedBuiltinCuts(exe, node, bundleFile) {
+  const bundleText = await readFile(bundleFile, 'utf8')
+  const bytes = await readFile(exe)
+  const { phdrs } = readPhdrs(bytes)
+  const cuts = []
+  for (const { id, users } of UNUSED_BUILTINS) {
+    const used = users.flatMap((re) => re.exec(bundleText)?.[0] ?? [])
+    if (used.length) throw new Error(`${bundleFile} has ${used.join(', ')}, which may reach Node's built-in ${id}: remove it, or build with --keep-builtins`)
+    const out = join(TMP, `builtin.${process.pid}.bin`)
+    // the source as Node holds it: one byte per character (a built-in with other characters is
+    // stored as UTF-16 and would not be found: then nothing is cut, and the build says so)
+    const script = `const s = process.binding('natives')[process.argv[1]]; if (typeof s !== 'string' || /[^\\x00-\\xff]/.test(s)) process.exit(3); require('fs').writeFileSync(process.argv[2], Buffer.from(s, 'latin1'))`
+    const r = await $({ nothrow: true, env: { PATH: process.env.PATH } })`${node.bin} --no-deprecation -e ${script} ${id} ${out}`.quiet()
+    if (r.exitCode !== 0) throw new Error(`node ${node.version} has no one-byte built-in ${id} (exit ${r.exitCode}): update UNUSED_BUILTINS, or build with --keep-builtins`)
+    const source = await readFile(out)
+    await rm(out, { force: true })
+    const at = bytes.indexOf(source)
+    if (at < 0 || bytes.indexOf(source, at + 1) >= 0) throw new Error(`${exe}: the source of ${id} is ${at < 0 ? 'not there' : 'there twice'}: build with --keep-builtins`)
+    const seg = phdrs.find((p) => p.type === PT_LOAD && at >= p.off && at + source.length <= p.off + p.filesz)
+    if (!seg) throw new Error(`${exe}: the source of ${id} is not in one loaded segment`)
+    const start = seg.vaddr + (at - seg.off)
+    cuts.push({ start, end: start + source.length, what: id })
+  }
+  return cuts
+}
+
+/** The cuts, in address order: each later one is then in the file-backed tail that the one
+ * before left (cutPages splits a segment, and cuts only from one without a hole). */
+async function cutRanges(exe, cuts) {
+  let bytes = await readFile(exe)
+  for (const c of [...cuts].sort((a, b) => a.start - b.start)) {
+    try {
+      bytes = cutPages(bytes, c.start, c.end)
+    } catch (err) {
+      throw new Error(`${exe}: cutting ${c.what}: ${err.message}`)
+    }
+  }
+  await writeFile(exe, bytes)
 }
 
 async function trimSymbols(exe) {
@@ -285,12 +346,12 @@ main.call(m.exports, m.exports, require, m, typeof __filename === "string" ? __f
 `
 }
 
-async function packExecutable(node, bundleFile, version, out, { keepIcu, keepSymbols, mode, nodeOptionsCli }) {
+async function packExecutable(node, bundleFile, version, out, { keepIcu, keepBuiltins, keepSymbols, mode, nodeOptionsCli }) {
   const pkgDir = join(require.resolve('@yao-pkg/pkg/package.json'), '..')
   const pkgJson = await readJson(join(pkgDir, 'package.json'))
   const driver = join(ROOT, 'build', 'pkg-sea.cjs')
   // the cut's own version: bump it when cutPages changes, so executables are remade
-  const variant = `${keepIcu ? 'icu' : 'no-icu-1'} ${keepSymbols ? 'symbols' : 'trim-1'} ${mode}${nodeOptionsCli ? ' node-options-cli' : ''}`
+  const variant = `${keepIcu ? 'icu' : 'no-icu-1'} ${keepBuiltins ? 'builtins' : `no-builtins-1 ${UNUSED_BUILTINS.map((b) => b.id).join(',')}`} ${keepSymbols ? 'symbols' : 'trim-1'} ${mode}${nodeOptionsCli ? ' node-options-cli' : ''}`
   const key = sha256(await readFile(bundleFile), await readFile(driver), await readFile(join(ROOT, 'build', 'elf.mjs')), eagerMain(''), node.version, pkgJson.version, version, variant)
   if (await fresh(out, key)) return false
   const nodeFile = await strippedNode(node)
@@ -309,8 +370,10 @@ async function packExecutable(node, bundleFile, version, out, { keepIcu, keepSym
     const seaMode = mode === 'snapshot-lazy' ? 'snapshot' : mode
     await $({ env, cwd: TMP })`${node.bin} ${driver} ${main} ${nodeFile} ${tmp} ${seaMode} ${nodeOptionsCli ? ['node-options-cli'] : []}`.quiet()
     await verify(tmp, version)
-    if (!keepIcu) {
-      await cutIcuData(tmp, bundleFile)
+    // every range is found before the first cut: nm reads the section headers the cuts drop
+    const cuts = [...(keepIcu ? [] : [await icuCut(tmp, bundleFile)]), ...(keepBuiltins ? [] : await unusedBuiltinCuts(tmp, node, bundleFile))]
+    if (cuts.length) {
+      await cutRanges(tmp, cuts)
       await verify(tmp, version)
     }
     if (!keepSymbols) {
@@ -338,6 +401,7 @@ function option(name) {
 async function main() {
   const force = process.argv.includes('--force')
   const keepIcu = process.argv.includes('--keep-icu')
+  const keepBuiltins = process.argv.includes('--keep-builtins')
   const keepSymbols = process.argv.includes('--keep-symbols')
   const mode = process.argv.includes('--code-cache') ? 'code-cache' : process.argv.includes('--no-snapshot') ? 'plain' : process.argv.includes('--lazy-snapshot') ? 'snapshot-lazy' : 'snapshot'
   const output = option('--out') ? resolve(option('--out')) : OUTPUT
@@ -358,10 +422,10 @@ async function main() {
   await timed('shim.node', () => buildShim(node, shim))
   await timed('modprobe-forward', () => buildForward(forward))
   await timed('bundle', () => bundle(shim, forward, version, bundled, readable))
-  await timed('executable', () => packExecutable(node, bundled, version, output, { keepIcu, keepSymbols, mode, nodeOptionsCli }))
+  await timed('executable', () => packExecutable(node, bundled, version, output, { keepIcu, keepBuiltins, keepSymbols, mode, nodeOptionsCli }))
   const { size } = await stat(output)
   const secs = ((performance.now() - t0) / 1000).toFixed(1)
-  const icu = `${keepIcu ? ', with ICU data' : ''}${keepSymbols ? ', every dynamic symbol' : ''}`
+  const icu = `${keepIcu ? ', with ICU data' : ''}${keepBuiltins ? ", every built-in's source" : ''}${keepSymbols ? ', every dynamic symbol' : ''}`
   const snap = { snapshot: ', start-up snapshot', 'snapshot-lazy': ', start-up snapshot, bundle compiled lazily', 'code-cache': ', code cache, no snapshot', plain: ', no snapshot' }[mode]
   console.log(`${relative(ROOT, output)}: ${(size / 1e6).toFixed(1)} MB (${size} bytes), node ${node.version}${icu}${snap}, ${secs} s`)
 }

