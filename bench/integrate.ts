@@ -500,7 +500,7 @@ image gets the executable, the modules and firmware that \`modload mkinitramfs\`
   \`MODLOAD_UDEV=beside\` runs coldplug to the end, then udev.
   \`MODLOAD_RUNTIME=early\` moves the executable out of the compressed archive into an
   uncompressed one in front of it (as CPU microcode goes; \`lsinitramfs\` lists both): the kernel
-  copies ~72 MB instead of decompressing them, which under emulation is the faster way and on
+  copies ~68 MB instead of decompressing them, which under emulation is the faster way and on
   hardware costs reading ~50 MB more from /boot; the default stays \`main\`. The table has a
   row for each, and one for the default image booted with \`modload.handover=settled\`.
 - **dracut**: dracut's devices and root wait go through udev (systemd's device units), so udev
