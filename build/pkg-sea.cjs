@@ -28,7 +28,10 @@ sea(bundle, {
     useSnapshot: mode === 'snapshot',
     useCodeCache: mode === 'code-cache',
     disableExperimentalSEAWarning: true,
-    ...(more.includes('node-options-cli') ? { execArgvExtension: 'cli' } : {}),
+    // NODE_OPTIONS is not read: a kernel command line's NODE_OPTIONS=... (init's environment)
+    // would otherwise add Node flags before modload's first line, and a bad one ends the
+    // process (exit 9: as /init, a kernel panic); modload is not a Node program to its users
+    execArgvExtension: more.includes('node-options-cli') ? 'cli' : 'none',
   },
 }).catch((err) => {
   console.error(err?.stack ?? err)
