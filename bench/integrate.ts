@@ -589,6 +589,13 @@ ${record.remarks?.length ? `\nRemarks on this run:\n${record.remarks.map((r) => 
   (virtio) and 5.38 s (q35) at 17:09 (5 runs), 3.78 s and 4.23 s at 19:49 (3 runs), 3.49 s and
   4.48 s at 20:44 (5 runs, the quietest host of the three), and the modload image's 3.80, 3.66
   and 3.27 s (virtio), 4.36, 4.08 and 3.90 s (q35). Compare rows within one run.
+- 2026-12-02 evening (session 21), on the steady clock, root's init median: the 14:17 run, then
+  17:39 with the scan of the other devices waiting for an idle CPU beside the boot (on these
+  1-vCPU machines the boot leaves none, so there is no scan before init-bottom), then 18:04 with
+  amaro's 3.5 MB out of the executable too (0.05 s less to unpack from zstd):
+  initramfs-tools + modload virtio 7.05 → 6.99 → 6.93 s (/init → root's init 0.73x → 0.71x →
+  0.71x stock), q35 6.97 → 6.89 → 6.83 s (0.60x → 0.57x → 0.57x); dracut + modload virtio
+  8.13 → 8.13 → 8.07 s, q35 8.42 → 8.42 → 8.36 s.
 - 2026-11-30 (session 11): dracut's hook no longer waits for modload's start-up and the root's
   chain before udev's trigger (it starts coldplug in the background and returns), and dracut
   has \`modload_runtime=early\`. On one vCPU, where everything before the root is CPU work, the
