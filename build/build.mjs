@@ -285,7 +285,7 @@ async function unusedBuiltinCuts(exe, node, bundleFile) {
     if (used.length) throw new Error(`${bundleFile} has ${used.join(', ')}, which may reach Node's built-in ${id}: remove it, or build with --keep-builtins`)
     const out = join(TMP, `builtin.${process.pid}.bin`)
     // the source as Node holds it: one byte per character (a built-in with other characters is
-    // stored as UTF-16 and would not be found: then nothing is cut, and the build says so)
+    // stored as UTF-16, which this does not look for: the build stops and says so)
     const script = `const s = process.binding('natives')[process.argv[1]]; if (typeof s !== 'string' || /[^\\x00-\\xff]/.test(s)) process.exit(3); require('fs').writeFileSync(process.argv[2], Buffer.from(s, 'latin1'))`
     const r = await $({ nothrow: true, env: { PATH: process.env.PATH } })`${node.bin} --no-deprecation -e ${script} ${id} ${out}`.quiet()
     if (r.exitCode !== 0) throw new Error(`node ${node.version} has no one-byte built-in ${id} (exit ${r.exitCode}): update UNUSED_BUILTINS, or build with --keep-builtins`)

@@ -630,7 +630,7 @@ t.test('beside a boot (after onEnough and the chain): loads start only on the CP
 t.test("beside a boot, the scan after the root's chain waits for a CPU the boot leaves idle too", async (t) => {
   // the chain is loaded by name (the image's root-modules), so the devices' scan comes after
   // it; the boot script keeps the one CPU busy for 1 s from the chain's end
-  const run = (own: boolean, stopAfterMs?: number) => {
+  const run = (own: boolean, stopAfterMs?: number, unreadableAfterChain = false) => {
     const { disk, m, o } = rootAwaited()
     // the file system's load ends after the disk is there (as ext4's after virtio_pci's probe)
     o.urgent = new Set(['virtio_pci', 'virtio_blk', 'ext4'])
@@ -639,6 +639,7 @@ t.test("beside a boot, the scan after the root's chain waits for a CPU the boot 
     let seen = 0
     let busy = 0
     let ownMs = 0
+    let looks = 0
     let stop: () => void = () => undefined
     if (stopAfterMs !== undefined) o.stop = new Promise<void>((resolve) => (stop = resolve))
     // busy from the start: the chain's loads (ours), then the boot script for 1 s
@@ -654,6 +655,8 @@ t.test("beside a boot, the scan after the root's chain waits for a CPU the boot 
       advance()
       // the boot's end (init-bottom) asks us to stop, at a look on the virtual clock
       if (stopAfterMs !== undefined && chainAt !== undefined && m.now() >= chainAt + stopAfterMs) stop()
+      looks++
+      if (unreadableAfterChain && chainAt !== undefined) return null
       return { busy, idle: seen / 10 - busy, cpus: 1 }
     }
     o.ownCpuMs = () => {
@@ -671,7 +674,7 @@ t.test("beside a boot, the scan after the root's chain waits for a CPU the boot 
     }
     const lines: string[] = []
     o.debug = (l) => lines.push(l)
-    return { m, o, lines, scans, chain: () => chainAt ?? -1 }
+    return { m, o, lines, scans, chain: () => chainAt ?? -1, looks: () => looks }
   }
   const busy = run(false)
   const r = await coldplug(busy.o)
@@ -700,6 +703,13 @@ t.test("beside a boot, the scan after the root's chain waits for a CPU the boot 
   t.equal(sr.stoppedBy, 'stop')
   t.ok(succeeded(sr), 'a stop is not a failure')
   t.notOk(stopped.m.calls.some((c) => c.name === 'snd_pcsp'), 'nothing of the scan loaded')
+
+  // /proc/stat unreadable while the scan waits (/proc moved into the root): a look every
+  // ADAPT_MS still, not a wake-up every millisecond until the stop
+  const blind = run(false, 500, true)
+  await coldplug(blind.o)
+  t.same(blind.scans, [], 'no look granted a CPU: no scan')
+  t.ok(blind.looks() <= 20, `${blind.looks()} looks at the CPU in all`)
 
 })
 

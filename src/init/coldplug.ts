@@ -567,7 +567,12 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
   const adapt = (now: number): void => {
     if (sample === null || now - sampledAt < ADAPT_MS) return
     const next = o.cpu?.() ?? null
-    if (next === null) return
+    if (next === null) {
+      // unreadable (/proc moved into the root): the next look is still ADAPT_MS away, not a
+      // deadline already past that would wake the loop every millisecond
+      sampledAt = now
+      return
+    }
     const idle = idleShare(sample, next)
     const own = besideBoot ? o.ownCpuMs?.() : undefined
     if (own !== undefined) {
