@@ -773,8 +773,8 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     const release = scheduler.nextReleaseAt()
     if (release !== undefined) until = Math.min(until, release)
     // every slot taken and loads ready, or the scan waiting for a CPU: look at the CPU again soon
-    if (sample !== null && !stopping && scanDeferred && scanWaitsForCpu()) until = Math.min(until, sampledAt + ADAPT_MS)
-    if (sample !== null && !stopping && scheduler.slotsUsed() >= scheduler.allowed() && scheduler.queued() > 0) until = Math.min(until, sampledAt + ADAPT_MS)
+    const waitsForCpu = (scanDeferred && scanWaitsForCpu()) || (scheduler.slotsUsed() >= scheduler.allowed() && scheduler.queued() > 0)
+    if (sample !== null && !stopping && waitsForCpu) until = Math.min(until, sampledAt + ADAPT_MS)
     // loads in flight and jobs waiting (for them, or for a slot): look at the module states again
     if (o.moduleState !== undefined && !stopping && scheduler.queued() > 0 && scheduler.inFlight().length > 0) until = Math.min(until, liveCheckedAt + ADAPT_MS)
     const ms = Math.max(1, until - o.now())
