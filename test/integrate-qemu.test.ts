@@ -128,6 +128,9 @@ for (const builder of builders) {
         }
         t.same(triggering, [], "no script init runs replays every device (udevadm trigger without a subsystem)")
         t.match(await fs.readFile(path.join(root, 'usr/lib/modload/udev/init-top'), 'utf8'), 'udevadm trigger', "udev's own script is kept for the fallback")
+        t.equal(await fs.readFile(path.join(root, 'bin/udevadm'), 'utf8'), SCRIPTS['initramfs-tools/udevadm'], 'udevadm is the stand-in that answers settle without udevd ...')
+        t.equal((await fs.readFile(path.join(root, 'usr/lib/modload/udev/udevadm'))).subarray(0, 4).toString('latin1'), '\x7fELF', '... and udevadm itself is kept behind it')
+        t.equal(await fs.readlink(path.join(root, 'lib/systemd/systemd-udevd')), '/usr/lib/modload/udev/udevadm', 'systemd-udevd (udevadm under another name) is udevadm itself')
       } else {
         t.equal(await fs.readFile(path.join(root, 'etc/udev/rules.d/80-drivers.rules'), 'utf8'), '', "udev's driver-loading rule is masked by an empty file")
         t.match(await fs.readFile(path.join(root, 'usr/lib/udev/rules.d/80-drivers.rules'), 'utf8'), 'kmod load', '(the rule it masks)')

@@ -148,6 +148,29 @@ t.test('usage errors', async (t) => {
 t.test('--boot-script prints what the hook puts in the image', async (t) => {
   t.equal((await run(['initramfs-tools', '--boot-script', 'init-top'])).out, SCRIPTS['initramfs-tools/init-top'])
   t.equal((await run(['initramfs-tools', '--boot-script', 'init-bottom'])).out, SCRIPTS['initramfs-tools/init-bottom'])
+  t.equal((await run(['initramfs-tools', '--boot-script', 'udevadm'])).out, SCRIPTS['initramfs-tools/udevadm'])
+})
+
+t.test("the udevadm stand-in answers settle while udevd's socket is absent and hands the rest to udevadm", async (t) => {
+  const dir = tmp(t)
+  const socket = path.join(dir, 'control')
+  const real = path.join(dir, 'udevadm')
+  const calls = path.join(dir, 'calls')
+  writeFileSync(real, `#!/bin/sh\necho "$*" >>${calls}\nexit 3\n`, { mode: 0o755 })
+  const text = SCRIPTS['initramfs-tools/udevadm']
+  t.match(text, '/run/udev/control')
+  t.match(text, 'exec /usr/lib/modload/udev/udevadm "$@"', 'where the hook keeps udevadm')
+  const standIn = text.replaceAll('/run/udev/control', socket).replaceAll('/usr/lib/modload/udev/udevadm', real)
+  const udevadm = (...args: string[]) => {
+    const r = spawnSync('sh', ['-c', standIn, 'udevadm', ...args], { encoding: 'utf8' })
+    return { status: r.status, calls: existsSync(calls) ? readFileSync(calls, 'utf8') : '' }
+  }
+  t.same(udevadm('settle', '--timeout=10'), { status: 0, calls: '' }, 'no udevd: settle returns 0 without udevadm')
+  t.same(udevadm('trigger', '--action=add'), { status: 3, calls: 'trigger --action=add\n' }, 'anything else is udevadm\'s, its exit status kept')
+  writeFileSync(socket, '')
+  t.same(udevadm('settle', '--timeout=10'), { status: 3, calls: 'trigger --action=add\nsettle --timeout=10\n' }, 'udevd runs (its socket is there): settle is udevadm\'s')
+  rmSync(calls)
+  t.same(udevadm(), { status: 3, calls: '\n' }, 'no arguments: udevadm\'s')
 })
 
 t.test("selectionLines: modules, the root's chain, then firmware relative to /lib/firmware", async (t) => {

@@ -13,6 +13,7 @@ export const embeddedFiles = [
   'initramfs-tools/hook',
   'initramfs-tools/init-top',
   'initramfs-tools/init-bottom',
+  'initramfs-tools/udevadm',
   'initramfs-tools/conf',
   'dracut/90modload/module-setup.sh',
   'dracut/90modload/modload-coldplug.sh',

@@ -57,8 +57,9 @@ export const NEXT_STEP: Readonly<Record<Builder, string>> = {
   dracut: 'dracut -f',
 }
 
-/** The boot scripts the initramfs-tools hook asks the executable for. */
-export const BOOT_SCRIPTS = ['init-top', 'init-bottom'] as const
+/** The boot scripts the initramfs-tools hook asks the executable for (udevadm: the stand-in
+ * for udevadm that answers `settle` itself while no udevd runs). */
+export const BOOT_SCRIPTS = ['init-top', 'init-bottom', 'udevadm'] as const
 export type BootScript = (typeof BOOT_SCRIPTS)[number]
 
 export function bootScript(which: BootScript): string {

@@ -30,7 +30,7 @@ udev does it as before and the reason is in the kernel log. Settings: the conf f
 
 Called by the installed scripts:
   --selection -k KVER [--kernel-root DIR] [-- MKINITRAMFS-ARGS]   "module NAME", "firmware PATH"
-  --boot-script init-top|init-bottom                               (initramfs-tools)
+  --boot-script init-top|init-bottom|udevadm                       (initramfs-tools)
   --runtime-cpio FILE [--modload PATH]   the executable alone in an uncompressed cpio archive,
                                          for MODLOAD_RUNTIME=early (initramfs-tools)`
 
