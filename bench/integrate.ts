@@ -493,6 +493,14 @@ image gets the executable, the modules and firmware that \`modload mkinitramfs\`
   \`settled\` waits
   for it to settle (every driver loaded before the root's init: for a root without udev);
   \`modload.handover=early|settled\` on the kernel command line overrides it for one boot.
+  Once the root device is there, and before init-top returns, modload also loads
+  \`/conf/modules\` (initramfs-tools' \`force_load\` list: dm-mod, the RAID personalities,
+  efivarfs, and \`/etc/initramfs-tools/modules\`), in order, each line as \`modprobe\` would, which
+  init would load next with one \`modprobe\` per line; the lines that did not load stay in the
+  file for init's modprobe to try again and report. \`udevadm\` in the image is a stand-in
+  that answers \`udevadm settle\` itself while no udevd runs (initramfs-tools settles before
+  it mounts the root, dmraid's and mdadm's scripts too: udevadm would find no daemon and
+  exit 0) and runs udevadm, kept as \`/usr/lib/modload/udev/udevadm\`, for everything else.
   If coldplug ends and the root device is not there (modload missing or failing, a root on LVM
   or named by \`/dev/disk/by-*\`), the reason goes to the kernel log and udev's own script runs:
   the stock path. \`root=UUID=\` and \`resume=UUID=\` resolve through util-linux's \`blkid\` as in

@@ -538,6 +538,65 @@ t.test('onEnough (a hook going on with the root): told once, coldplug goes on to
   t.ok(succeeded(sr), 'a stop on request is not a failure')
 })
 
+t.test('beforeEnough (a hook\'s modules file): run once the root device is there; onEnough waits for it', async (t) => {
+  const { disk, m, o } = rootAwaited()
+  o.enough = () => disk.there
+  const told: number[] = []
+  o.onEnough = () => told.push(m.now())
+  const ran: number[] = []
+  let endAt = -1
+  let end = (): void => undefined
+  o.beforeEnough = () => {
+    ran.push(m.now())
+    // a USB host (it may lead to a disk: not held while the root is awaited) appears meanwhile
+    m.queue.push(ev('add', '/devices/pci0000:00/0000:00:05.0', { MODALIAS: EHCI }))
+    return new Promise<void>((resolve) => (end = resolve))
+  }
+  // it ends 1 s later on the machine's clock (a list of modules loading); meanwhile the main
+  // loop waits on the socket without polling (a 1 ms loop took the CPU from the list's loads)
+  let shortWaits = 0
+  o.events = {
+    drain: () => m.queue.splice(0),
+    overflowed: () => false,
+    close: () => undefined,
+    wait: async (ms) => {
+      const running = ran.length > 0 && endAt < 0
+      if (running && ms <= 1) shortWaits++
+      if (m.queue.length) return // a uevent is there
+      await m.step(running ? Math.min(ms, ran[0] + 1000 - m.now()) : ms)
+      if (running && m.now() >= ran[0] + 1000) {
+        endAt = m.now()
+        end()
+      }
+    },
+  }
+  o.sleep = () => ({ done: new Promise(() => {}), cancel: () => undefined }) // only the socket's wait lets time pass
+  const r = await coldplug(o)
+  t.equal(shortWaits, 0, 'no 1 ms waits while it ran')
+  t.equal(ran.length, 1, 'run once')
+  t.ok(disk.there, 'the disk came')
+  t.ok(endAt >= 0, 'it ended')
+  t.equal(told.length, 1, 'told once')
+  t.ok(told[0] >= endAt, `onEnough after it ended (${told[0]} ms >= ${endAt} ms)`)
+  t.ok(m.calls.find((c) => c.name === 'snd_pcsp')!.at >= told[0], 'what is held while the root is awaited stayed held until then')
+  const during = m.calls.filter((c) => c.at >= ran[0] && c.at < endAt).map((c) => c.name)
+  t.same(during, [], `nothing started while it ran, the USB host neither (${during.join(' ')})`)
+  t.ok(m.calls.some((c) => c.name.startsWith('ehci') && c.at >= endAt), 'the USB host\'s driver loaded after it')
+  t.notOk(r.stoppedEarly)
+
+  // one that never ends (a module's init hung): coldplug does not settle meanwhile, and ends
+  // at its timeout without telling
+  const { disk: disk2, o: o2 } = rootAwaited()
+  o2.enough = () => disk2.there
+  let told2 = 0
+  o2.onEnough = () => told2++
+  o2.beforeEnough = () => new Promise<void>(() => undefined)
+  const r2 = await coldplug(o2)
+  t.equal(told2, 0)
+  t.ok(r2.timedOut, 'ended by the timeout')
+  t.same(r2.blocked.map((b) => b.name).sort(), ['dummy', 'snd_pcsp'], 'what was held stayed held')
+})
+
 t.test("onChainLoaded: after onEnough, once the root's chain, its file system too, is loaded (a hook lowers the rest's priority then)", async (t) => {
   const { disk, m, o } = rootAwaited()
   o.urgent = new Set(['virtio_pci', 'virtio_blk', 'ext4'])

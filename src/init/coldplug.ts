@@ -76,6 +76,10 @@ export interface ColdplugOptions {
    * to settle while the caller uses the root device (a hook's boot script mounts it); the
    * caller ends it early through `stop`. */
   onEnough?: () => void
+  /** Run once when `enough` first says yes; onEnough waits until it settles (a hook's
+   * modules file: the boot script would load it right after, so it goes on once both are
+   * done; what is held while the root is awaited stays held meanwhile) */
+  beforeEnough?: () => Promise<unknown>
   /** After `onEnough`, called once none of the root's chain (`urgent`) waits or loads any
    * more (at once when there is none), just before the held loads go: a hook lowers the
    * rest's CPU priority here, so that the mount does not wait for a file system module
@@ -636,6 +640,14 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
   let restAfterChain = false
   let enough = o.enough
   let askEnough = enough !== undefined
+  let beforeEnough = o.beforeEnough
+  let gateOpen = true
+  const openGate = (): void => {
+    gateOpen = true
+    scheduler.gate(undefined)
+    askEnough = enough !== undefined
+    wakeUp()
+  }
   const stopNow = (by: NonNullable<ColdplugReport['stoppedBy']>): void => {
     stopping = true
     stopBy = by
@@ -702,10 +714,17 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     if (now - lastActivity >= o.quietMs) readKernelLog(now)
     if (chainFirst && !scheduler.pendingBelow(CHAIN_FIRST) && !chainWaits(now)) endChainFirst("the root's chain is loaded")
     if (waitsFirst && !scheduler.pendingBelow(URGENT)) endWaitsFirst('they are loaded')
-    if (askEnough && !stopping) {
+    if (askEnough && !stopping && gateOpen) {
       askEnough = false
       if (enough?.()) {
-        if (o.onEnough === undefined) stopNow('enough')
+        if (beforeEnough !== undefined) {
+          // asked again once it has run; meanwhile only the root's chain loads beside it (as
+          // before the boot script went on to its own list), and the scan waits
+          gateOpen = false
+          scheduler.gate(CHAIN_FIRST)
+          void beforeEnough().then(openGate, openGate)
+          beforeEnough = undefined
+        } else if (o.onEnough === undefined) stopNow('enough')
         else {
           // said once: the caller goes on, and so do the loads, the held ones too once the
           // root's chain is loaded (the mount needs its file system module; what was held
@@ -735,7 +754,7 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     // beside the boot the scan is work like a load: it waits for a CPU the boot leaves idle (on
     // one emulated CPU reading and resolving the devices' ~45 aliases took ~0.1 s from the boot
     // script, for loads that then waited for the same idle CPU)
-    if (scanDeferred && !chainFirst && !stopping && !scanWaitsForCpu()) {
+    if (scanDeferred && !chainFirst && gateOpen && !stopping && !scanWaitsForCpu()) {
       scanDeferred = false
       scheduler.pause()
       rescan()
@@ -744,11 +763,12 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     }
     // a load that has been in the kernel past slowMs may be hung: it does not hold up the root
     if (stopping && onlySlowInFlight(now)) break
-    if (!stopping && scheduler.holdFrom !== undefined && scheduler.idleBelowHold() && now - lastActivity >= o.quietMs && now >= holdUntil()) {
+    // (not while beforeEnough runs: the root is there, what is held waits for onEnough)
+    if (!stopping && gateOpen && scheduler.holdFrom !== undefined && scheduler.idleBelowHold() && now - lastActivity >= o.quietMs && now >= holdUntil()) {
       debug('the root is not there yet and all else is quiet: the held loads go now')
       scheduler.releaseHold()
     }
-    if (scheduler.idle() && !scanDeferred && now - lastActivity >= o.quietMs && now >= holdUntil()) {
+    if (scheduler.idle() && !scanDeferred && gateOpen && now - lastActivity >= o.quietMs && now >= holdUntil()) {
       if (o.events !== null) break
       // no uevents: only a last look at /sys can tell whether devices came late
       rescan()
@@ -769,7 +789,8 @@ export async function coldplug(o: ColdplugOptions): Promise<ColdplugReport> {
     // the quiet period or a hold, a slow load's release, the timeout)
     // (timed out: a load in flight is younger than slowMs, and its release bounds the wait)
     let until = timedOut ? now + slowMs : t0 + o.timeoutMs
-    if (scheduler.idle() || (scheduler.holdFrom !== undefined && scheduler.idleBelowHold())) until = Math.min(until, Math.max(lastActivity + o.quietMs, holdUntil()))
+    // (while beforeEnough runs the quiet period ends nothing: its end wakes us)
+    if (gateOpen && (scheduler.idle() || (scheduler.holdFrom !== undefined && scheduler.idleBelowHold()))) until = Math.min(until, Math.max(lastActivity + o.quietMs, holdUntil()))
     const release = scheduler.nextReleaseAt()
     if (release !== undefined) until = Math.min(until, release)
     // every slot taken and loads ready, or the scan waiting for a CPU: look at the CPU again soon

@@ -133,6 +133,16 @@ export class Scheduler {
     return this.inFlightEntries.size === 0 && this.queue.every((e) => this.holdFrom !== undefined && e.priority >= this.holdFrom)
   }
 
+  /** Jobs of this priority or less urgent wait while it is set, whatever holdFrom says
+   * (coldplug: while a hook's own list of modules loads, only the root's chain goes). */
+  gateFrom: number | undefined = undefined
+
+  /** Set gateFrom (undefined: the gate is open) and start what may start now. */
+  gate(from: number | undefined): void {
+    this.gateFrom = from
+    this.pump()
+  }
+
   /** Let held jobs go. */
   releaseHold(): void {
     this.holdFrom = undefined
@@ -379,6 +389,7 @@ export class Scheduler {
         }
         if (this.running >= limit) continue
         if (this.holdFrom !== undefined && e.priority >= this.holdFrom) continue
+        if (this.gateFrom !== undefined && e.priority >= this.gateFrom) continue
         this.queue.splice(i--, 1)
         this.start(e)
       }

@@ -178,6 +178,8 @@ export interface HookControl {
   onReady?: () => void
   /** after onReady, called once the root's chain (/etc/modload/root-modules) is loaded (ColdplugOptions.onChainLoaded) */
   onChainLoaded?: () => void
+  /** run once the devices are there; onReady waits for it (ColdplugOptions.beforeEnough) */
+  beforeReady?: () => Promise<unknown>
   /** resolves when coldplug should end early (SIGTERM) */
   stop?: Promise<void>
   /** after onChainLoaded, loads start only on the CPUs the boot leaves idle
@@ -234,6 +236,7 @@ export async function coldplugSystem(
           ? devicesThere(cmdlineText, hook.devices ?? [], log, 'handing over before coldplug settles (modload.handover=early)')
           : undefined,
       onEnough: hook.onReady,
+      beforeEnough: hook.beforeReady,
       onChainLoaded: hook.onChainLoaded,
       stop: hook.stop,
       // the switch to the root empties the image: its module directory goes with it

@@ -7,19 +7,20 @@ import { closeSync, readdirSync, readFileSync, writeSync } from 'node:fs'
 import { setPriority } from 'node:os'
 import { msSinceStart } from '../sys/lazy.js'
 import { parseCmdline } from '../format/cmdline.js'
-import { coldplugSystem, DEFAULTS, settingsFromCmdline } from '../init/system.js'
+import { coldplugSystem, DEFAULTS, openSystemModules, settingsFromCmdline, type OpenedModules } from '../init/system.js'
+import { takeModulesFile } from '../init/modules-file.js'
 import { consoleLoglevel, isKernelConsole, makeLog, openKmsg } from '../init/log.js'
 import { succeeded } from '../init/report.js'
 import { readImageCmdline } from '../init/cmdline-file.js'
 import { uptime } from '../init/init.js'
-import { PROC_CMDLINE } from '../paths.js'
+import { PROC_CMDLINE, SYS_MODULE } from '../paths.js'
 import { UsageError, type Tool } from './io.js'
 import type { Sys } from '../sys/syscalls.js'
 import { parseRootSpec, type RootSpec } from '../init/root/options.js'
 import type { Log } from '../init/log.js'
 
 export const COLDPLUG_HELP = `usage: modload coldplug [--timeout S] [--quiet-ms N] [--jobs N] [--load A,B] [--debug] [--quiet]
-                        [--ready-fd N [--device SPEC]... [--handover early|settled]]
+                        [--modules-file FILE] [--ready-fd N [--device SPEC]... [--handover early|settled]]
 
 Loads the kernel modules for the hardware present and for devices that appear meanwhile
 (uevents), then exits once settled: no load in flight and no uevent for --quiet-ms.
@@ -31,6 +32,12 @@ left is the real root's udev's to load, as after \`udevadm control --exit\`).
   --quiet-ms N   settled after N ms without a uevent (default ${DEFAULTS.quietMs}; modload.quiet_ms=)
   --jobs N       loads in flight at once (default ${DEFAULTS.concurrency}; modload.jobs=)
   --load A,B     also load these modules (as modload.load= and modules-load.d)
+  --modules-file FILE
+                 first load the modules FILE lists, in order, each line as \`modprobe LINE\`
+                 would (\`NAME [PARAM=VALUE]...\`; blank lines and # comments skipped:
+                 initramfs-tools' /conf/modules), then write FILE anew with only the lines
+                 that did not load, for the boot script's own modprobe to try again and
+                 report
   --debug        say more (as modload.debug)
   --quiet        print only failures and the final line (unless --debug)
   --ready-fd N   for a boot script that goes on once its root device is there: when root=
@@ -122,6 +129,7 @@ export function makeColdplugTool(exit: (code: number, sys: Sys) => void = exitSo
           'ready-fd': { type: 'string' },
           device: { type: 'string', multiple: true },
           handover: { type: 'string' },
+          'modules-file': { type: 'string' },
           help: { type: 'boolean', short: 'h' },
         },
       })
@@ -194,7 +202,27 @@ export function makeColdplugTool(exit: (code: number, sys: Sys) => void = exitSo
       const sys = io.sys()
       let report
       try {
-        report = await coldplugSystem(sys, log, s, cmdlineText, undefined, { devices, onReady, onChainLoaded, stop, yieldCpu: readyFd !== undefined && handover === 'early' })
+        // the boot script's list: once the root device is there (the boot script would load it
+        // right after this), before "ready"; without a root to wait for, after settling
+        let opened: OpenedModules | undefined
+        let modulesDone: Promise<void> | undefined
+        const file = values['modules-file']
+        const takeFile = (): Promise<void> =>
+          (modulesDone = takeModulesFile({ ...opened!, sys: () => sys, sysModule: SYS_MODULE, log }, file!).catch((err: unknown) =>
+            log(`warning: --modules-file ${file}: ${(err as Error).message}; what is left of it is the boot script's to load`, 'warn'),
+          ))
+        if (file !== undefined) opened = openSystemModules(log, cmdlineText)
+        report = await coldplugSystem(sys, log, s, cmdlineText, opened, {
+          beforeReady: file !== undefined ? takeFile : undefined,
+          devices,
+          onReady,
+          onChainLoaded,
+          stop,
+          yieldCpu: readyFd !== undefined && handover === 'early',
+        })
+        // settled (or stopped) first: the list's loads end (or happen) now, the boot script
+        // reads the file next
+        if (file !== undefined) await (modulesDone ?? takeFile())
       } finally {
         process.removeListener('SIGTERM', onTerm)
         process.removeListener('SIGHUP', onTerm)

@@ -33,7 +33,7 @@ import { loadModprobeConfig } from '../config/config-fs.js'
 import { END_OF_CONFIG, formatConfig, formatIndexDump } from '../config/show.js'
 import { VERSION } from '../version.js'
 import { UsageError, type Tool, type ToolIo } from './io.js'
-import { getoptOrReport, type OptSpec } from './kmod-getopt.js'
+import { getopt, getoptOrReport, type OptSpec } from './kmod-getopt.js'
 
 const USAGE = `Usage:
 	modprobe [options] [-i] [-b] modulename [module parameters...]
@@ -154,6 +154,17 @@ export function optionsFromArgs(args: readonly string[]): string | null {
       return v[0] !== '"' && v[0] !== "'" && v.includes(' ') ? `${a.slice(0, eq + 1)}"${v}"` : a
     })
     .join(' ')
+}
+
+/** Whether MODPROBE_OPTIONS asks for the blacklist (-b, --use-blacklist: initramfs-tools'
+ * init exports -qb), as kmod reads it; false when it does not parse. */
+export function envUsesBlacklist(env: string | undefined): boolean {
+  if (!env) return false
+  try {
+    return getopt(splitEnvOptions(env), OPTIONS, 'modprobe').opts.some((o) => o.key === 'use-blacklist')
+  } catch {
+    return false
+  }
 }
 
 /** The modules directory as kmod computes it: ROOT/lib/modules/KVER, made absolute. */
