@@ -197,10 +197,22 @@ export async function boot(opts: BootOptions): Promise<BootResult> {
     const args = qemuArgs(opts, machine, disks, process.env, cpuinfo);
     const setpriv = await findCommand('setpriv');
     const command = setpriv ? [setpriv, '--pdeathsig', 'SIGKILL', '--', qemu, ...args] : [qemu, ...args];
+    const result = await run(command, opts);
+    if (!stillBorn(result)) return result;
+    // QEMU ended before the guest printed a line: nothing of the image ran, so it says nothing
+    // about it (CI on 2026-12-03 saw one boot of 41 end so, exit 0 in 0.55 s, console empty);
+    // once more, and the first try is told on stderr
+    process.stderr.write(`qemu: ended after ${result.durationMs} ms with exit code ${result.exitCode} and no console output; booting once more. QEMU's stderr: ${result.stderr.trim() || '(empty)'}\n`);
     return await run(command, opts);
   } finally {
     await fs.rm(scratch, { recursive: true, force: true });
   }
+}
+
+/** A boot that ended by itself within seconds without a console line: the guest never ran
+ * (a kernel's first line comes seconds in under TCG). Pure. */
+export function stillBorn(r: Pick<BootResult, 'console' | 'exitCode' | 'timedOut' | 'durationMs'>): boolean {
+  return r.console.trim() === '' && !r.timedOut && r.exitCode !== null && r.durationMs < 5_000;
 }
 
 function run(command: string[], opts: BootOptions): Promise<BootResult> {

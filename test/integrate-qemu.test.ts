@@ -76,7 +76,7 @@ for (const p of [...Object.values(building), withoutSystemd, early, dracutEarly,
 function reachedRoot(t: Test, b: RootBoot): boolean {
   if (t.ok(b.reached, "reached the root's init")) return true
   const how = b.result.timedOut ? `stopped after ${(b.result.durationMs / 1000).toFixed(0)} s` : b.result.panicked ? 'the kernel panicked' : `QEMU exited ${b.result.exitCode}`
-  t.comment(`${how}; the console's last lines:\n${b.console.split('\n').slice(-60).join('\n')}`)
+  t.comment(`${how} after ${(b.result.durationMs / 1000).toFixed(1)} s; the console's last lines:\n${b.console.split('\n').slice(-60).join('\n')}\nQEMU's stderr: ${b.result.stderr.trim().slice(-2000) || '(empty)'}`)
   return false
 }
 

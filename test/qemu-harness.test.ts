@@ -6,7 +6,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { accelArgs, hostTscKhz, boot, kernelImage, markers, qemuArgs, resolveDisks } from '../qemu/boot.js';
+import { accelArgs, hostTscKhz, boot, kernelImage, markers, qemuArgs, resolveDisks, stillBorn } from '../qemu/boot.js';
 import { hasPvhNote, parseBzImage } from '../qemu/bzimage.js';
 import { ensureDebianPackages, ensureHostTools } from '../qemu/deps.js';
 import { buildCpio, writeTree } from '../qemu/initramfs-tools.js';
@@ -26,6 +26,15 @@ t.test('markers finds the prefix anywhere in a line', async (t) => {
   ];
   t.same(markers(lines), ['modload: start', 'modload: loaded 3 modules']);
   t.same(markers(['x other: a', 'other: b'], 'other:'), ['other: a', 'other: b']);
+});
+
+t.test('stillBorn: a QEMU that ended by itself within seconds without a console line', async (t) => {
+  const r = { console: '', exitCode: 0, timedOut: false, durationMs: 550 };
+  t.ok(stillBorn(r), 'ended at once, silent: the guest never ran (booted once more)');
+  t.notOk(stillBorn({ ...r, console: '[    0.000000] Linux version 6.1\n' }), 'the kernel printed: a real boot');
+  t.notOk(stillBorn({ ...r, durationMs: 20_000 }), 'silent for long: a boot that printed nothing (quiet), not retried');
+  t.notOk(stillBorn({ ...r, exitCode: null }), 'stopped by us');
+  t.notOk(stillBorn({ ...r, timedOut: true }), 'timed out');
 });
 
 t.test('command line for a machine', async (t) => {
