@@ -1,4 +1,4 @@
-// `modload coldplug --modules-file` (src/init/modules-file.ts): initramfs-tools' /conf/modules
+// `modload coldplug --modules-file` (src/tools/modules-file.ts): initramfs-tools' /conf/modules
 // read as its load_modules reads it, each line loaded as `modprobe LINE` would (through a fake
 // syscall shim and a fake /sys/module), and the file written anew with what is left for the
 // boot script's own modprobe.
@@ -6,7 +6,7 @@ import t from 'tap'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseModulesFile, takeModulesFile, type ModulesFileContext } from '../src/init/modules-file.js'
+import { parseModulesFile, takeModulesFile, type ModulesFileContext } from '../src/tools/modules-file.js'
 import { openModuleDir } from '../src/core/moddb-fs.js'
 import { loadModprobeConfig } from '../src/config/config-fs.js'
 import { fakeSys } from './fixtures/tools/fake-shim.js'

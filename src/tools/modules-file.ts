@@ -12,10 +12,10 @@ import { Prober } from '../core/probe.js'
 import type { ModuleDb } from '../core/moddb.js'
 import type { ModprobeConfig } from '../config/modprobe-conf.js'
 import { isInKernel, probeInsert, type ProbeInsertContext } from '../load/insert.js'
-import { envUsesBlacklist, insertFailure, optionsFromArgs } from '../tools/modprobe.js'
+import { envUsesBlacklist, insertFailure, optionsFromArgs } from './modprobe.js'
 import { errnoCode } from '../sys/syscalls.js'
 import type { Sys } from '../sys/syscalls.js'
-import type { Log } from './log.js'
+import type { Log } from '../init/log.js'
 
 export interface ModuleLine {
   /** the line as the file has it */
