@@ -83,20 +83,21 @@ export async function loadModuleLines(ctx: ModulesFileContext, lines: readonly M
     const wasLive = refs.every((ref) => isInKernel(db, ctx.sysModule, ref.name))
     let err = 0
     let blacklisted = false
+    let noDevice = false
     for (const ref of refs) {
       const r = await probeInsert(probe, prober, ref, { extraOptions: optionsFromArgs(line.params), useBlacklist })
       if (r > 0) blacklisted = true
       if (r >= 0) continue
       // the driver found nothing to drive (efivarfs on a machine without EFI): the same again
       // from the boot script's modprobe, which says nothing of it under -q
-      if (['ENODEV', 'ENXIO'].includes(errnoCode(-r))) log(`modules file: ${insertFailure(ref.name, -r)}`, 'detail')
+      if (['ENODEV', 'ENXIO'].includes(errnoCode(-r))) noDevice = true
       else {
         err = r
         log(`modules file: ${insertFailure(ref.name, -r)}; left to the boot script's modprobe`, 'warn')
       }
     }
     if (err < 0) left.push(line)
-    else log(`modules file: ${blacklisted ? 'blacklisted (MODPROBE_OPTIONS -b)' : wasLive ? 'live already' : 'loaded'}: ${line.text}`, 'detail')
+    else log(`modules file: ${noDevice ? 'no device for it (not left for another try)' : blacklisted ? 'blacklisted (MODPROBE_OPTIONS -b)' : wasLive ? 'live already' : 'loaded'}: ${line.text}`, 'detail')
   }
   return left
 }
