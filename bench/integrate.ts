@@ -575,7 +575,9 @@ ${record.remarks?.length ? `\nRemarks on this run:\n${record.remarks.map((r) => 
   unit of its own: a cleanup hook made dracut run dracut-pre-pivot.service, which the stock
   image skips (0.55 s in a debug boot, against 0.22 s for modload-stop.service).
 - "/init → root's init" is where the hook works. By default the boot goes on once the root
-  device is there ("modload coldplug" is then the window from modload's start to that moment)
+  device is there ("modload coldplug" is then the window from modload's start to that moment;
+  for initramfs-tools it includes \`/conf/modules\`, which the stock image loads after udev's
+  settle, outside any window)
   and init-bottom stops the rest: what it had not started is left to the root's udev, so these
   rows load fewer modules before the root than the stock image. The
   \`modload.handover=settled\` row is the same image waiting for every driver, as the stock
@@ -597,6 +599,20 @@ ${record.remarks?.length ? `\nRemarks on this run:\n${record.remarks.map((r) => 
   (virtio) and 5.38 s (q35) at 17:09 (5 runs), 3.78 s and 4.23 s at 19:49 (3 runs), 3.49 s and
   4.48 s at 20:44 (5 runs, the quietest host of the three), and the modload image's 3.80, 3.66
   and 3.27 s (virtio), 4.36, 4.08 and 3.90 s (q35). Compare rows within one run.
+- 2026-12-03 (session 22), initramfs-tools + modload, on the steady clock, root's init median
+  (runs of BENCH_INTEGRATE_IMAGES=initramfs-tools+modload, then this page's at 08:03): the
+  udevadm stand-in (settle answered without starting udevadm: twice per boot here, before the
+  root mount and in dmraid's local-top) 6.93 → 6.92 s virtio, 6.83 → 6.81 s q35; modload
+  loading \`/conf/modules\` (11 lines here: dm-mod, dm-mirror, linear, multipath, raid0/1/456/5/6/10,
+  efivarfs; the hooks of dmraid and mdadm on the build host put them there) in place of
+  init's one kmod \`modprobe\` per line, 6.92 → 6.85 s virtio (/init → root's init 1.97 →
+  1.91 s, 0.70x → 0.68x), 6.81 → 6.75 s q35 (0.56x → 0.54x). That list is 0.85 s of kernel
+  work in every image on these machines (dm-mod 0.17 s; raid456's RAID6 benchmark 0.4 s),
+  and a trace of init (\`debug=1\`) put what is left after the root device is there at
+  ~0.25 s: 0.07 s of init's scripts, the rest run-init emptying the image and the root's init
+  starting. Loading the list at coldplug's start instead of once the root is there measured
+  equal on virtio and 0.1 s worse on q35 in one run of two (the root's chain waits on hardware
+  there); loading it beside the scan's loads, 0.3-0.5 s worse.
 - 2026-12-02 evening (session 21), on the steady clock, root's init median: the 14:17 run, then
   17:39 with the scan of the other devices waiting for an idle CPU beside the boot (on these
   1-vCPU machines the boot leaves none, so there is no scan before init-bottom), then 18:04 with
