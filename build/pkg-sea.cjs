@@ -32,6 +32,11 @@ sea(bundle, {
     // would otherwise add Node flags before modload's first line, and a bad one ends the
     // process (exit 9: as /init, a kernel panic); modload is not a Node program to its users
     execArgvExtension: more.includes('node-options-cli') ? 'cli' : 'none',
+    // nor OPENSSL_CONF: Node loads OpenSSL's configuration as it starts, and one that does not
+    // parse (OPENSSL_CONF=/etc/passwd on the kernel command line) ended it with exit 101. The
+    // flag wins over the variable; /dev/null is empty, or absent, which OpenSSL ignores as
+    // it does the default file it finds absent (modload uses no OpenSSL)
+    execArgv: ['--openssl-config=/dev/null'],
   },
 }).catch((err) => {
   console.error(err?.stack ?? err)

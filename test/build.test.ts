@@ -71,6 +71,12 @@ t.test("NODE_OPTIONS is not read (init's environment comes from the kernel comma
   t.notMatch(ts.stdout, /typescript ran/, 'nothing is required through it (nor the cut TypeScript stripper reached)')
 })
 
+t.test("OPENSSL_CONF is not read (an unparsable one ended Node with exit 101 as it started)", async (t) => {
+  const r = spawnSync(EXE, ['--version'], { encoding: 'utf8', env: { PATH: process.env.PATH, OPENSSL_CONF: '/etc/passwd' } })
+  t.equal(r.status, 0, r.stderr)
+  t.match(r.stdout, version)
+})
+
 t.test("mangled names: the outermost scope decides what is Node's own", async (t) => {
   for (const [name, scope] of [
     ['_ZN2v87Isolate3NewERKNS0_12CreateParamsE', 'v8'],
