@@ -7,7 +7,7 @@ import { closeSync, readdirSync, readFileSync, writeSync } from 'node:fs'
 import { setPriority } from 'node:os'
 import { msSinceStart } from '../sys/lazy.js'
 import { parseCmdline } from '../format/cmdline.js'
-import { coldplugSystem, DEFAULTS, openSystemModules, settingsFromCmdline, type OpenedModules } from '../init/system.js'
+import { coldplugSystem, DEFAULTS, openSystemModules, settingsFromCmdline } from '../init/system.js'
 import { takeModulesFile } from './modules-file.js'
 import { consoleLoglevel, isKernelConsole, makeLog, openKmsg } from '../init/log.js'
 import { succeeded } from '../init/report.js'
@@ -33,11 +33,12 @@ left is the real root's udev's to load, as after \`udevadm control --exit\`).
   --jobs N       loads in flight at once (default ${DEFAULTS.concurrency}; modload.jobs=)
   --load A,B     also load these modules (as modload.load= and modules-load.d)
   --modules-file FILE
-                 first load the modules FILE lists, in order, each line as \`modprobe LINE\`
-                 would (\`NAME [PARAM=VALUE]...\`; blank lines and # comments skipped:
-                 initramfs-tools' /conf/modules), then write FILE anew with only the lines
-                 that did not load, for the boot script's own modprobe to try again and
-                 report
+                 also load the modules FILE lists (initramfs-tools' /conf/modules: one
+                 \`NAME [PARAM=VALUE]...\` per line, blank lines and # comments skipped), in
+                 order, each as \`modprobe LINE\` would: with --ready-fd once the devices
+                 are there and before "ready" (only the root's chain loads meanwhile), else
+                 after settling; then FILE keeps only the lines that did not load, for the
+                 boot script's own modprobe to try again and report
   --debug        say more (as modload.debug)
   --quiet        print only failures and the final line (unless --debug)
   --ready-fd N   for a boot script that goes on once its root device is there: when root=
@@ -204,16 +205,18 @@ export function makeColdplugTool(exit: (code: number, sys: Sys) => void = exitSo
       try {
         // the boot script's list: once the root device is there (the boot script would load it
         // right after this), before "ready"; without a root to wait for, after settling
-        let opened: OpenedModules | undefined
-        let modulesDone: Promise<void> | undefined
         const file = values['modules-file']
-        const takeFile = (): Promise<void> =>
-          (modulesDone = takeModulesFile({ ...opened!, sys: () => sys, sysModule: SYS_MODULE, log }, file!).catch((err: unknown) =>
-            log(`warning: --modules-file ${file}: ${(err as Error).message}; what is left of it is the boot script's to load`, 'warn'),
-          ))
-        if (file !== undefined) opened = openSystemModules(log, cmdlineText)
+        const opened = file !== undefined ? openSystemModules(log, cmdlineText) : undefined
+        let modulesDone: Promise<void> | undefined
+        const takeFile =
+          file === undefined || opened === undefined
+            ? undefined
+            : (): Promise<void> =>
+                (modulesDone ??= takeModulesFile({ ...opened, sys: () => sys, sysModule: SYS_MODULE, log }, file).catch((err: unknown) =>
+                  log(`warning: --modules-file ${file}: ${(err as Error).message}; what is left of it is the boot script's to load`, 'warn'),
+                ))
         report = await coldplugSystem(sys, log, s, cmdlineText, opened, {
-          beforeReady: file !== undefined ? takeFile : undefined,
+          beforeReady: takeFile,
           devices,
           onReady,
           onChainLoaded,
@@ -222,7 +225,7 @@ export function makeColdplugTool(exit: (code: number, sys: Sys) => void = exitSo
         })
         // settled (or stopped) first: the list's loads end (or happen) now, the boot script
         // reads the file next
-        if (file !== undefined) await (modulesDone ?? takeFile())
+        if (takeFile) await takeFile()
       } finally {
         process.removeListener('SIGTERM', onTerm)
         process.removeListener('SIGHUP', onTerm)
