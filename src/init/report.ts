@@ -46,10 +46,15 @@ export function count(report: ColdplugReport, status: LoadResult['status']): num
   return report.results.filter((r) => r.status === status).length
 }
 
-/** ENODEV/ENXIO: the driver found nothing to drive, the normal end of a speculative load
- * (cpufreq and EDAC drivers matched through the CPU's modalias on most virtual machines). */
+/** ENODEV/ENXIO from a module's init: the driver found nothing to drive. Pure. */
+export function nothingToDrive(code: string): boolean {
+  return code === 'ENODEV' || code === 'ENXIO'
+}
+
+/** A load that ended in nothingToDrive, the normal end of a speculative load (cpufreq and EDAC
+ * drivers matched through the CPU's modalias on most virtual machines). */
 export function harmless(r: LoadResult): boolean {
-  return r.status === 'failed' && r.error instanceof SysError && (r.error.code === 'ENODEV' || r.error.code === 'ENXIO')
+  return r.status === 'failed' && r.error instanceof SysError && nothingToDrive(r.error.code)
 }
 
 /** A load that did not start because the image had been handed over to the root (its file was

@@ -207,12 +207,13 @@ export function makeColdplugTool(exit: (code: number, sys: Sys) => void = exitSo
         // right after this), before "ready"; without a root to wait for, after settling
         const file = values['modules-file']
         const opened = file !== undefined ? openSystemModules(log, cmdlineText) : undefined
+        const ctx = opened && { ...opened, sys: () => sys, sysModule: SYS_MODULE, log, modprobeOptions: process.env.MODPROBE_OPTIONS }
         let modulesDone: Promise<void> | undefined
         const takeFile =
-          file === undefined || opened === undefined
+          file === undefined || ctx === undefined
             ? undefined
             : (): Promise<void> =>
-                (modulesDone ??= takeModulesFile({ ...opened, sys: () => sys, sysModule: SYS_MODULE, log }, file).catch((err: unknown) =>
+                (modulesDone ??= takeModulesFile(ctx, file).catch((err: unknown) =>
                   log(`warning: --modules-file ${file}: ${(err as Error).message}; what is left of it is the boot script's to load`, 'warn'),
                 ))
         report = await coldplugSystem(sys, log, s, cmdlineText, opened, {

@@ -16,6 +16,7 @@ import { envUsesBlacklist, insertFailure, optionsFromArgs } from './modprobe.js'
 import { errnoCode } from '../sys/syscalls.js'
 import type { Sys } from '../sys/syscalls.js'
 import type { Log } from '../init/log.js'
+import { nothingToDrive } from '../init/report.js'
 
 export interface ModuleLine {
   /** the line as the file has it */
@@ -47,8 +48,8 @@ export interface ModulesFileContext {
   sysModule: string
   log: Log
   /** the boot script's MODPROBE_OPTIONS (initramfs-tools' init exports -qb: the blacklist
-   * applies to these loads); default this process's */
-  modprobeOptions?: string
+   * applies to these loads) */
+  modprobeOptions: string | undefined
 }
 
 /** Load each line as `modprobe NAME PARAMS` would (the blacklist too when MODPROBE_OPTIONS
@@ -67,7 +68,7 @@ export async function loadModuleLines(ctx: ModulesFileContext, lines: readonly M
     sysModule: ctx.sysModule,
     report: { log: say('warn'), error: say('warn'), info: say('detail'), show: say('detail') },
   }
-  const useBlacklist = envUsesBlacklist('modprobeOptions' in ctx ? ctx.modprobeOptions : process.env.MODPROBE_OPTIONS)
+  const useBlacklist = envUsesBlacklist(ctx.modprobeOptions)
   const left: ModuleLine[] = []
   for (const line of lines) {
     if (line.name.startsWith('-')) {
@@ -90,7 +91,7 @@ export async function loadModuleLines(ctx: ModulesFileContext, lines: readonly M
       if (r >= 0) continue
       // the driver found nothing to drive (efivarfs on a machine without EFI): the same again
       // from the boot script's modprobe, which says nothing of it under -q
-      if (['ENODEV', 'ENXIO'].includes(errnoCode(-r))) noDevice = true
+      if (nothingToDrive(errnoCode(-r))) noDevice = true
       else {
         err = r
         log(`modules file: ${insertFailure(ref.name, -r)}; left to the boot script's modprobe`, 'warn')
@@ -104,8 +105,8 @@ export async function loadModuleLines(ctx: ModulesFileContext, lines: readonly M
 
 /**
  * Load the modules `file` lists and write it anew with what is left for the boot script
- * (loadModuleLines). A file that cannot be read is
- * left alone: the boot script loads it as before.
+ * (loadModuleLines). A file that cannot be read is left alone: the boot script loads it as
+ * before.
  */
 export async function takeModulesFile(ctx: ModulesFileContext, file: string): Promise<void> {
   let text: string
