@@ -20,6 +20,9 @@
 //   5. The dynamic symbols of V8's and Node's own C++ namespaces (71,000 of 90,000,
 //      9 MB of names and hash table) leave the executable: no addon or library of
 //      modload's looks them up (build/elf.mjs, trimDynamicSymbols).
+//   6. A few instructions at the entry point drop Node's own NODE_* variables from the
+//      environment before Node reads them (some end or hang it as it starts; as /init the
+//      environment comes from the kernel command line): build/elf.mjs, dropNodeEnvironment.
 //
 // Each step is skipped when the hash of its inputs matches the last run.
 // Nothing is written outside the project: caches in .cache/, output in dist/.
@@ -27,7 +30,8 @@
 //   --force: redo every step
 //   --keep-icu: leave the ICU data in
 //   --keep-builtins: leave the sources of UNUSED_BUILTINS in
-//   --keep-symbols: leave every dynamic symbol in (with --keep-icu: the executable as pkg made it)
+//   --keep-symbols: leave every dynamic symbol in (with --keep-icu: the executable as pkg made it,
+//     but for step 6)
 //   --no-snapshot: the bundle as a plain SEA main script, compiled at every start (to compare)
 //   --lazy-snapshot: the snapshot without the bundle's eager compilation (eagerMain; to compare)
 //   --code-cache: no snapshot, but V8's code cache of the bundle in the blob (to compare)
@@ -45,7 +49,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { $ } from 'zx'
 import * as esbuild from 'esbuild'
-import { cutPages, PT_LOAD, readPhdrs, trimDynamicSymbols } from './elf.mjs'
+import { cutPages, dropNodeEnvironment, PT_LOAD, readPhdrs, trimDynamicSymbols } from './elf.mjs'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const CACHE = join(ROOT, '.cache', 'build')
@@ -381,6 +385,8 @@ async function packExecutable(node, bundleFile, version, out, { keepIcu, keepBui
       await trimSymbols(tmp)
       await verify(tmp, version)
     }
+    await writeFile(tmp, dropNodeEnvironment(await readFile(tmp)))
+    await verify(tmp, version)
     await mkdir(dirname(out), { recursive: true })
     await rename(tmp, out)
   } finally {

@@ -9,3 +9,5 @@ export function nodeInternal(name: string): boolean
 export function gnuHash(name: string): number
 export function trimDynamicSymbols(b: Buffer, drop?: (name: string) => boolean): { bytes: Buffer; kept: number; dropped: number; saved: number }
 export function dynamicSymbols(b: Buffer): { names: string[]; symoffset: number; lookup(name: string): number }
+export function entryStub(at: number, entry: number): Buffer
+export function dropNodeEnvironment(b: Buffer): Buffer

@@ -1,5 +1,5 @@
-// elf.mjs: the two cuts build.mjs makes in the Node executable, on its bytes (pure functions,
-// tested in test/build.test.ts). Both work from the program headers and the dynamic section,
+// elf.mjs: the two cuts build.mjs makes in the Node executable, and its new entry point, on its
+// bytes (pure functions, tested in test/build.test.ts). They work from the program headers and the dynamic section,
 // which is all the kernel, ld.so and Node's SEA lookup (PT_NOTE through dl_iterate_phdr) read;
 // the section headers, which would describe the old layout, are dropped. Each refuses a
 // layout it was not written for rather than guess.
@@ -9,6 +9,8 @@
 // - trimDynamicSymbols: the dynamic symbol table without the symbols nothing outside Node
 //   looks up (V8's and Node's own C++ namespaces); the tables are rewritten smaller in place
 //   and the freed pages cut from the end of their segment.
+// - dropNodeEnvironment: an entry point that takes Node's own NODE_* variables out of the
+//   environment before Node reads them, then jumps to Node's.
 
 export const PT_LOAD = 1
 const PT_DYNAMIC = 2
@@ -415,4 +417,92 @@ export function dynamicSymbols(b) {
     }
   }
   return { names, symoffset, lookup }
+}
+
+// ---- Node's own environment variables, out before Node reads them ---------------------------
+//
+// Node reads some NODE_* variables in C++ as it starts, before any of modload's JavaScript
+// runs, and a few of them end or hang it: NODE_ICU_DATA (exit 9: the ICU data it would load
+// instead is cut out), NODE_REPL_EXTERNAL_MODULE (exit 9 in an executable that reads no
+// NODE_OPTIONS), NODE_COMPILE_CACHE and NODE_V8_COVERAGE naming a directory it cannot use (a
+// loop). As /init its environment is whatever words of the kernel command line look like
+// NAME=VALUE, and PID 1 ending panics the kernel. None of them means anything to modload, so a
+// few instructions at the executable's entry point drop every NODE_* entry from the process's
+// environment (the pointer array above argv on the initial stack: later entries move down, the
+// freed slots become NULL, so the array still ends where the auxiliary vector's reader expects)
+// and jump to the entry point Node had. ld.so has run by then (it jumps here), and glibc's
+// environ is that same array. They live in the spare tail of the segment that holds the program
+// headers (postject's, readable and executable), which nothing else uses.
+
+const STUB_PREFIX = 'NODE_'
+
+/** The stub's code for a jump to `entry` from `at` (x86-64; hand-assembled, see the comments). */
+export function entryStub(at, entry) {
+  const code = []
+  const labels = {}
+  const fixups = []
+  const emit = (...bytes) => code.push(...bytes)
+  const jcc = (op, label) => {
+    emit(op, 0)
+    fixups.push({ at: code.length - 1, label })
+  }
+  const label = (name) => (labels[name] = code.length)
+  const name = Buffer.from(STUB_PREFIX.slice(0, 4), 'latin1')
+  emit(0x48, 0x8b, 0x0c, 0x24) //                mov  rcx, [rsp]              argc
+  emit(0x48, 0x8d, 0x74, 0xcc, 0x10) //          lea  rsi, [rsp+rcx*8+16]     envp
+  emit(0x48, 0x89, 0xf7) //                      mov  rdi, rsi                where kept entries go
+  label('next')
+  emit(0x48, 0x8b, 0x06) //                      mov  rax, [rsi]
+  emit(0x48, 0x83, 0xc6, 0x08) //                add  rsi, 8
+  emit(0x48, 0x85, 0xc0) //                      test rax, rax
+  jcc(0x74, 'end') //                            jz   end                     the array's NULL
+  emit(0x81, 0x38, ...name) //                   cmp  dword [rax], "NODE"     (a string, its NUL and
+  jcc(0x75, 'keep') //                           jne  keep                     argv[0]'s follow it)
+  emit(0x80, 0x78, 0x04, STUB_PREFIX.charCodeAt(4)) // cmp byte [rax+4], '_'
+  jcc(0x74, 'next') //                           je   next                    dropped
+  label('keep')
+  emit(0x48, 0x89, 0x07) //                      mov  [rdi], rax
+  emit(0x48, 0x83, 0xc7, 0x08) //                add  rdi, 8
+  jcc(0xeb, 'next') //                           jmp  next
+  label('end') //                                rax = 0
+  emit(0x48, 0x39, 0xf7) //                      cmp  rdi, rsi
+  jcc(0x73, 'done') //                           jae  done
+  emit(0x48, 0x89, 0x07) //                      mov  [rdi], rax              NULL
+  emit(0x48, 0x83, 0xc7, 0x08) //                add  rdi, 8
+  jcc(0xeb, 'end') //                            jmp  end
+  label('done')
+  emit(0xe9, 0, 0, 0, 0) //                      jmp  entry
+  for (const f of fixups) {
+    const rel = labels[f.label] - (f.at + 1)
+    if (rel < -128 || rel > 127) throw new Error(`entry stub: ${f.label} out of a short jump's reach`)
+    code[f.at] = rel & 0xff
+  }
+  const out = Buffer.from(code)
+  const rel = entry - (at + out.length)
+  if (rel < -(2 ** 31) || rel >= 2 ** 31) throw new Error('entry stub: the entry point is out of a near jump\'s reach')
+  out.writeInt32LE(rel, out.length - 4)
+  return out
+}
+
+/** The executable with the stub above as its entry point. Pure; refuses a layout it was not
+ * written for (no program header segment, no zero tail, already done). */
+export function dropNodeEnvironment(b) {
+  checkElf(b)
+  if (b.readUInt16LE(0x12) !== 62) throw new Error('not an x86-64 executable')
+  const { phoff, entsize, phdrs } = readPhdrs(b)
+  const entry = Number(b.readBigUInt64LE(0x18))
+  const seg = phdrs.find((p) => p.type === PT_LOAD && phoff >= p.off && phoff + phdrs.length * entsize <= p.off + p.filesz)
+  if (!seg) throw new Error('the program headers are not in a loaded segment')
+  if (!(seg.flags & 1) || seg.flags & 2) throw new Error('the program headers\' segment is not read-only and executable')
+  if (entry >= seg.vaddr && entry < seg.vaddr + seg.memsz) throw new Error('the entry point is already in the program headers\' segment')
+  const size = entryStub(0, 0).length
+  const end = seg.off + seg.filesz
+  const off = (end - size) & ~15
+  // room for two more program headers (cutPages adds one per cut) before the stub
+  if (off < phoff + (phdrs.length + 2) * entsize || !b.subarray(off, end).every((x) => x === 0)) throw new Error('no zero tail for the entry stub in the program headers\' segment')
+  const at = seg.vaddr + (off - seg.off)
+  const out = Buffer.from(b)
+  entryStub(at, entry).copy(out, off)
+  out.writeBigUInt64LE(BigInt(at), 0x18)
+  return out
 }

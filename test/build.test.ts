@@ -2,10 +2,10 @@
 // self-contained Linux x86-64 executable that runs with no environment.
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
-import { copyFileSync, readdirSync, readFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { dynamicSymbols, gnuHash, nodeInternal, outerScope, trimDynamicSymbols } from '../build/elf.mjs'
+import { dropNodeEnvironment, dynamicSymbols, entryStub, gnuHash, nodeInternal, outerScope, trimDynamicSymbols } from '../build/elf.mjs'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const EXE = join(ROOT, 'dist', 'modload')
@@ -75,6 +75,38 @@ t.test("OPENSSL_CONF is not read (an unparsable one ended Node with exit 101 as 
   const r = spawnSync(EXE, ['--version'], { encoding: 'utf8', env: { PATH: process.env.PATH, OPENSSL_CONF: '/etc/passwd' } })
   t.equal(r.status, 0, r.stderr)
   t.match(r.stdout, version)
+})
+
+t.test("Node's own NODE_* variables are out of the environment before Node reads them (as /init they come from the kernel command line)", async (t) => {
+  // each of these ended (exit 9) or hung Node as it started, before any of modload's code ran
+  for (const v of ['NODE_ICU_DATA=/missing', 'NODE_REPL_EXTERNAL_MODULE=x', 'NODE_COMPILE_CACHE=/proc/x', 'NODE_V8_COVERAGE=/proc/x']) {
+    const [name, value] = v.split('=')
+    const r = spawnSync(EXE, ['--version'], { encoding: 'utf8', timeout: 30_000, env: { PATH: process.env.PATH, [name]: value } })
+    t.equal(r.status, 0, `${v}: ${r.error ?? r.stderr}`)
+    t.match(r.stdout, version, v)
+  }
+  // what is left is what a child gets: an install command of modprobe prints it
+  const dir = t.testdir()
+  mkdirSync(join(dir, 'lib/modules/6.1.0-x'), { recursive: true })
+  mkdirSync(join(dir, 'conf'))
+  for (const f of ['modules.dep', 'modules.alias']) writeFileSync(join(dir, 'lib/modules/6.1.0-x', f), '')
+  writeFileSync(join(dir, 'conf', 'x.conf'), `install foo env > ${join(dir, 'env.out')}\n`)
+  const env = { NODE_A: '1', A: 'kept 1', NODE_B: '2', NODE_C: '3', NODEX_: 'kept 2', NODE: 'kept 3', PATH: process.env.PATH!, NODE_D: '4' }
+  const r = spawnSync('env', ['-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), EXE, 'modprobe', '-d', dir, '-S', '6.1.0-x', '-C', join(dir, 'conf'), 'foo'], { encoding: 'utf8', timeout: 30_000 })
+  t.equal(r.status, 0, r.stderr)
+  const seen = readFileSync(join(dir, 'env.out'), 'utf8').split('\n').filter((l) => !/^(PWD|SHLVL|_|MODPROBE_\w+|UV_THREADPOOL_SIZE)=/.test(l) && l)
+  t.same(seen.sort(), ['A=kept 1', 'NODE=kept 3', 'NODEX_=kept 2', `PATH=${process.env.PATH}`].sort())
+  t.throws(() => dropNodeEnvironment(readFileSync(EXE)), /already/, 'the build applied it once')
+})
+
+t.test('the entry stub: its jumps land where they should', async (t) => {
+  const at = 0x3400f90
+  const entry = 0xe90310
+  const s = entryStub(at, entry)
+  t.equal(s[s.length - 5], 0xe9, 'it ends in a near jump')
+  t.equal(at + s.length + s.readInt32LE(s.length - 4), entry, 'to the old entry point')
+  t.equal(s.readUInt32LE(s.indexOf(Buffer.from([0x81, 0x38])) + 2), Buffer.from('NODE').readUInt32LE(0), 'it compares the name with NODE')
+  t.throws(() => entryStub(0, 2 ** 33), /near jump/)
 })
 
 t.test("mangled names: the outermost scope decides what is Node's own", async (t) => {
