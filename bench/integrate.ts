@@ -599,6 +599,27 @@ ${record.remarks?.length ? `\nRemarks on this run:\n${record.remarks.map((r) => 
   (virtio) and 5.38 s (q35) at 17:09 (5 runs), 3.78 s and 4.23 s at 19:49 (3 runs), 3.49 s and
   4.48 s at 20:44 (5 runs, the quietest host of the three), and the modload image's 3.80, 3.66
   and 3.27 s (virtio), 4.36, 4.08 and 3.90 s (q35). Compare rows within one run.
+- 2026-12-03 (session 23), two machines beyond this page's, one run each on the steady clock
+  (\`BENCH_INTEGRATE_RUNS=1 BENCH_INTEGRATE_MACHINES=hba-mix,odd-mix
+  BENCH_INTEGRATE_QEMU_ARGS='-icount shift=0'\`; kernel start → root's init, then /init → root's
+  init against the same builder's stock image). hba-mix, the root on an LSI 53c895a
+  (sym53c8xx, a driver that scans its bus) beside MegaRAID, PVSCSI, USB storage behind EHCI
+  and SDHCI: initramfs-tools + modload 10.03 s against 11.20 s (0.69x / 0.90x), with
+  \`MODLOAD_RUNTIME=early\` 9.20 s (0.69x / 0.82x), settled 13.26 s (1.14x / 1.18x); dracut +
+  modload 12.47 s against 12.01 s (0.93x / 1.04x), early 12.25 s (1.00x / 1.02x): there the
+  root's disk came 5.4 s after modload's start (4.7 s in initramfs-tools' image, whose hook
+  records the root's chain and loads it first; dracut's module does not). odd-mix, the root on
+  virtio-scsi beside LSI SAS, Am53c974 and USB on UHCI/OHCI: initramfs-tools + modload 7.57 s
+  against 11.52 s (0.31x / 0.66x; udev's settle there waits for every SCSI adapter's scan),
+  early 6.74 s (0.31x / 0.59x); dracut + modload 11.04 s against 12.87 s (0.67x / 0.86x). Two
+  things seen there and left: after the root's init printed, its \`poweroff -f\` hung in
+  the dracut + modload boots until QEMU was stopped (every one: 7 of 7, both images): with the early
+  hand-over the Am53c974's bus scan (slow, "scsi host3: Spurious irq") is still going on, and
+  the kernel's shutdown waits for it (a root that goes on booting does not notice; udev's
+  settle in the stock image waited for it before the root); and 2 boots of the early image
+  in 7 died of the known am53c974 kernel bug (qemu/kernel-bugs.ts: esp_scsi's interrupt
+  handler run by UHCI's interrupt on the shared line while am53c974 probes), which the tests
+  boot past and this benchmark does not.
 - 2026-12-03 (session 22), initramfs-tools + modload, on the steady clock, root's init median
   (runs of BENCH_INTEGRATE_IMAGES=initramfs-tools+modload, then this page's at 08:03): the
   udevadm stand-in (settle answered without starting udevadm: twice per boot here, before the
