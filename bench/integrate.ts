@@ -613,7 +613,7 @@ ${record.remarks?.length ? `\nRemarks on this run:\n${record.remarks.map((r) => 
   against 11.52 s (0.31x / 0.66x; udev's settle there waits for every SCSI adapter's scan),
   early 6.74 s (0.31x / 0.59x); dracut + modload 11.04 s against 12.87 s (0.67x / 0.86x). Two
   things seen there and left: after the root's init printed, its \`poweroff -f\` hung in
-  the dracut + modload boots until QEMU was stopped (every one: 7 of 7, both images): with the early
+  the dracut + modload boots until QEMU was stopped (6 of the 6 whose wall time was taken, both images): with the early
   hand-over the Am53c974's bus scan (slow, "scsi host3: Spurious irq") is still going on, and
   the kernel's shutdown waits for it (a root that goes on booting does not notice; udev's
   settle in the stock image waited for it before the root); and 2 boots of the early image

@@ -1,8 +1,8 @@
 // elf.mjs: the two cuts build.mjs makes in the Node executable, and its new entry point, on its
-// bytes (pure functions, tested in test/build.test.ts). They work from the program headers and the dynamic section,
-// which is all the kernel, ld.so and Node's SEA lookup (PT_NOTE through dl_iterate_phdr) read;
-// the section headers, which would describe the old layout, are dropped. Each refuses a
-// layout it was not written for rather than guess.
+// bytes (pure functions, tested in test/build.test.ts). They work from the program headers and
+// the dynamic section, which is all the kernel, ld.so and Node's SEA lookup (PT_NOTE through
+// dl_iterate_phdr) read; the section headers, which would describe the old layout, are
+// dropped. Each refuses a layout it was not written for rather than guess.
 //
 // - cutPages: whole pages of a read-only object (ICU's data) out of the file; the segment that
 //   held them is split in two, the first part keeping the hole as zero-filled memory.
