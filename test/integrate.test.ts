@@ -173,15 +173,52 @@ t.test("the udevadm stand-in answers settle while udevd's socket is absent and h
   t.same(udevadm(), { status: 3, calls: '\n' }, 'no arguments: udevadm\'s')
 })
 
-t.test("selectionLines: modules, the root's chain, then firmware relative to /lib/firmware", async (t) => {
+t.test("selectionLines: modules, the root's chain, its disk's part (no file system), then firmware relative to /lib/firmware", async (t) => {
   t.equal(
     selectionLines({
-      modules: [{ name: 'virtio_blk', reasons: [{ kind: 'device' }, { kind: 'root' }] }, { name: 'ext4', reasons: [{ kind: 'root' }] }, { name: 'evdev', reasons: [{ kind: 'class' }] }],
+      modules: [
+        { name: 'virtio_blk', reasons: [{ kind: 'device' }, { kind: 'root', what: 'device /dev/vda1' }] },
+        { name: 'virtio_pci', reasons: [{ kind: 'root', what: 'device /dev/vda1 (pci:v00001AF4d00001001sv*)' }] },
+        { name: 'ext4', reasons: [{ kind: 'root', what: 'filesystem ext4' }] },
+        { name: 'evdev', reasons: [{ kind: 'class' }] },
+      ],
       firmware: [{ path: '/lib/firmware/i915/kbl_dmc_ver1_04.bin' }, { path: '/lib/firmware/updates/x.bin' }, { path: '/usr/lib/firmware/y.bin' }, { path: '/etc/odd' }],
     }),
-    'module virtio_blk\nmodule ext4\nmodule evdev\nroot virtio_blk\nroot ext4\nfirmware i915/kbl_dmc_ver1_04.bin\nfirmware updates/x.bin\nfirmware y.bin\n',
+    'module virtio_blk\nmodule virtio_pci\nmodule ext4\nmodule evdev\nroot virtio_blk\nroot virtio_pci\nroot ext4\nrootdev virtio_blk\nrootdev virtio_pci\nfirmware i915/kbl_dmc_ver1_04.bin\nfirmware updates/x.bin\nfirmware y.bin\n',
   )
   t.equal(selectionLines({ modules: [], firmware: [] }), '')
+})
+
+t.test("dracut's installkernel: the modules and firmware of the selection, and the root disk's drivers (not its file system) as the chain loaded first", async (t) => {
+  const d = tmp(t)
+  const initdir = path.join(d, 'initdir')
+  mkdirSync(initdir)
+  mkdirSync(path.join(d, 'fw'))
+  writeFileSync(path.join(d, 'fw', 'a.bin'), '')
+  // the selection as `modload integrate dracut --selection` prints it for a root on a SCSI HBA
+  const selection = 'module sym53c8xx\nmodule scsi_transport_spi\nmodule ext4\nmodule evdev\nroot sym53c8xx\nroot sd_mod\nroot ext4\nrootdev sym53c8xx\nrootdev sd_mod\nfirmware a.bin\n'
+  writeFileSync(path.join(d, 'modload'), `#!/bin/sh\nprintf '${selection.replace(/\n/g, '\\n')}'\n`, { mode: 0o755 })
+  const script = [
+    'dwarn() { echo "W: $*" >&2; }',
+    'instmods() { echo "instmods $*" >> "$LOG"; }',
+    'inst_simple() { echo "inst_simple $*" >> "$LOG"; }',
+    'srcmods=/lib/modules/6.1.0-test',
+    'kernel=6.1.0-test',
+    `fw_dir=${path.join(d, 'fw')}`,
+    `initdir=${initdir}`,
+    `MODLOAD=${path.join(d, 'modload')}`,
+    `. /dev/stdin <<'SETUP'\n${SCRIPTS['dracut/90modload/module-setup.sh']}\nSETUP`,
+    'installkernel',
+  ].join('\n')
+  const log = path.join(d, 'log')
+  const r = spawnSync('bash', ['-c', script], { encoding: 'utf8', env: { ...process.env, LOG: log } })
+  t.equal(r.status, 0, r.stderr)
+  t.same(readFileSync(log, 'utf8').split('\n').filter(Boolean), ['instmods sym53c8xx scsi_transport_spi ext4 evdev', `inst_simple ${path.join(d, 'fw', 'a.bin')} /lib/firmware/a.bin`])
+  t.equal(readFileSync(path.join(initdir, 'etc/modload/root-modules'), 'utf8'), 'sym53c8xx\nsd_mod\n', 'the disk\'s drivers, first; dracut loads the file system when it mounts the root')
+  writeFileSync(path.join(d, 'modload'), `#!/bin/sh\nprintf 'module ext4\\nroot ext4\\n'\n`, { mode: 0o755 })
+  rmSync(path.join(initdir, 'etc'), { recursive: true })
+  t.equal(spawnSync('bash', ['-c', script], { encoding: 'utf8', env: { ...process.env, LOG: log } }).status, 0)
+  t.notOk(existsSync(path.join(initdir, 'etc/modload/root-modules')), 'a root whose chain is only its file system: no list')
 })
 
 t.test('--selection: modload mkinitramfs --json for the kernel, as lines', async (t) => {
