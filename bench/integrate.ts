@@ -508,14 +508,15 @@ image gets the executable, the modules and firmware that \`modload mkinitramfs\`
   \`MODLOAD_UDEV=beside\` runs coldplug to the end, then udev.
   \`MODLOAD_RUNTIME=early\` moves the executable out of the compressed archive into an
   uncompressed one in front of it (as CPU microcode goes; \`lsinitramfs\` lists both): the kernel
-  copies ~68 MB instead of decompressing them, which under emulation is the faster way and on
+  copies ~63 MB instead of decompressing them, which under emulation is the faster way and on
   hardware costs reading ~50 MB more from /boot; the default stays \`main\`. The table has a
   row for each, and one for the default image booted with \`modload.handover=settled\`.
 - **dracut**: dracut's devices and root wait go through udev (systemd's device units), so udev
   stays; udev's driver-loading rule (\`80-drivers.rules\`) is masked in the image, so its trigger
   only makes links and device units, and a pre-trigger hook starts \`modload coldplug\` in the
   background and returns at once: udev's trigger and the rest of dracut's start go on while
-  modload starts and loads, and the root device's uevents reach udev as in the stock image.
+  modload starts and loads (the root disk's drivers first and alone, as the module recorded
+  them from the machine), and the root device's uevents reach udev as in the stock image.
   Once the root device is there modload's loads (and its scan of the other devices) go on at
   the lowest priority, on the CPUs the rest of the boot leaves idle, and just before
   the switch to the root (initrd-cleanup) a unit of modload's, modload-stop.service (without
@@ -550,8 +551,9 @@ images are generic (MODULES=most, --no-hostonly): one for every machine. modload
 image is selected as a build on the machine itself would select it, from the machine's /sys as
 captured with its root mounted (qemu/capture.ts; \`MODLOAD_ARGS="--sysfs DIR"\`,
 \`modload_args="--sysfs DIR"\`), so the modload images are one per machine, and
-initramfs-tools' records that machine's root chain (/etc/modload/root-modules: the disk's
-drivers load first and alone; dracut's module leaves it out, see its module-setup.sh):
+each records that machine's root chain (/etc/modload/root-modules, loaded first and alone:
+initramfs-tools' the disk's drivers and the file system, dracut's the disk's drivers only, as
+dracut mounts the root itself; see its module-setup.sh):
 ${imageLines(record.images).join('\n')}
 
 ${qemuArgs.length ? `**QEMU arguments added to every boot: \`${qemuArgs.join(' ')}\`.**${icount ? ` With \`-icount\` the guest's clock advances by a fixed time per guest instruction (1 ns with shift=0) and, while the guest idles, by the real time it waits: the times are what a steady machine executing one instruction per nanosecond would take, without the emulator's uneven speed, and runs repeat to about 10 ms whatever the host does. Read this page beside the plain TCG one (\`integration.md\`), which is how the tests boot: neither is a hardware measurement.` : ''}
@@ -599,6 +601,19 @@ ${record.remarks?.length ? `\nRemarks on this run:\n${record.remarks.map((r) => 
   (virtio) and 5.38 s (q35) at 17:09 (5 runs), 3.78 s and 4.23 s at 19:49 (3 runs), 3.49 s and
   4.48 s at 20:44 (5 runs, the quietest host of the three), and the modload image's 3.80, 3.66
   and 3.27 s (virtio), 4.36, 4.08 and 3.90 s (q35). Compare rows within one run.
+- 2026-12-03 (session 24), dracut's module records the root disk's drivers (the root's chain
+  without its file system) as /etc/modload/root-modules, and the executable lost Node's own
+  start-up snapshot and undici's source (68.2 → 62.6 MB). dracut + modload on the steady clock
+  (\`BENCH_INTEGRATE_RUNS=2 BENCH_INTEGRATE_MACHINES=hba-mix,virtio
+  BENCH_INTEGRATE_IMAGES=dracut+modload BENCH_INTEGRATE_QEMU_ARGS='-icount shift=0'\`, before
+  and after, each beside the stock image of the same run, on a host without dracut-core's
+  recommendations, so without the storage tools this page's images carry): hba-mix 12.11 → 11.54 s (stock 11.41
+  and 11.39 s; /init → root's init 7.27 → 6.77 s, 0.95x → 0.89x; total 1.06x → 1.01x; modload's
+  window to "root device there" 5.11 → 4.33 s), virtio 7.89 → 7.72 s (stock 6.96 and 7.04 s;
+  /init → root's init 3.23 → 3.13 s, 0.97x → 0.92x; 0.92 → 0.67 s to "root device there");
+  kernel start → /init 0.06 s sooner on both (the smaller executable). The chain with ext4
+  in it had been 0.2 s slower on virtio (8.24 → 8.45 s, an earlier session): the file system
+  module is what hurt.
 - 2026-12-03 (session 23), two machines beyond this page's, one run each on the steady clock
   (\`BENCH_INTEGRATE_RUNS=1 BENCH_INTEGRATE_MACHINES=hba-mix,odd-mix
   BENCH_INTEGRATE_QEMU_ARGS='-icount shift=0'\`; kernel start → root's init, then /init → root's
@@ -608,7 +623,8 @@ ${record.remarks?.length ? `\nRemarks on this run:\n${record.remarks.map((r) => 
   \`MODLOAD_RUNTIME=early\` 9.20 s (0.69x / 0.82x), settled 13.26 s (1.14x / 1.18x); dracut +
   modload 12.47 s against 12.01 s (0.93x / 1.04x), early 12.25 s (1.00x / 1.02x): there the
   root's disk came 5.4 s after modload's start (4.7 s in initramfs-tools' image, whose hook
-  records the root's chain and loads it first; dracut's module does not). odd-mix, the root on
+  records the root's chain and loads it first; dracut's module did not then, see the session 24
+  note above). odd-mix, the root on
   virtio-scsi beside LSI SAS, Am53c974 and USB on UHCI/OHCI: initramfs-tools + modload 7.57 s
   against 11.52 s (0.31x / 0.66x; udev's settle there waits for every SCSI adapter's scan),
   early 6.74 s (0.31x / 0.59x); dracut + modload 11.04 s against 12.87 s (0.67x / 0.86x). Two
