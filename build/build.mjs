@@ -281,8 +281,9 @@ async function icuCut(exe, bundleFile) {
 // the entry stub (step 6) drops NODE_USE_ENV_PROXY before Node reads it.
 
 /** The built-ins cut out, and what in the bundle would reach them (none may match). */
+// (a '.ts' string, not "adapt.ts's" in a comment that --readable keeps)
 const UNUSED_BUILTINS = [
-  { id: 'internal/deps/amaro/dist/index', users: [/\bstripTypeScriptTypes\b/, /\.[mc]?ts['"`]/, /\bamaro\b/] },
+  { id: 'internal/deps/amaro/dist/index', users: [/\bstripTypeScriptTypes\b/, /\.[mc]?ts['"`](?![a-z])/, /\bamaro\b/] },
   // fetch and its classes, WebSocket, EventSource, WebAssembly's *Streaming, a Worker's
   // MessageEvent, http.WebSocket; NODE_USE_ENV_PROXY (the entry stub drops it)
   { id: 'internal/deps/undici/undici', users: [/\bfetch\b/, /\bWebSocket\b/, /\bEventSource\b/, /\bnew (Request|Response|Headers|FormData)\b/, /Streaming\b/, /\bMessageEvent\b/, /\bundici\b/] },
@@ -413,7 +414,7 @@ async function packExecutable(node, bundleFile, version, out, { keepIcu, keepBui
   const driver = join(ROOT, 'build', 'pkg-sea.cjs')
   // the cut's own version: bump it when cutPages changes, so executables are remade
   const variant = `${keepIcu ? 'icu' : 'no-icu-1'} ${keepBuiltins ? 'builtins' : `no-builtins-1 ${UNUSED_BUILTINS.map((b) => b.id).join(',')}`} ${keepNodeSnapshot ? 'node-snapshot' : 'no-node-snapshot-1'} ${keepSymbols ? 'symbols' : 'trim-1'} ${mode}${nodeOptionsCli ? ' node-options-cli' : ''}`
-  const key = sha256(await readFile(bundleFile), await readFile(driver), await readFile(join(ROOT, 'build', 'elf.mjs')), eagerMain(''), node.version, pkgJson.version, version, variant)
+  const key = sha256(await readFile(bundleFile), await readFile(driver), await readFile(join(ROOT, 'build', 'elf.mjs')), await readFile(join(ROOT, 'build', 'v8blob.mjs')), eagerMain(''), node.version, pkgJson.version, version, variant)
   if (await fresh(out, key)) return false
   const nodeFile = await strippedNode(node)
   const tmp = join(CACHE, `modload.${process.pid}.tmp`)
