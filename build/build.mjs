@@ -280,8 +280,8 @@ async function icuCut(exe, bundleFile) {
 // requires it while it starts only when NODE_USE_ENV_PROXY and a proxy variable are set, and
 // the entry stub (step 6) drops NODE_USE_ENV_PROXY before Node reads it.
 
-/** The built-ins cut out, and what in the bundle would reach them (none may match). */
-// (a '.ts' string, not "adapt.ts's" in a comment that --readable keeps)
+/** The built-ins cut out, and what in the bundle would reach them (none may match; amaro's: a
+ * '.ts' string, not "adapt.ts's" in a comment that --readable keeps). */
 const UNUSED_BUILTINS = [
   { id: 'internal/deps/amaro/dist/index', users: [/\bstripTypeScriptTypes\b/, /\.[mc]?ts['"`](?![a-z])/, /\bamaro\b/] },
   // fetch and its classes, WebSocket, EventSource, WebAssembly's *Streaming, a Worker's
