@@ -6,7 +6,9 @@
 //              kernel's indexes (with modprobe.d, blacklist applied as coldplug applies it),
 //              every module loaded there, built-in drivers of the running kernel that are
 //              modules in the target, the root device's drivers and filesystem; except the
-//              processor-feature modules (below), unless another device or a dependency needs them
+//              processor-feature modules (below), unless another device or a dependency needs them,
+//              or unless one is the CPU's implementation of the hash the modules are signed with
+//              (SelectInput.signatureAccelerators): the boot loads that one first
 //   host-all   host without leaving anything to the root: every module the machine's devices
 //              match, loaded modules included (for a root that loads nothing itself)
 //   cpu        the processor-feature modules: what the CPUs' `cpu:` modaliases match (crypto
@@ -73,6 +75,8 @@ export type Reason =
   | { kind: 'pattern'; pattern: string }
   | { kind: 'dependency'; of: string }
   | { kind: 'softdep'; of: string; as: string }
+  /** the CPU's implementation of the hash the modules are signed with (src/core/signature-hash.ts) */
+  | { kind: 'signature-hash'; hash: string }
 
 export interface Selected {
   name: string
@@ -102,6 +106,10 @@ export interface SelectInput {
    * root, an image for another machine): mkinitramfs --rootfs */
   rootFs?: readonly string[]
   classes?: Readonly<Record<string, DriverClass>>
+  /** the CPU's implementations of the hash the tree's modules are signed with
+   * (src/load/signature-first.ts finds them): the host selectors take them, the boot loads
+   * them first */
+  signatureAccelerators?: { hash: string; modules: readonly string[] }
 }
 
 /** One selector word, as on the command line or in the config file. */
@@ -193,6 +201,8 @@ export function describeReason(r: Reason): string {
       return `needed by ${r.of}`
     case 'softdep':
       return `softdep of ${r.of} (${r.as})`
+    case 'signature-hash':
+      return `host: the CPU's ${r.hash}, loaded first for the modules' signature checks`
   }
 }
 
@@ -313,6 +323,10 @@ function addHost(c: Collector, input: SelectInput, classes: Readonly<Record<stri
         if (loaded.has(r.name)) c.add(r.name, { kind: 'root', what: `device ${host.root.source ?? ''} (${alias})`.trim() })
       }
     }
+  }
+  if (input.signatureAccelerators) {
+    const { hash, modules } = input.signatureAccelerators
+    for (const name of modules) c.add(name, { kind: 'signature-hash', hash })
   }
   const known = host.root?.fstype && !MEMORY_FILESYSTEMS.has(host.root.fstype) ? [host.root.fstype] : []
   const types = input.rootFs?.length ? input.rootFs : known

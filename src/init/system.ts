@@ -26,6 +26,7 @@ import { blockIo, rootPresent } from './root/devices.js'
 import { parseProcStat } from './adapt.js'
 import { DEFAULT_INTERVAL_US, profileInterval } from './cpu-profile.js'
 import { initState, readKernelCompression } from '../load/insert.js'
+import { findSignatureAccelerators, loadFirst, readCpuModalias } from '../load/signature-first.js'
 
 export interface ColdplugSettings {
   /** give up waiting after this long (modload.timeout=, seconds) */
@@ -189,6 +190,24 @@ export interface HookControl {
   yieldCpu?: boolean
 }
 
+/**
+ * Load the CPU's implementation of the module signature hash before anything else, when the
+ * tree has one (src/core/signature-hash.ts): the kernel hashes every module it loads after it
+ * with that one. A failure is a warning: the loads go on with the kernel's own hash.
+ */
+async function signatureHashFirst(sys: Sys, db: ModuleDb, config: ModprobeConfig, log: Log, compression: string | null): Promise<void> {
+  const t = msSinceStart()
+  const found = await findSignatureAccelerators(db, config, readCpuModalias())
+  if (found === null) return
+  const live = new Set(liveModules())
+  const results = await loadFirst(sys, db, found.modules, (n) => live.has(n) || db.builtin.has(n), msSinceStart, compression)
+  for (const r of results) {
+    if (r.ok) log(`signature hash ${found.hash}: ${r.name} loaded first, for every later module's signature check ms=${r.ms.toFixed(1)}`, 'detail')
+    else log(`warning: signature hash ${found.hash}: ${r.name} did not load (${r.error}); the modules load the same, their signatures checked with the kernel's own ${found.hash}`, 'warn')
+  }
+  if (results.length) log(`signature hash: ${(msSinceStart() - t).toFixed(1)} ms`, 'debug')
+}
+
 /** Run coldplug on this machine with `settings`; `cmdlineText` is /proc/cmdline; `opened` is
  * the database when the caller has read it already. */
 export async function coldplugSystem(
@@ -220,6 +239,7 @@ export async function coldplugSystem(
     if (rootChain.length) log(`root chain${withRoot ? '' : ' (no root=: order only)'}: ${rootChain.join(' ')}`, 'debug')
     // an oops in a module's init shows as a hung load: the taint flag tells them apart
     const taintedBefore = parseTainted(readOr(PROC_TAINTED, null))
+    await signatureHashFirst(sys, db, config, log, compression)
     const report = await coldplug({
       db,
       config,

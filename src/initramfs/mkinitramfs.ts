@@ -22,11 +22,12 @@ import { IMAGE_CMDLINE, IMAGE_ROOT_MODULES, modulesDir } from '../paths.js'
 import { formatImageCmdline } from '../init/cmdline-file.js'
 import { loadModprobeConfig } from '../config/config-fs.js'
 import type { ConfigFile } from '../config/config.js'
-import { classMatches, selectModules, SelectorError, type HostNeeds, type Selection, type Selector } from '../image/select.js'
+import { classMatches, isCpuModalias, selectModules, SelectorError, type HostNeeds, type Selection, type Selector } from '../image/select.js'
 import { readModulesLoad } from '../init/modules-load.js'
 import { DRIVER_CLASSES } from '../image/classes.js'
 import { builtinModuleFirmware, findFirmware, moduleFirmware, type FirmwareFile } from '../image/firmware-fs.js'
 import { describeMissing, type MissingFirmware, type ModuleFirmware } from '../image/firmware.js'
+import { findSignatureAccelerators } from '../load/signature-first.js'
 
 export { COMPRESSIONS, type Compression } from './output.js'
 export { MkInitramfsError }
@@ -162,10 +163,11 @@ function readText(path: string): string | undefined {
 
 /**
  * The root's chain (the modules the host selector picked for the root's disk and filesystem)
- * with the dependencies and softdeps they pulled in: what a boot with root= loads first.
+ * and the CPU's signature hash, with the dependencies and softdeps they pulled in: what a boot
+ * with root= loads first.
  */
 export function rootChainClosure(selection: Selection): Set<string> {
-  const chain = new Set(selection.modules.filter((m) => m.reasons.some((r) => r.kind === 'root')).map((m) => m.name))
+  const chain = new Set(selection.modules.filter((m) => m.reasons.some((r) => r.kind === 'root' || r.kind === 'signature-hash')).map((m) => m.name))
   for (let grew = chain.size > 0; grew; ) {
     grew = false
     for (const m of selection.modules) {
@@ -196,7 +198,11 @@ export async function plan(opts: MkInitramfsOptions): Promise<Plan> {
   const modprobe = loadModprobeConfig({ root: configRoot ?? '/', paths: configRoot === null ? [] : undefined, modulesDir: dir, cmdline: '' })
   let selection: Selection
   try {
-    selection = selectModules({ db, config: modprobe.config, selectors: opts.selectors, host: opts.host, rootFs: opts.rootFs })
+    // the CPU's own implementation of the signature hash, when a host selector reads the CPU
+    const hostSelected = opts.host !== undefined && opts.selectors.some((s) => s.kind === 'host' || s.kind === 'host-all')
+    const cpu = hostSelected ? (opts.host?.devices ?? []).map((d) => d.modalias).filter(isCpuModalias) : []
+    const signatureAccelerators = cpu.length ? ((await findSignatureAccelerators(db, modprobe.config, cpu)) ?? undefined) : undefined
+    selection = selectModules({ db, config: modprobe.config, selectors: opts.selectors, host: opts.host, rootFs: opts.rootFs, signatureAccelerators })
   } catch (err) {
     if (err instanceof SelectorError) throw new MkInitramfsError(err.message)
     throw err
