@@ -18,5 +18,9 @@ export const SYS_CLASS_BLOCK = '/sys/class/block'
 /** Written by mkinitramfs from the build host's root chain: the modules that make root= appear
  * and mountable, one name a line. Init loads them first (src/init/system.ts). */
 export const IMAGE_ROOT_MODULES = '/etc/modload/root-modules'
+/** Written by mkinitramfs when the host selector found the CPU's implementation of the module
+ * signature hash: `HASH NAME...` on one line. Init loads those first without looking them up
+ * (src/init/system.ts signatureHashFirst). */
+export const IMAGE_SIGNATURE_HASH = '/etc/modload/signature-hash'
 /** The image's default kernel command line (mkinitramfs.conf "cmdline"), read before /proc/cmdline. */
 export const IMAGE_CMDLINE = '/etc/modload/cmdline'

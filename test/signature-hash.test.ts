@@ -2,14 +2,15 @@
 // a module's own signature (load/signature-first.ts), taken by the host selector and stored
 // with the root's chain (image), loaded first (init).
 import t from 'tap'
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { buildModuleDb } from '../src/core/moddb.js'
-import { cpuMatchedModules, hashAccelerators } from '../src/core/signature-hash.js'
+import { cpuMatchedModules, formatSignatureFirst, hashAccelerators, parseSignatureFirst } from '../src/core/signature-hash.js'
 import { findSignatureAccelerators, loadFirst, readCpuModalias } from '../src/load/signature-first.js'
 import { describeReasons, parseSelectors, selectModules, type HostNeeds } from '../src/image/select.js'
-import { rootChainClosure } from '../src/initramfs/mkinitramfs.js'
+import { mkinitramfs, rootChainClosure } from '../src/initramfs/mkinitramfs.js'
+import { readCpio } from '../src/initramfs/cpio.js'
 import { SysError } from '../src/sys/syscalls.js'
 import { emptyConfig } from '../src/config/modprobe-conf.js'
 import { appendSignature, buildElf } from './fixtures/tools/elf-builder.js'
@@ -25,6 +26,7 @@ kernel/arch/x86/crypto/sm3-avx.ko:
 kernel/arch/x86/kvm/kvm.ko:
 kernel/drivers/block/virtio_blk.ko:
 kernel/fs/ext4/ext4.ko:
+kernel/drivers/net/ethernet/intel/e1000/e1000.ko:
 `
 const alias = `alias cpu:type:x86,ven*fam*mod*:feature:*0089* sha256_ssse3
 alias cpu:type:x86,ven*fam*mod*:feature:*0125* sha256_ssse3
@@ -41,6 +43,7 @@ alias crypto-sm3 sm3_avx
 alias cpu:type:x86,ven*fam*mod*:feature:*00C0* kvm
 alias virtio:d00000002v* virtio_blk
 alias fs-ext4 ext4
+alias pci:v00008086d0000100Esv*sd*bc*sc*i* e1000
 `
 const builtin = 'kernel/crypto/sha256_generic.ko\n'
 const db = buildModuleDb('/lib/modules/T', { dep, alias, builtin })
@@ -148,4 +151,49 @@ t.test('the host selector takes the accelerator; the image stores it with the ro
   t.notOk(s.leftToRoot.includes('sha256_ssse3'), 'in the image, not left to the root')
   t.notOk(s.modules.some((x) => x.name === 'kvm'), 'the other processor features still are')
   t.ok(rootChainClosure(s).has('sha256_ssse3'), 'stored plain with the chain')
+})
+
+t.test('image record: format and parse', async (t) => {
+  t.equal(formatSignatureFirst('sha256', ['sha256_ssse3']), 'sha256 sha256_ssse3\n')
+  t.same(parseSignatureFirst('sha256 sha256_ssse3\n'), { hash: 'sha256', modules: ['sha256_ssse3'] })
+  t.same(parseSignatureFirst(' sha512  sha512-ssse3 x\n'), { hash: 'sha512', modules: ['sha512_ssse3', 'x'] }, 'names normalised')
+  t.equal(parseSignatureFirst(''), null)
+  t.equal(parseSignatureFirst('sha256\n'), null, 'no module')
+  t.equal(parseSignatureFirst('md9 foo\n'), null, 'not a hash a signature names')
+})
+
+t.test('mkinitramfs: host takes the CPU\'s hash module, stores it plain with the chain and records it', async (t) => {
+  const kver = '6.1.0-sig'
+  const top = mkdtempSync(join(tmpdir(), 'modload-sigimg-'))
+  t.teardown(() => rmSync(top, { recursive: true, force: true }))
+  const md = join(top, 'lib/modules', kver)
+  const src = tree(t, 'rsa-sha256')
+  mkdirSync(md, { recursive: true })
+  cpSync(src, md, { recursive: true })
+  writeFileSync(join(md, 'modules.dep'), dep)
+  writeFileSync(join(md, 'modules.alias'), alias)
+  writeFileSync(join(md, 'modules.builtin'), builtin)
+  const host: HostNeeds = {
+    devices: [
+      { path: 'devices/system/cpu', modalias: CPU },
+      { path: 'devices/pci0000:00/0000:00:04.0/virtio1', modalias: 'virtio:d00000002v00001AF4' },
+      { path: 'devices/pci0000:00/0000:00:03.0', modalias: 'pci:v00008086d0000100Esv00001AF4sd00001100bc02sc00i00' },
+    ],
+    loaded: [],
+    builtinBound: [],
+    root: { source: '/dev/vda', fstype: 'ext4', modules: ['virtio_blk'] },
+  }
+  const out = join(top, 'x.img')
+  const r = await mkinitramfs({ init: '/bin/true', kernelRoot: top, kver, selectors: parseSelectors(['host']), host, compress: 'none', moduleFiles: 'each', mtime: 0, configRoot: null, output: out })
+  t.same(r.selection.modules.map((m) => m.name).sort(), ['e1000', 'ext4', 'sha256_ssse3', 'virtio_blk'])
+  const files = new Map(readCpio(readFileSync(out)).map((f) => [f.path, Buffer.from(f.data)]))
+  t.equal(files.get('etc/modload/signature-hash')?.toString(), 'sha256 sha256_ssse3\n')
+  t.equal(files.get('etc/modload/root-modules')?.toString(), 'ext4\nvirtio_blk\n', 'the chain file names the root\'s modules only')
+  t.ok(files.has(`lib/modules/${kver}/kernel/arch/x86/crypto/sha256-ssse3.ko`), 'plain, with the chain')
+  t.ok(r.separate.has(`/lib/modules/${kver}/kernel/drivers/net/ethernet/intel/e1000/e1000.ko.zst`), 'while a module outside the chain is compressed on its own')
+  t.notOk([...r.separate].some((p) => p.includes('sha256')))
+
+  const unsigned = await mkinitramfs({ init: '/bin/true', kernelRoot: top, kver, selectors: parseSelectors(['host']), host: { ...host, devices: host.devices.slice(1) }, compress: 'none', mtime: 0, configRoot: null, output: join(top, 'y.img') })
+  t.notOk(unsigned.selection.modules.some((m) => m.name === 'sha256_ssse3'), 'no CPU modalias: nothing')
+  t.notOk(new Map(readCpio(readFileSync(join(top, 'y.img'))).map((f) => [f.path, f])).has('etc/modload/signature-hash'))
 })

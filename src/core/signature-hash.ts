@@ -42,3 +42,15 @@ export function hashAccelerators(db: ModuleDb, config: ModprobeConfig | null, cp
   }
   return out
 }
+
+/** The image's record of them (paths.ts IMAGE_SIGNATURE_HASH): `HASH NAME...`. Pure. */
+export function formatSignatureFirst(hash: string, modules: readonly string[]): string {
+  return `${[hash, ...modules].join(' ')}\n`
+}
+
+/** formatSignatureFirst's line back, or null when it names no hash or no module. Pure. */
+export function parseSignatureFirst(text: string): { hash: string; modules: string[] } | null {
+  const [hash, ...modules] = text.split('\n')[0].trim().split(/\s+/).filter(Boolean)
+  if (!hash || !(SIGNATURE_HASHES as readonly string[]).includes(hash) || modules.length === 0) return null
+  return { hash, modules: modules.map(normalizeName) }
+}

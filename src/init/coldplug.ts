@@ -167,6 +167,12 @@ export interface ColdplugReport {
   ms: number
 }
 
+/** Every modalias (and forced name) coldplug looked up: matched, unmatched or blacklisted.
+ * What a later rescan finds beyond these appeared after it. Pure. */
+export function modaliasesSeen(r: ColdplugReport): Set<string> {
+  return new Set([...r.matched.keys(), ...r.unmatched, ...r.blacklisted.map((b) => b.alias)])
+}
+
 /** A load that found its module file gone because the image was handed over to the root
  * (ColdplugOptions.handedOver): not a failure, the root's loader's to do. */
 export class HandedOverError extends Error {

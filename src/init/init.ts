@@ -7,6 +7,7 @@ import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { parseCmdline, flag, type Cmdline } from '../format/cmdline.js'
 import { cmdlineWarnings, coldplugSystem, liveModules, openSystemModules, settingsFromCmdline, type OpenedModules } from './system.js'
+import { modaliasesSeen, type ColdplugReport } from './coldplug.js'
 import { CONSOLE_DRAIN_MS, consoleLoglevel, makeLog, openKmsg, type Log } from './log.js'
 import { MODLOAD_MODPROBE, registerModprobeHelper } from '../load/helper.js'
 import { FORWARD_DIR, parseRequest, serveRequest, startForwarding, type Forwarding } from '../load/forward.js'
@@ -99,13 +100,16 @@ function unlimitKmsg(): void {
   }
 }
 
-async function coldplugStep(sys: Sys, log: Log, cmdline: Cmdline, cmdlineText: string, opened?: OpenedModules): Promise<void> {
+/** Coldplug; its report, or undefined when it stopped on an error. */
+async function coldplugStep(sys: Sys, log: Log, cmdline: Cmdline, cmdlineText: string, opened?: OpenedModules): Promise<ColdplugReport | undefined> {
+  let report: ColdplugReport | undefined
   try {
-    await coldplugSystem(sys, log, settingsFromCmdline(cmdline), cmdlineText, opened)
+    report = await coldplugSystem(sys, log, settingsFromCmdline(cmdline), cmdlineText, opened)
   } catch (err) {
     log(`error: coldplug stopped: ${(err as Error).message}`, 'error')
   }
   log(`settled uptime=${uptime()}`)
+  return report
 }
 
 /** Power off after coldplug (modload.halt), listing what the drivers made of the hardware. */
@@ -191,7 +195,7 @@ export async function runInit(sys: Sys, consoleOnly: Log): Promise<void> {
   // serves them, registered only after coldplug (a start-up per request made settle 4-5x
   // slower under TCG)
   const forwarding = opened ? await forwardKernelRequests(sys, log, opened) : undefined
-  await coldplugStep(sys, log, cmdline, cmdlineText, opened)
+  const report = await coldplugStep(sys, log, cmdline, cmdlineText, opened)
   await profiler?.stop(consoleOnly).catch((err: Error) => log(`warning: modload.cpuprofile: ${err.message}`, 'warn'))
   if (forwarding === undefined) {
     try {
@@ -208,6 +212,6 @@ export async function runInit(sys: Sys, consoleOnly: Log): Promise<void> {
 
   // Root hand-over (src/init/root/) goes here: mount root= and exec its init, or say what is
   // missing and act on modload.onfail.
-  if (rootRequested(cmdlineText)) return void (await runHandOver(sys, log, cmdlineText, opened))
+  if (rootRequested(cmdlineText)) return void (await runHandOver(sys, log, cmdlineText, opened, report && modaliasesSeen(report)))
   idle(log, 'coldplug finished; no root= on the kernel command line, nothing to hand over to (boot with modload.halt to power off)')
 }

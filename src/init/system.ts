@@ -20,13 +20,14 @@ import { openUeventSource, type UeventSource } from './uevent.js'
 import { parseLoadParam, parseModulesLoad, readModulesLoad } from './modules-load.js'
 import { describe, levelOf, oopsDuring, parseTainted, printReport } from './report.js'
 import type { Log } from './log.js'
-import { IMAGE_ROOT_MODULES, PROC_MODULES, PROC_STAT, PROC_TAINTED, SYS, SYS_MODULE } from '../paths.js'
+import { IMAGE_ROOT_MODULES, IMAGE_SIGNATURE_HASH, PROC_MODULES, PROC_STAT, PROC_TAINTED, SYS, SYS_MODULE } from '../paths.js'
 import { describeSpec, parseRootOptions, rootRequested, type RootSpec } from './root/options.js'
 import { blockIo, rootPresent } from './root/devices.js'
 import { parseProcStat } from './adapt.js'
 import { DEFAULT_INTERVAL_US, profileInterval } from './cpu-profile.js'
 import { initState, readKernelCompression } from '../load/insert.js'
 import { findSignatureAccelerators, loadFirst, readCpuModalias } from '../load/signature-first.js'
+import { parseSignatureFirst } from '../core/signature-hash.js'
 
 export interface ColdplugSettings {
   /** give up waiting after this long (modload.timeout=, seconds) */
@@ -42,6 +43,9 @@ export interface ColdplugSettings {
   force: string[]
   /** modload.handover=early: hand over once the root device is there, not when settled */
   early: boolean
+  /** load the CPU's implementation of the module signature hash first (signatureHashFirst);
+   * modload.sighash=off leaves it to the CPU's feature modules' turn */
+  signatureHashFirst: boolean
 }
 
 // 60 s: a hung module init costs that much boot time before we give up on it (udev's settle
@@ -54,7 +58,7 @@ export interface ColdplugSettings {
 // (usbStorageHold). Udev's settle waits for no quiet at all.
 // modload.debug prints every gap over 100 ms, to tune this by.
 // 16: the thread pool main.ts asks for (UV_THREADPOOL_SIZE); each load in flight holds a thread.
-export const DEFAULTS: Omit<ColdplugSettings, 'force' | 'debug' | 'early'> = { timeoutMs: 60_000, quietMs: 250, concurrency: 4, maxConcurrency: 16 }
+export const DEFAULTS: Omit<ColdplugSettings, 'force' | 'debug' | 'early' | 'signatureHashFirst'> = { timeoutMs: 60_000, quietMs: 250, concurrency: 4, maxConcurrency: 16 }
 
 function num(c: Cmdline, key: string): number | undefined {
   const v = c.params.get(key)
@@ -73,6 +77,7 @@ export function settingsFromCmdline(c: Cmdline): ColdplugSettings {
     debug: flag(c, 'modload.debug'),
     force: parseLoadParam(c.params.get('modload.load')),
     early: c.params.get('modload.handover') === 'early',
+    signatureHashFirst: c.params.get('modload.sighash') !== 'off',
   }
 }
 
@@ -89,6 +94,7 @@ const OPTIONS: Record<string, 'flag' | 'number' | 'list' | 'flag-or-interval' | 
   'modload.load': 'list',
   'modload.handover': ['early', 'settled'],
   'modload.onfail': ['poweroff', 'reboot', 'halt', 'wait'],
+  'modload.sighash': ['first', 'off'],
 }
 
 const MODULE_NAME = /^[A-Za-z0-9_-]+$/
@@ -197,12 +203,16 @@ export interface HookControl {
  */
 async function signatureHashFirst(sys: Sys, db: ModuleDb, config: ModprobeConfig, log: Log, compression: string | null): Promise<void> {
   const t = msSinceStart()
-  const found = await findSignatureAccelerators(db, config, readCpuModalias())
+  // the image's builder found them (on this machine, or the one it was built for: a CPU
+  // without the feature refuses the module with ENODEV); else the tree and the CPU say
+  const recorded = parseSignatureFirst(readOr(IMAGE_SIGNATURE_HASH, null) ?? '')
+  const found = recorded ?? (await findSignatureAccelerators(db, config, readCpuModalias()))
   if (found === null) return
   const live = new Set(liveModules())
-  const results = await loadFirst(sys, db, found.modules, (n) => live.has(n) || db.builtin.has(n), msSinceStart, compression)
+  const results = await loadFirst(sys, db, found.modules.filter((n) => db.modules.has(n)), (n) => live.has(n) || db.builtin.has(n), msSinceStart, compression)
   for (const r of results) {
     if (r.ok) log(`signature hash ${found.hash}: ${r.name} loaded first, for every later module's signature check ms=${r.ms.toFixed(1)}`, 'detail')
+    else if (r.code === 'ENODEV') log(`signature hash ${found.hash}: ${r.name} is not for this CPU (${r.error}); the modules' signatures are checked with the kernel's own ${found.hash}`, 'detail')
     else log(`warning: signature hash ${found.hash}: ${r.name} did not load (${r.error}); the modules load the same, their signatures checked with the kernel's own ${found.hash}`, 'warn')
   }
   if (results.length) log(`signature hash: ${(msSinceStart() - t).toFixed(1)} ms`, 'debug')
@@ -239,7 +249,7 @@ export async function coldplugSystem(
     if (rootChain.length) log(`root chain${withRoot ? '' : ' (no root=: order only)'}: ${rootChain.join(' ')}`, 'debug')
     // an oops in a module's init shows as a hung load: the taint flag tells them apart
     const taintedBefore = parseTainted(readOr(PROC_TAINTED, null))
-    await signatureHashFirst(sys, db, config, log, compression)
+    if (settings.signatureHashFirst) await signatureHashFirst(sys, db, config, log, compression)
     const report = await coldplug({
       db,
       config,

@@ -18,7 +18,8 @@ import { neededLibraries } from './libs.js'
 import { binIndexesFromTexts } from '../depmod/bin-from-text.js'
 import { renamePaths, trimByPath, trimByLastWord, trimBySecondWord, trimByFirstWord, trimModprobeConf, trimModulesLoad } from './trim.js'
 import { openModuleDb } from '../core/moddb-fs.js'
-import { IMAGE_CMDLINE, IMAGE_ROOT_MODULES, modulesDir } from '../paths.js'
+import { IMAGE_CMDLINE, IMAGE_ROOT_MODULES, IMAGE_SIGNATURE_HASH, modulesDir } from '../paths.js'
+import { formatSignatureFirst } from '../core/signature-hash.js'
 import { formatImageCmdline } from '../init/cmdline-file.js'
 import { loadModprobeConfig } from '../config/config-fs.js'
 import type { ConfigFile } from '../config/config.js'
@@ -362,6 +363,10 @@ export async function plan(opts: MkInitramfsOptions): Promise<Plan> {
   // the root's drivers and filesystem as the host selector found them: init loads them first
   const rootChain = selection.modules.filter((m) => m.reasons.some((r) => r.kind === 'root')).map((m) => m.name)
   if (rootChain.length) text(IMAGE_ROOT_MODULES, rootChain.join('\n') + '\n', 'config')
+  // the CPU's signature hash, so that init loads it without looking it up
+  const accel = selection.modules.filter((m) => m.reasons.some((r) => r.kind === 'signature-hash'))
+  const hash = accel.flatMap((m) => m.reasons.flatMap((r) => (r.kind === 'signature-hash' ? [r.hash] : [])))[0]
+  if (hash !== undefined) text(IMAGE_SIGNATURE_HASH, formatSignatureFirst(hash, accel.map((m) => m.name)), 'config')
 
   for (const a of opts.add ?? []) file(a.dest, a.src, 'config')
 

@@ -57,6 +57,8 @@ export interface FirstResult {
   ok: boolean
   /** why it did not load (the CPU lacks the feature after all, a broken file) */
   error?: string
+  /** the errno's name, when the kernel refused it (ENODEV: the CPU lacks the feature) */
+  code?: string
   ms: number
 }
 
@@ -75,7 +77,7 @@ export async function loadFirst(sys: InsertSys, db: ModuleDb, modules: readonly 
         out.push({ name: dep.name, ok: true, ms: now() - t })
       } catch (err) {
         const exists = err instanceof SysError && err.code === 'EEXIST'
-        out.push({ name: dep.name, ok: exists, error: exists ? undefined : (err as Error).message, ms: now() - t })
+        out.push({ name: dep.name, ok: exists, error: exists ? undefined : (err as Error).message, code: err instanceof SysError ? err.code : undefined, ms: now() - t })
       }
     }
   }
