@@ -181,10 +181,11 @@ t.test("selectionLines: modules, the root's chain, its disk's part (no file syst
         { name: 'virtio_pci', reasons: [{ kind: 'root', what: 'device /dev/vda1 (pci:v00001AF4d00001001sv*)' }] },
         { name: 'ext4', reasons: [{ kind: 'root', what: 'filesystem ext4' }] },
         { name: 'evdev', reasons: [{ kind: 'class' }] },
+        { name: 'sha256_ssse3', reasons: [{ kind: 'signature-hash', hash: 'sha256' }] },
       ],
       firmware: [{ path: '/lib/firmware/i915/kbl_dmc_ver1_04.bin' }, { path: '/lib/firmware/updates/x.bin' }, { path: '/usr/lib/firmware/y.bin' }, { path: '/etc/odd' }],
     }),
-    'module virtio_blk\nmodule virtio_pci\nmodule ext4\nmodule evdev\nroot virtio_blk\nroot virtio_pci\nroot ext4\nrootdev virtio_blk\nrootdev virtio_pci\nfirmware i915/kbl_dmc_ver1_04.bin\nfirmware updates/x.bin\nfirmware y.bin\n',
+    'module virtio_blk\nmodule virtio_pci\nmodule ext4\nmodule evdev\nmodule sha256_ssse3\nroot virtio_blk\nroot virtio_pci\nroot ext4\nrootdev virtio_blk\nrootdev virtio_pci\nsighash sha256 sha256_ssse3\nfirmware i915/kbl_dmc_ver1_04.bin\nfirmware updates/x.bin\nfirmware y.bin\n',
   )
   t.equal(selectionLines({ modules: [], firmware: [] }), '')
 })
@@ -196,7 +197,7 @@ t.test("dracut's installkernel: the modules and firmware of the selection, and t
   mkdirSync(path.join(d, 'fw'))
   writeFileSync(path.join(d, 'fw', 'a.bin'), '')
   // the selection as `modload integrate dracut --selection` prints it for a root on a SCSI HBA
-  const selection = 'module sym53c8xx\nmodule scsi_transport_spi\nmodule ext4\nmodule evdev\nroot sym53c8xx\nroot sd_mod\nroot ext4\nrootdev sym53c8xx\nrootdev sd_mod\nfirmware a.bin\n'
+  const selection = 'module sym53c8xx\nmodule scsi_transport_spi\nmodule ext4\nmodule evdev\nmodule sha256_ssse3\nroot sym53c8xx\nroot sd_mod\nroot ext4\nrootdev sym53c8xx\nrootdev sd_mod\nsighash sha256 sha256_ssse3\nfirmware a.bin\n'
   writeFileSync(path.join(d, 'modload'), `#!/bin/sh\nprintf '${selection.replace(/\n/g, '\\n')}'\n`, { mode: 0o755 })
   const script = [
     'dwarn() { echo "W: $*" >&2; }',
@@ -213,12 +214,14 @@ t.test("dracut's installkernel: the modules and firmware of the selection, and t
   const log = path.join(d, 'log')
   const r = spawnSync('bash', ['-c', script], { encoding: 'utf8', env: { ...process.env, LOG: log } })
   t.equal(r.status, 0, r.stderr)
-  t.same(readFileSync(log, 'utf8').split('\n').filter(Boolean), ['instmods sym53c8xx scsi_transport_spi ext4 evdev', `inst_simple ${path.join(d, 'fw', 'a.bin')} /lib/firmware/a.bin`])
+  t.same(readFileSync(log, 'utf8').split('\n').filter(Boolean), ['instmods sym53c8xx scsi_transport_spi ext4 evdev sha256_ssse3', `inst_simple ${path.join(d, 'fw', 'a.bin')} /lib/firmware/a.bin`])
   t.equal(readFileSync(path.join(initdir, 'etc/modload/root-modules'), 'utf8'), 'sym53c8xx\nsd_mod\n', 'the disk\'s drivers, first; dracut loads the file system when it mounts the root')
+  t.equal(readFileSync(path.join(initdir, 'etc/modload/signature-hash'), 'utf8'), 'sha256 sha256_ssse3\n', "the CPU's signature hash, recorded as mkinitramfs records it")
   writeFileSync(path.join(d, 'modload'), `#!/bin/sh\nprintf 'module ext4\\nroot ext4\\n'\n`, { mode: 0o755 })
   rmSync(path.join(initdir, 'etc'), { recursive: true })
   t.equal(spawnSync('bash', ['-c', script], { encoding: 'utf8', env: { ...process.env, LOG: log } }).status, 0)
   t.notOk(existsSync(path.join(initdir, 'etc/modload/root-modules')), 'a root whose chain is only its file system: no list')
+  t.notOk(existsSync(path.join(initdir, 'etc/modload/signature-hash')), 'no sighash line: no record')
 })
 
 t.test('--selection: modload mkinitramfs --json for the kernel, as lines', async (t) => {

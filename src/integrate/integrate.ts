@@ -109,16 +109,22 @@ export function removeIntegration(opts: IntegrateOptions): IntegrateAction[] {
   return actions
 }
 
-/** The selection as the scripts read it: `module NAME` lines, `root NAME` for the modules of
+/** The selection as the scripts read it: `sighash HASH NAME` for the CPU's implementation of
+ * the module signature hash (both write /etc/modload/signature-hash: init loads it first
+ * without looking it up), `module NAME` lines, `root NAME` for the modules of
  * the root's chain (its disk's drivers and file system, as the build host mounts it:
  * initramfs-tools' hook writes them to /etc/modload/root-modules, loaded first), `rootdev NAME`
  * for the part of that chain that makes the root's disk appear (its drivers, not the file
  * system: dracut's module writes these, dracut mounts the root itself) and `firmware PATH`
  * lines (PATH under /lib/firmware), from `modload mkinitramfs --json`'s output. Pure. */
-export function selectionLines(json: { modules: Array<{ name: string; reasons?: Array<{ kind: string; what?: string }> }>; firmware: Array<{ path: string }> }): string {
+export function selectionLines(json: { modules: Array<{ name: string; reasons?: Array<{ kind: string; what?: string; hash?: string }> }>; firmware: Array<{ path: string }> }): string {
   const lines = json.modules.map((m) => `module ${m.name}`)
   for (const m of json.modules) if (m.reasons?.some((r) => r.kind === 'root')) lines.push(`root ${m.name}`)
   for (const m of json.modules) if (m.reasons?.some((r) => r.kind === 'root' && r.what?.startsWith('device'))) lines.push(`rootdev ${m.name}`)
+  for (const m of json.modules) {
+    const hash = m.reasons?.find((r) => r.kind === 'signature-hash')?.hash
+    if (hash) lines.push(`sighash ${hash} ${m.name}`)
+  }
   for (const f of json.firmware) {
     const rel = f.path.replace(/^\/+/, '').replace(/^(usr\/)?lib\/firmware\//, '')
     if (rel && rel !== f.path.replace(/^\/+/, '')) lines.push(`firmware ${rel}`)

@@ -82,6 +82,13 @@ installkernel() {
     if [[ $rootdev ]]; then
         mkdir -p "$initdir/etc/modload" && echo "$rootdev" > "$initdir/etc/modload/root-modules"
     fi
+    # the CPU's implementation of the module signature hash ("sighash HASH NAME"): modload
+    # loads it before anything else without looking it up
+    local sighash
+    sighash=$(awk '$1 == "sighash" { h = $2; n = n " " $3 } END { if (h != "") print h n }' <<< "$selection")
+    if [[ $sighash ]]; then
+        mkdir -p "$initdir/etc/modload" && echo "$sighash" > "$initdir/etc/modload/signature-hash"
+    fi
     return 0
 }
 
