@@ -193,6 +193,13 @@ t.test('mkinitramfs: host takes the CPU\'s hash module, stores it plain with the
   t.ok(r.separate.has(`/lib/modules/${kver}/kernel/drivers/net/ethernet/intel/e1000/e1000.ko.zst`), 'while a module outside the chain is compressed on its own')
   t.notOk([...r.separate].some((p) => p.includes('sha256')))
 
+  // a blacklisted one stays out, as coldplug would not load it
+  const conf = join(top, 'conf')
+  mkdirSync(join(conf, 'etc/modprobe.d'), { recursive: true })
+  writeFileSync(join(conf, 'etc/modprobe.d/x.conf'), 'blacklist sha256_ssse3\n')
+  const black = await mkinitramfs({ init: '/bin/true', kernelRoot: top, kver, selectors: parseSelectors(['host']), host, compress: 'none', mtime: 0, configRoot: conf, output: join(top, 'z.img') })
+  t.notOk(black.selection.modules.some((m) => m.name === 'sha256_ssse3'), 'blacklisted: left out')
+
   const unsigned = await mkinitramfs({ init: '/bin/true', kernelRoot: top, kver, selectors: parseSelectors(['host']), host: { ...host, devices: host.devices.slice(1) }, compress: 'none', mtime: 0, configRoot: null, output: join(top, 'y.img') })
   t.notOk(unsigned.selection.modules.some((m) => m.name === 'sha256_ssse3'), 'no CPU modalias: nothing')
   t.notOk(new Map(readCpio(readFileSync(join(top, 'y.img'))).map((f) => [f.path, f])).has('etc/modload/signature-hash'))

@@ -203,19 +203,26 @@ export interface HookControl {
  */
 async function signatureHashFirst(sys: Sys, db: ModuleDb, config: ModprobeConfig, log: Log, compression: string | null): Promise<void> {
   const t = msSinceStart()
-  // the image's builder found them (on this machine, or the one it was built for: a CPU
-  // without the feature refuses the module with ENODEV); else the tree and the CPU say
-  const recorded = parseSignatureFirst(readOr(IMAGE_SIGNATURE_HASH, null) ?? '')
-  const found = recorded ?? (await findSignatureAccelerators(db, config, readCpuModalias()))
-  if (found === null) return
-  const live = new Set(liveModules())
-  const results = await loadFirst(sys, db, found.modules.filter((n) => db.modules.has(n)), (n) => live.has(n) || db.builtin.has(n), msSinceStart, compression)
-  for (const r of results) {
-    if (r.ok) log(`signature hash ${found.hash}: ${r.name} loaded first, for every later module's signature check ms=${r.ms.toFixed(1)}`, 'detail')
-    else if (r.code === 'ENODEV') log(`signature hash ${found.hash}: ${r.name} is not for this CPU (${r.error}); the modules' signatures are checked with the kernel's own ${found.hash}`, 'detail')
-    else log(`warning: signature hash ${found.hash}: ${r.name} did not load (${r.error}); the modules load the same, their signatures checked with the kernel's own ${found.hash}`, 'warn')
+  try {
+    // the image's builder found them (on this machine, or the one it was built for: a CPU
+    // without the feature refuses the module with ENODEV); else the tree and the CPU say.
+    // Found through aliases, so the blacklist applies, as it does to coldplug's lookups.
+    const recorded = parseSignatureFirst(readOr(IMAGE_SIGNATURE_HASH, null) ?? '')
+    const found = recorded ?? (await findSignatureAccelerators(db, config, readCpuModalias()))
+    if (found === null) return
+    const wanted = found.modules.filter((n) => db.modules.has(n) && !config.blacklist.includes(n))
+    const live = new Set(liveModules())
+    const results = await loadFirst(sys, db, wanted, (n) => live.has(n) || db.builtin.has(n), msSinceStart, compression)
+    for (const r of results) {
+      if (r.ok) log(`signature hash ${found.hash}: ${r.name} loaded first, for every later module's signature check ms=${r.ms.toFixed(1)}`, 'detail')
+      else if (r.code === 'ENODEV') log(`signature hash ${found.hash}: ${r.name} is not for this CPU (${r.error}); the modules' signatures are checked with the kernel's own ${found.hash}`, 'detail')
+      else log(`warning: signature hash ${found.hash}: ${r.name} did not load (${r.error}); the modules load the same, their signatures checked with the kernel's own ${found.hash}`, 'warn')
+    }
+    if (results.length) log(`signature hash: ${(msSinceStart() - t).toFixed(1)} ms`, 'debug')
+  } catch (err) {
+    // only a speed-up: coldplug goes on without it
+    log(`warning: signature hash: ${(err as Error).message}; the modules load the same, their signatures checked with the kernel's own hash`, 'warn')
   }
-  if (results.length) log(`signature hash: ${(msSinceStart() - t).toFixed(1)} ms`, 'debug')
 }
 
 /** Run coldplug on this machine with `settings`; `cmdlineText` is /proc/cmdline; `opened` is
