@@ -6,7 +6,7 @@
 import t from 'tap'
 import { buildModuleDb } from '../src/core/moddb.js'
 import { buildConfig } from '../src/config/config.js'
-import { aliasPriority, coldplug, isFilesystemModule, leadsToWait, parseDelayUse, usbHubHold, usbStorageHold, timerSleep, type ColdplugOptions } from '../src/init/coldplug.js'
+import { aliasPriority, coldplug, isFilesystemModule, leadsToWait, modaliasesSeen, parseDelayUse, usbHubHold, usbStorageHold, timerSleep, type ColdplugOptions } from '../src/init/coldplug.js'
 import type { Uevent, UeventSource } from '../src/init/uevent.js'
 import { SysError } from '../src/sys/syscalls.js'
 import { describe, leftToRoot, levelOf, succeeded } from '../src/init/report.js'
@@ -1163,4 +1163,22 @@ t.test('an announced USB device that never comes: the wait ends at the kernel gi
   t.ok(capped >= 400 + 2000 && capped < 400 + 2000 + 400, `settled once enumerationMs passed (${capped} ms after the hub)`)
   const gaveUp = await run(true)
   t.ok(gaveUp >= 1500 && gaveUp < 1500 + 400, `settled soon after the kernel gave up on the port (${gaveUp} ms after the hub)`)
+})
+
+t.test('modaliasesSeen: what coldplug looked up, matched or not, blacklisted too', async (t) => {
+  const seen = modaliasesSeen({
+    results: [],
+    hung: [],
+    blocked: [],
+    unmatched: ['platform:nothing'],
+    blacklisted: [{ alias: 'pci:v00008086d0000293E', module: 'snd_hda_intel' }],
+    commands: [],
+    matched: new Map([['virtio:d00000002v00001AF4', ['virtio_blk']], ['ext4', ['ext4']]]),
+    events: 0,
+    scans: 1,
+    timedOut: false,
+    stoppedEarly: false,
+    ms: 1,
+  })
+  t.same([...seen].sort(), ['ext4', 'pci:v00008086d0000293E', 'platform:nothing', 'virtio:d00000002v00001AF4'])
 })
