@@ -58,7 +58,7 @@ export function helpText(version: string): string {
     '  modload.maxjobs=N   at most this many while the CPU idles (default 16)',
     '  modload.handover=early  hand over once the root device is there',
     '  modload.load=A,B    also load these modules (and /etc/modules-load.d/*.conf)',
-    "  modload.sighash=off not the CPU's module signature hash first (default first)",
+    "  modload.sighash=off do not load the CPU's signature-hash module first",
     '  modprobe.blacklist=A,B  do not load these for devices',
     '  MOD.PARAM=VAL   module parameters',
     '',

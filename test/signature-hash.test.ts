@@ -6,13 +6,13 @@ import { cpSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { buildModuleDb } from '../src/core/moddb.js'
-import { cpuMatchedModules, formatSignatureFirst, hashAccelerators, parseSignatureFirst } from '../src/core/signature-hash.js'
+import { cpuMatchedModules, formatSignatureFirst, hashAccelerators, loadableFirst, parseSignatureFirst } from '../src/core/signature-hash.js'
 import { findSignatureAccelerators, loadFirst, readCpuModalias } from '../src/load/signature-first.js'
 import { describeReasons, parseSelectors, selectModules, type HostNeeds } from '../src/image/select.js'
 import { mkinitramfs, rootChainClosure } from '../src/initramfs/mkinitramfs.js'
 import { readCpio } from '../src/initramfs/cpio.js'
 import { SysError } from '../src/sys/syscalls.js'
-import { emptyConfig } from '../src/config/modprobe-conf.js'
+import { emptyConfig, parseModprobeConf } from '../src/config/modprobe-conf.js'
 import { appendSignature, buildElf } from './fixtures/tools/elf-builder.js'
 import { signatureDer } from './fixtures/tools/tree.js'
 
@@ -61,6 +61,11 @@ t.test('hashAccelerators: the modules that implement a signature hash and that t
   // a module built in is live already: nothing to load
   const withBuiltin = buildModuleDb('/lib/modules/T', { dep, alias, builtin: builtin + 'kernel/arch/x86/crypto/sha256-ssse3.ko\n' })
   t.notOk(hashAccelerators(withBuiltin, null, cpu).has('sha256'))
+  // found through aliases, so the blacklist applies
+  const black = parseModprobeConf('blacklist sha256_ssse3\n', '/etc/modprobe.d/x.conf').config
+  t.notOk(hashAccelerators(db, black, cpu).has('sha256'))
+  t.same(hashAccelerators(db, black, cpu).get('sha512'), ['sha512_ssse3'])
+  t.same(loadableFirst(db, black, ['sha256-ssse3', 'sha512_ssse3', 'sha512_ssse3', 'sha256_generic', 'nosuch']), ['sha512_ssse3'], 'normalised, once, a module file, not built in, not blacklisted')
 })
 
 /** A module tree on disk whose files are ELF images signed with `hash` (or unsigned). */

@@ -14,9 +14,16 @@ import { lookupNames } from './lookup.js'
 import type { ModuleDb } from './moddb.js'
 import { normalizeName } from './names.js'
 import type { ModprobeConfig } from '../config/modprobe-conf.js'
+import { HASH_ALGO } from '../elf/signature.js'
 
-/** The hashes a module signature can name (struct module_signature's list, as kmod reads it). */
-export const SIGNATURE_HASHES = ['sha256', 'sha512', 'sha384', 'sha224', 'sha1', 'sm3'] as const
+/**
+ * Of `names`, the ones a boot loads first: module files of the tree, not built in, and not
+ * blacklisted (they are found through aliases, and the blacklist applies to what coldplug finds
+ * through aliases).
+ */
+export function loadableFirst(db: ModuleDb, config: ModprobeConfig | null, names: readonly string[]): string[] {
+  return [...new Set(names.map(normalizeName))].filter((n) => db.modules.has(n) && !db.builtin.has(n) && !config?.blacklist.includes(n))
+}
 
 /** The names the CPU's modaliases (`cpu:type:...` and the like) resolve to. */
 export function cpuMatchedModules(db: ModuleDb, config: ModprobeConfig | null, cpuModaliases: readonly string[]): Set<string> {
@@ -28,17 +35,15 @@ export function cpuMatchedModules(db: ModuleDb, config: ModprobeConfig | null, c
 /**
  * For each hash a signature can name, the loadable modules that implement it (alias
  * crypto-HASH) and that the CPU matches (`cpuMatched`, from cpuMatchedModules): the CPU's
- * accelerated implementations, generic ones and built-in ones left out. Hashes without one are
- * absent.
+ * accelerated implementations; generic, built-in and blacklisted ones left out. Hashes without
+ * one are absent.
  */
 export function hashAccelerators(db: ModuleDb, config: ModprobeConfig | null, cpuMatched: ReadonlySet<string>): Map<string, string[]> {
   const out = new Map<string, string[]>()
   if (cpuMatched.size === 0) return out
-  for (const hash of SIGNATURE_HASHES) {
-    const names = lookupNames(db, config, `crypto-${hash}`)
-      .map(normalizeName)
-      .filter((n) => cpuMatched.has(n) && db.modules.has(n) && !db.builtin.has(n))
-    if (names.length) out.set(hash, [...new Set(names)])
+  for (const hash of HASH_ALGO) {
+    const names = loadableFirst(db, config, lookupNames(db, config, `crypto-${hash}`)).filter((n) => cpuMatched.has(n))
+    if (names.length) out.set(hash, names)
   }
   return out
 }
@@ -51,6 +56,6 @@ export function formatSignatureFirst(hash: string, modules: readonly string[]): 
 /** formatSignatureFirst's line back, or null when it names no hash or no module. Pure. */
 export function parseSignatureFirst(text: string): { hash: string; modules: string[] } | null {
   const [hash, ...modules] = text.split('\n')[0].trim().split(/\s+/).filter(Boolean)
-  if (!hash || !(SIGNATURE_HASHES as readonly string[]).includes(hash) || modules.length === 0) return null
+  if (!hash || !(HASH_ALGO as readonly string[]).includes(hash) || modules.length === 0) return null
   return { hash, modules: modules.map(normalizeName) }
 }

@@ -26,7 +26,8 @@ export interface SignatureInfo {
 export const SIG_MAGIC = '~Module signature appended~\n'
 
 const PKEY_ALGO = ['DSA', 'RSA']
-const HASH_ALGO = ['md4', 'md5', 'sha1', 'rmd160', 'sha256', 'sha384', 'sha512', 'sha224', 'sm3']
+/** The hashes a module signature can name: struct module_signature's `hash` indexes this list. */
+export const HASH_ALGO = ['md4', 'md5', 'sha1', 'rmd160', 'sha256', 'sha384', 'sha512', 'sha224', 'sm3'] as const
 const ID_TYPE = ['PGP', 'X509', 'PKCS#7']
 const PKEY_ID_PKCS7 = 2
 

@@ -27,7 +27,7 @@ import { parseProcStat } from './adapt.js'
 import { DEFAULT_INTERVAL_US, profileInterval } from './cpu-profile.js'
 import { initState, readKernelCompression } from '../load/insert.js'
 import { findSignatureAccelerators, loadFirst, readCpuModalias } from '../load/signature-first.js'
-import { parseSignatureFirst } from '../core/signature-hash.js'
+import { loadableFirst, parseSignatureFirst } from '../core/signature-hash.js'
 
 export interface ColdplugSettings {
   /** give up waiting after this long (modload.timeout=, seconds) */
@@ -206,11 +206,12 @@ async function signatureHashFirst(sys: Sys, db: ModuleDb, config: ModprobeConfig
   try {
     // the image's builder found them (on this machine, or the one it was built for: a CPU
     // without the feature refuses the module with ENODEV); else the tree and the CPU say.
-    // Found through aliases, so the blacklist applies, as it does to coldplug's lookups.
     const recorded = parseSignatureFirst(readOr(IMAGE_SIGNATURE_HASH, null) ?? '')
     const found = recorded ?? (await findSignatureAccelerators(db, config, readCpuModalias()))
     if (found === null) return
-    const wanted = found.modules.filter((n) => db.modules.has(n) && !config.blacklist.includes(n))
+    // (the discovery leaves out what the blacklist names; the record was made without the
+    // boot's own modprobe.blacklist=)
+    const wanted = recorded ? loadableFirst(db, config, recorded.modules) : found.modules
     const live = new Set(liveModules())
     const results = await loadFirst(sys, db, wanted, (n) => live.has(n) || db.builtin.has(n), msSinceStart, compression)
     for (const r of results) {

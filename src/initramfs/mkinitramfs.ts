@@ -202,10 +202,7 @@ export async function plan(opts: MkInitramfsOptions): Promise<Plan> {
     // the CPU's own implementation of the signature hash, when a host selector reads the CPU
     const hostSelected = opts.host !== undefined && opts.selectors.some((s) => s.kind === 'host' || s.kind === 'host-all')
     const cpu = hostSelected ? (opts.host?.devices ?? []).map((d) => d.modalias).filter(isCpuModalias) : []
-    const found = cpu.length ? await findSignatureAccelerators(db, modprobe.config, cpu) : null
-    // found through aliases: the blacklist applies, as init applies it
-    const kept = found?.modules.filter((n) => !modprobe.config.blacklist.includes(n)) ?? []
-    const signatureAccelerators = found && kept.length ? { hash: found.hash, modules: kept } : undefined
+    const signatureAccelerators = cpu.length ? ((await findSignatureAccelerators(db, modprobe.config, cpu)) ?? undefined) : undefined
     selection = selectModules({ db, config: modprobe.config, selectors: opts.selectors, host: opts.host, rootFs: opts.rootFs, signatureAccelerators })
   } catch (err) {
     if (err instanceof SelectorError) throw new MkInitramfsError(err.message)
